@@ -1,0 +1,60 @@
+/* Shared helpers of the `barlow` command-line program. Each subcommand lives
+ * in its own cmd_<name>.c and is registered in main.c. Exit codes: 0 success,
+ * 1 error (the library's message on stderr), 2 bad usage. */
+#ifndef BARLOW_CLI_H
+#define BARLOW_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <barlow/barlow.h>
+
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+/* One long option of a subcommand: "--name VALUE" (or "--name=VALUE"), or a
+ * flag ("--name") when has_value is false. */
+typedef struct cli_opt {
+    const char *name;    /* without the leading dashes */
+    bool has_value;
+    const char **value;  /* receives the value (has_value) */
+    bool *flag;          /* set to true when present (!has_value) */
+} cli_opt;
+
+/* Parses argv[1..] against opts; "--help"/"-h" prints usage and returns
+ * CLI_OK with *help set. Unknown options, missing values and stray arguments
+ * print a message plus the usage to stderr and return CLI_USAGE. */
+int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
+              const char *usage, bool *help);
+
+/* Number parsing with range checks; print a usage error naming the option. */
+int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *out);
+int cli_u32(const char *opt, const char *text, uint32_t *out);
+int cli_double(const char *opt, const char *text, double *out);
+
+/* Sets a CLI-side error message (for checks the CLI makes itself); cli_fail
+ * prints it instead of the library's message. */
+void cli_set_error(const char *fmt, ...);
+
+/* Prints "barlow <cmd>: <message>" to stderr (the CLI-side message if one was
+ * set, else barlow_last_error()); returns CLI_ERROR. */
+int cli_fail(const char *cmd, barlow_status st);
+
+/* Prints "barlow <cmd>: <message>" plus "try --help" to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Prints a double as a JSON number (round-trip precision; null if not finite). */
+void cli_json_double(double v);
+
+/* Loads a float32 matrix from F.npy, or from F.npz (member "features" unless
+ * "F.npz:member" names another). */
+barlow_status cli_load_matrix(const char *spec, barlow_matrix **out);
+
+/* Loads a 1-D array of 0/1 (bool/int/float) failure flags of length n. */
+barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out);
+
+/* Subcommands. */
+int cmd_select(int argc, char **argv);
+int cmd_groups(int argc, char **argv);
+
+#endif

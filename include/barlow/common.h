@@ -1,0 +1,120 @@
+/*
+ * libbarlow — common definitions: export macro, version, status codes,
+ * errors, memory, progress callbacks and thread counts.
+ *
+ * Conventions used by every header of the library (docs/conventions.md):
+ *
+ *  - Every fallible function returns a barlow_status (BARLOW_OK = 0, errors
+ *    negative). On entry it clears this thread's error message; on failure it
+ *    sets a message naming the function and the offending value (file, row,
+ *    column), readable with barlow_last_error().
+ *  - Out-parameters are written only on success. A failed call leaks nothing
+ *    and leaves no partial file behind.
+ *  - *_free() functions accept NULL and never touch the error message.
+ *  - Options are structs that begin with `uint32_t version`, filled with
+ *    defaults by the matching *_options_init(). A NULL options pointer means
+ *    "all defaults". Out-of-range values are rejected, never clamped.
+ *  - Buffers the library allocates for the caller are released with
+ *    barlow_free() (plain arrays, strings) or barlow_buffer_dispose().
+ *  - No function aborts, exits or prints.
+ *
+ * Thread safety: functions taking `const barlow_x *` may run concurrently on
+ * one handle; functions taking `barlow_x *` need exclusive access. Everything
+ * in this header is thread-safe.
+ */
+#ifndef BARLOW_COMMON_H
+#define BARLOW_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "version.h"
+
+#if defined(_WIN32) && defined(BARLOW_BUILDING)
+#  define BARLOW_API __declspec(dllexport)
+#elif defined(_WIN32)
+#  define BARLOW_API __declspec(dllimport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define BARLOW_API __attribute__((visibility("default")))
+#else
+#  define BARLOW_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. Append only; values are never renumbered. */
+typedef enum barlow_status {
+    BARLOW_OK = 0,
+    BARLOW_E_INTERNAL = -1,    /* a bug in libbarlow */
+    BARLOW_E_INVALID_ARG = -2, /* NULL where not allowed, value out of range */
+    BARLOW_E_NOMEM = -3,       /* allocation failed */
+    BARLOW_E_IO = -4,          /* open/read/write/rename failed */
+    BARLOW_E_FORMAT = -5,      /* malformed or lying file contents */
+    BARLOW_E_STATE = -6,       /* call not valid in the object's state */
+    BARLOW_E_UNSUPPORTED = -7, /* valid but unsupported (dtype, version) */
+    BARLOW_E_BACKEND = -8,     /* libtorch or another backend failed */
+    BARLOW_E_CANCELLED = -9    /* a progress callback asked to stop */
+} barlow_status;
+
+/* Element types of arrays read from or written to .npy/.npz files. */
+typedef enum barlow_dtype {
+    BARLOW_DTYPE_FLOAT32 = 0,
+    BARLOW_DTYPE_FLOAT64 = 1,
+    BARLOW_DTYPE_INT32 = 2,
+    BARLOW_DTYPE_INT64 = 3,
+    BARLOW_DTYPE_BOOL = 4,
+    BARLOW_DTYPE_UINT8 = 5
+} barlow_dtype;
+
+/* Size in bytes of one element of `dtype`; 0 for an unknown value. */
+BARLOW_API size_t barlow_dtype_size(barlow_dtype dtype);
+
+/* Static name of `dtype` ("float32", "int64", ...; "unknown" otherwise). */
+BARLOW_API const char *barlow_dtype_name(barlow_dtype dtype);
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static storage). Compare it
+ * with BARLOW_VERSION_STRING to detect a header/library mismatch. */
+BARLOW_API const char *barlow_version_string(void);
+
+/* The run-time twin of BARLOW_VERSION_NUMBER. */
+BARLOW_API uint32_t barlow_version_number(void);
+
+/* Static English text for a status code ("invalid argument", ...); never NULL. */
+BARLOW_API const char *barlow_status_str(barlow_status status);
+
+/* This thread's message for the last failed call: never NULL, "" when the
+ * last fallible call on this thread succeeded. The pointer stays valid until
+ * the next fallible libbarlow call on this thread. */
+BARLOW_API const char *barlow_last_error(void);
+
+/* Releases memory that a libbarlow function allocated for the caller and
+ * documented as "free with barlow_free()". NULL is allowed. */
+BARLOW_API void barlow_free(void *ptr);
+
+/* A variable-size byte buffer returned by the library (JSON text, PNG bytes). */
+typedef struct barlow_buffer {
+    void *data;  /* owned by the buffer; NUL-terminated when it holds text */
+    size_t size; /* bytes, not counting the terminating NUL of text */
+} barlow_buffer;
+
+/* Frees buf->data and sets buf to {NULL, 0}. NULL is allowed. */
+BARLOW_API void barlow_buffer_dispose(barlow_buffer *buf);
+
+/* Progress callback of long operations: `done` of `total` units finished.
+ * Called only on the thread that made the library call. A non-zero return
+ * cancels: the operation stops, returns BARLOW_E_CANCELLED and leaves no
+ * partial output. */
+typedef int (*barlow_progress_fn)(size_t done, size_t total, void *user_data);
+
+/* Number of processors available to this process (>= 1). Every `threads`
+ * option of the library takes 0 to mean this many. Results never depend on
+ * the thread count. */
+BARLOW_API size_t barlow_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BARLOW_COMMON_H */

@@ -1,0 +1,157 @@
+/* Library-wide services: version, status text, thread-local errors, memory,
+ * CPU count. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define BW_ERRBUF 1024
+
+static _Thread_local char bw_errbuf[BW_ERRBUF];
+
+const char *barlow_version_string(void) { return BARLOW_VERSION_STRING; }
+
+uint32_t barlow_version_number(void) { return BARLOW_VERSION_NUMBER; }
+
+const char *barlow_status_str(barlow_status status)
+{
+    switch (status) {
+    case BARLOW_OK: return "ok";
+    case BARLOW_E_INTERNAL: return "internal error";
+    case BARLOW_E_INVALID_ARG: return "invalid argument";
+    case BARLOW_E_NOMEM: return "out of memory";
+    case BARLOW_E_IO: return "input/output error";
+    case BARLOW_E_FORMAT: return "malformed data";
+    case BARLOW_E_STATE: return "invalid state";
+    case BARLOW_E_UNSUPPORTED: return "unsupported";
+    case BARLOW_E_BACKEND: return "backend error";
+    case BARLOW_E_CANCELLED: return "cancelled";
+    }
+    return "unknown status";
+}
+
+size_t barlow_dtype_size(barlow_dtype dtype)
+{
+    switch (dtype) {
+    case BARLOW_DTYPE_FLOAT32: return 4;
+    case BARLOW_DTYPE_FLOAT64: return 8;
+    case BARLOW_DTYPE_INT32: return 4;
+    case BARLOW_DTYPE_INT64: return 8;
+    case BARLOW_DTYPE_BOOL: return 1;
+    case BARLOW_DTYPE_UINT8: return 1;
+    }
+    return 0;
+}
+
+const char *barlow_dtype_name(barlow_dtype dtype)
+{
+    switch (dtype) {
+    case BARLOW_DTYPE_FLOAT32: return "float32";
+    case BARLOW_DTYPE_FLOAT64: return "float64";
+    case BARLOW_DTYPE_INT32: return "int32";
+    case BARLOW_DTYPE_INT64: return "int64";
+    case BARLOW_DTYPE_BOOL: return "bool";
+    case BARLOW_DTYPE_UINT8: return "uint8";
+    }
+    return "unknown";
+}
+
+const char *barlow_last_error(void) { return bw_errbuf; }
+
+void bw_clear_error(void) { bw_errbuf[0] = '\0'; }
+
+barlow_status bw_error(barlow_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bw_errbuf, sizeof bw_errbuf, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...)
+{
+    char old[BW_ERRBUF];
+    va_list ap;
+    memcpy(old, bw_errbuf, sizeof old);
+    va_start(ap, fmt);
+    vsnprintf(bw_errbuf, sizeof bw_errbuf, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(bw_errbuf);
+    if (n + 2 < sizeof bw_errbuf) {
+        memcpy(bw_errbuf + n, ": ", 2);
+        n += 2;
+        size_t m = strlen(old);
+        if (m > sizeof bw_errbuf - 1 - n) m = sizeof bw_errbuf - 1 - n;
+        memcpy(bw_errbuf + n, old, m);
+        bw_errbuf[n + m] = '\0';
+    }
+    return status;
+}
+
+barlow_status bw_check_options_version(uint32_t version, uint32_t max, const char *what)
+{
+    if (version == 0 || version > max)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: version=%u is not known to this libbarlow (1..%u); "
+                        "fill the struct with its _options_init()",
+                        what, (unsigned)version, (unsigned)max);
+    return BARLOW_OK;
+}
+
+void barlow_free(void *ptr) { free(ptr); }
+
+void barlow_buffer_dispose(barlow_buffer *buf)
+{
+    if (!buf) return;
+    free(buf->data);
+    buf->data = NULL;
+    buf->size = 0;
+}
+
+void *bw_malloc(size_t size, const char *who)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
+    return p;
+}
+
+void *bw_mallocn(size_t n, size_t size, const char *who)
+{
+    if (size && n > SIZE_MAX / size) {
+        bw_error(BARLOW_E_NOMEM, "%s: %zu x %zu bytes overflows", who, n, size);
+        return NULL;
+    }
+    return bw_malloc(n * size, who);
+}
+
+void *bw_calloc(size_t n, size_t size, const char *who)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu x %zu bytes",
+                     who, n, size);
+    return p;
+}
+
+char *bw_strdup(const char *s, const char *who)
+{
+    size_t n = strlen(s) + 1;
+    char *p = bw_malloc(n, who);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+size_t barlow_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+size_t bw_resolve_threads(size_t threads, size_t max_useful)
+{
+    size_t t = threads ? threads : barlow_cpu_count();
+    if (max_useful && t > max_useful) t = max_useful;
+    return t ? t : 1;
+}

@@ -1,0 +1,110 @@
+/*
+ * Internal helpers shared by every module of libbarlow. Not installed; not
+ * part of the ABI. Everything here has hidden visibility (the library is
+ * built with -fvisibility=hidden), and internal names start with `bw_`.
+ */
+#ifndef BARLOW_INTERNAL_H
+#define BARLOW_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "barlow/common.h"
+
+#if defined(__GNUC__)
+#  define BW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define BW_PRINTF(a, b)
+#endif
+
+/* ---- errors (lib/common.c) ---------------------------------------------- */
+
+/* Clears this thread's message; every public fallible function calls it
+ * first. */
+void bw_clear_error(void);
+
+/* Sets this thread's message (printf-style) and returns `status`, so that
+ * `return bw_error(BARLOW_E_INVALID_ARG, "barlow_x: k=%zu > d=%zu", k, d);`
+ * reads naturally. Messages should start with the public function's name. */
+barlow_status bw_error(barlow_status status, const char *fmt, ...) BW_PRINTF(2, 3);
+
+/* Prepends "prefix: " to the current message (for context added by callers
+ * up the stack, e.g. the CLI adding a file name). Returns `status`. */
+barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...) BW_PRINTF(2, 3);
+
+/* Checks an options struct's version: 0 or > max → INVALID_ARG naming the
+ * struct. `what` is e.g. "barlow_selector_create: barlow_selector_options". */
+barlow_status bw_check_options_version(uint32_t version, uint32_t max,
+                                       const char *what);
+
+/* ---- memory -------------------------------------------------------------- */
+
+/* malloc/calloc/realloc that set a NOMEM message naming `who` on failure.
+ * Sizes of 0 allocate 1 byte. bw_mallocn checks n*size for overflow. */
+void *bw_malloc(size_t size, const char *who);
+void *bw_mallocn(size_t n, size_t size, const char *who);
+void *bw_calloc(size_t n, size_t size, const char *who);
+char *bw_strdup(const char *s, const char *who);
+
+/* ---- threads ------------------------------------------------------------- */
+
+/* Resolves a `threads` option: 0 → barlow_cpu_count(), else itself, and
+ * never more than `max_useful` (when max_useful > 0). */
+size_t bw_resolve_threads(size_t threads, size_t max_useful);
+
+/* Runs fn(ctx, i, worker) for every i in [0, n) on `threads` workers (the
+ * calling thread is worker 0). Items are handed out dynamically, so fn must
+ * write only to per-item outputs for results to be independent of the thread
+ * count. `worker` is in [0, threads) and may index per-worker scratch.
+ * fn returns 0 to continue; a non-zero return stops the handing out of new
+ * items and is returned (the first one by item order wins). If `progress` is
+ * given, it is called on the calling thread only, as items complete; its
+ * non-zero return stops the loop and bw_parallel_for returns
+ * BARLOW_E_CANCELLED. Returns 0 on success, or BARLOW_E_NOMEM/INTERNAL when
+ * threads cannot be started (then it falls back to running serially). */
+typedef int (*bw_item_fn)(void *ctx, size_t i, size_t worker);
+int bw_parallel_for(size_t n, size_t threads, bw_item_fn fn, void *ctx,
+                    barlow_progress_fn progress, void *progress_user);
+
+/* ---- files --------------------------------------------------------------- */
+
+/* Atomic file output: bw_atomic_open creates "<path>.tmp-XXXXXX" in the
+ * target directory; bw_atomic_commit flushes, closes and renames it onto
+ * path; bw_atomic_abort closes and removes it. Errors name `who` and path. */
+typedef struct bw_atomic_file {
+    FILE *fp;
+    char *tmp_path;
+    char *path;
+} bw_atomic_file;
+barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *who);
+barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who);
+void bw_atomic_abort(bw_atomic_file *af);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated; size excludes
+ * the NUL). Errors: IO naming who and path, NOMEM. */
+barlow_status bw_read_file(const char *path, const char *who, char **data, size_t *size);
+
+/* ---- text building (JSON, DOT, CSV) -------------------------------------- */
+
+/* A growable NUL-terminated string. On allocation failure it sets `failed`
+ * and further appends do nothing; check bw_sb_finish(). */
+typedef struct bw_sb {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} bw_sb;
+void bw_sb_init(bw_sb *sb);
+void bw_sb_append(bw_sb *sb, const char *s);
+void bw_sb_appendn(bw_sb *sb, const char *s, size_t n);
+void bw_sb_appendf(bw_sb *sb, const char *fmt, ...) BW_PRINTF(2, 3);
+/* A JSON string literal with escapes (UTF-8 passed through). */
+void bw_sb_json_string(bw_sb *sb, const char *s);
+/* A JSON number with round-trip precision (%.17g trimmed); NaN/inf → null. */
+void bw_sb_json_double(bw_sb *sb, double v);
+void bw_sb_free(bw_sb *sb);
+/* Moves the text into *buf (buf->size = length). Returns NOMEM (message
+ * naming who) if an append failed; the builder is freed either way. */
+barlow_status bw_sb_finish(bw_sb *sb, barlow_buffer *buf, const char *who);
+
+#endif /* BARLOW_INTERNAL_H */

@@ -1,0 +1,106 @@
+/* bw_sb: the growable string used to build JSON, DOT and CSV text. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void bw_sb_init(bw_sb *sb)
+{
+    sb->data = NULL;
+    sb->len = sb->cap = 0;
+    sb->failed = false;
+}
+
+static bool bw_sb_reserve(bw_sb *sb, size_t extra)
+{
+    if (sb->failed) return false;
+    if (sb->len + extra + 1 <= sb->cap) return true;
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap < sb->len + extra + 1) cap *= 2;
+    char *p = realloc(sb->data, cap);
+    if (!p) {
+        sb->failed = true;
+        return false;
+    }
+    sb->data = p;
+    sb->cap = cap;
+    return true;
+}
+
+void bw_sb_appendn(bw_sb *sb, const char *s, size_t n)
+{
+    if (!bw_sb_reserve(sb, n)) return;
+    memcpy(sb->data + sb->len, s, n);
+    sb->len += n;
+    sb->data[sb->len] = '\0';
+}
+
+void bw_sb_append(bw_sb *sb, const char *s) { bw_sb_appendn(sb, s, strlen(s)); }
+
+void bw_sb_appendf(bw_sb *sb, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && bw_sb_reserve(sb, (size_t)n)) {
+        vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap2);
+        sb->len += (size_t)n;
+    } else if (n < 0) {
+        sb->failed = true;
+    }
+    va_end(ap2);
+}
+
+void bw_sb_json_string(bw_sb *sb, const char *s)
+{
+    bw_sb_append(sb, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        switch (*p) {
+        case '"': bw_sb_append(sb, "\\\""); break;
+        case '\\': bw_sb_append(sb, "\\\\"); break;
+        case '\n': bw_sb_append(sb, "\\n"); break;
+        case '\r': bw_sb_append(sb, "\\r"); break;
+        case '\t': bw_sb_append(sb, "\\t"); break;
+        default:
+            if (*p < 0x20) bw_sb_appendf(sb, "\\u%04x", *p);
+            else bw_sb_appendn(sb, (const char *)p, 1);
+        }
+    }
+    bw_sb_append(sb, "\"");
+}
+
+void bw_sb_json_double(bw_sb *sb, double v)
+{
+    if (!isfinite(v)) {
+        bw_sb_append(sb, "null");
+        return;
+    }
+    /* Shortest of %.15g/%.16g/%.17g that reads back to the same double. */
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    bw_sb_append(sb, buf);
+}
+
+void bw_sb_free(bw_sb *sb)
+{
+    free(sb->data);
+    bw_sb_init(sb);
+}
+
+barlow_status bw_sb_finish(bw_sb *sb, barlow_buffer *buf, const char *who)
+{
+    if (sb->failed || !bw_sb_reserve(sb, 0)) {
+        bw_sb_free(sb);
+        return bw_error(BARLOW_E_NOMEM, "%s: out of memory building text", who);
+    }
+    buf->data = sb->data;
+    buf->size = sb->len;
+    bw_sb_init(sb);
+    return BARLOW_OK;
+}
