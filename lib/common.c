@@ -1,6 +1,7 @@
 /* Library-wide services: version, status text, thread-local errors, memory,
  * CPU count. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,6 +146,15 @@ char *bw_strdup(const char *s, const char *who)
 
 size_t barlow_cpu_count(void)
 {
+#ifdef CPU_COUNT
+    /* The processors this process may run on (its affinity mask), which is
+     * what "available" means under taskset, cgroups' cpusets or containers. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0) return (size_t)c;
+    }
+#endif
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (size_t)n : 1;
 }

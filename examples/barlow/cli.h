@@ -56,5 +56,8 @@ barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out);
 /* Subcommands. */
 int cmd_select(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 
 #endif

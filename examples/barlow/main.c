@@ -16,6 +16,9 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"select", cmd_select, "rank features by how much they tell about failure"},
     {"groups", cmd_groups, "list the groups of a metadata CSV with their error rates"},
+    {"tree", cmd_tree, "fit a failure tree on a group's features and print its rules"},
+    {"extract", cmd_extract, "penultimate features of a TorchScript model for a dataset (.npz)"},
+    {"analyze", cmd_analyze, "analyse every class and grouping of a dataset (JSON, CSV)"},
 };
 
 static void usage(FILE *fp)

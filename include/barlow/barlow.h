@@ -8,7 +8,14 @@
 #ifndef BARLOW_BARLOW_H
 #define BARLOW_BARLOW_H
 
+#include "analysis.h"
 #include "common.h"
+#include "dataset.h"
+#include "extractor.h"
+#include "image.h"
+#include "loaders.h"
 #include "matrix.h"
+#include "selector.h"
+#include "tree.h"
 
 #endif /* BARLOW_BARLOW_H */

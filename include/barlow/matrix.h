@@ -81,46 +81,58 @@ BARLOW_API barlow_status barlow_matrix_gather_rows(const barlow_matrix *m,
 /* Reads a 2-D (or 1-D, as n×1) numeric .npy file into an owned float32
  * matrix. float64 and integer dtypes are converted (float64 rounds to the
  * nearest float32; a finite value beyond float32 range is an error naming
- * its row and column). Errors: INVALID_ARG, IO (naming the path), FORMAT
- * (bad magic, truncated or lying header, size mismatch), UNSUPPORTED (dtype,
- * big-endian, ndim > 2), NOMEM. */
+ * its row and column; NaN and ±inf are kept); bool must be 0/1.
+ * Errors: INVALID_ARG (NULL), IO (naming the path), FORMAT (bad magic,
+ * truncated or lying header, size mismatch, bool not 0/1), UNSUPPORTED
+ * (dtype, big-endian, version, 0-d, ndim > 2, no rows or columns), NOMEM. */
 BARLOW_API barlow_status barlow_matrix_load_npy(const char *path, barlow_matrix **out);
 
-/* Maps a 2-D little-endian float32 C-order .npy file read-only without
- * reading it into memory (for feature files larger than RAM). The file must
- * not be changed while mapped. Errors: as barlow_matrix_load_npy, and
- * UNSUPPORTED for any other dtype/order (use load_npy, which converts). */
+/* Maps a 2-D (or 1-D, as n×1) little-endian float32 C-order .npy file
+ * read-only without reading it into memory (for feature files larger than
+ * RAM); the pages are read when first used. The file must not be changed or
+ * truncated while mapped. barlow_matrix_data_mut() of the result is NULL.
+ * Errors: as barlow_matrix_load_npy, and UNSUPPORTED for any other dtype or
+ * order, a file that is not a regular file, or data not starting at a
+ * multiple of 4 bytes (use load_npy, which converts). */
 BARLOW_API barlow_status barlow_matrix_map_npy(const char *path, barlow_matrix **out);
 
 /* Reads member `name` (with or without the ".npy" suffix) of an .npz file as
- * barlow_matrix_load_npy does. Errors: as load_npy; INVALID_ARG when the
- * archive has no such member (the message lists the members). */
+ * barlow_matrix_load_npy does. Stored and deflated members; the member is
+ * inflated straight into the matrix and its CRC-32 checked. Errors: as
+ * load_npy; INVALID_ARG when the archive has no such member (the message
+ * lists the members); FORMAT (not a zip, corrupt deflate data, CRC
+ * mismatch); UNSUPPORTED (other compression methods, encryption). */
 BARLOW_API barlow_status barlow_matrix_load_npz(const char *path, const char *name,
                                                 barlow_matrix **out);
 
-/* Writes m as a 2-D float32 .npy (version 1.0 header) to path, atomically.
+/* Writes m as a 2-D float32 .npy (version 1.0 header, the same bytes as
+ * numpy's np.save) to path, atomically. A strided matrix is written packed.
  * Errors: INVALID_ARG, IO (naming the path; nothing left behind). */
 BARLOW_API barlow_status barlow_matrix_save_npy(const barlow_matrix *m, const char *path);
 
 /* ---- n-dimensional arrays ---------------------------------------------- */
 
 /* Reads a .npy file of any supported dtype and 0..8 dimensions, C or Fortran
- * order (Fortran is converted to C order). Free with barlow_array_free().
- * Errors: as barlow_matrix_load_npy. */
+ * order (Fortran is converted to C order), keeping its dtype. Empty arrays
+ * are allowed. Free with barlow_array_free(). Errors: as
+ * barlow_matrix_load_npy, UNSUPPORTED only for the dtype, the version or
+ * more than 8 dimensions. */
 BARLOW_API barlow_status barlow_array_load_npy(const char *path, barlow_array **out);
 
 /* Reads member `name` of an .npz file. Errors: as barlow_matrix_load_npz. */
 BARLOW_API barlow_status barlow_array_load_npz(const char *path, const char *name,
                                                barlow_array **out);
 
-BARLOW_API void barlow_array_free(barlow_array *a);
+BARLOW_API void barlow_array_free(barlow_array *a); /* NULL ok */
+/* The element type (BARLOW_DTYPE_FLOAT32 for NULL). */
 BARLOW_API barlow_dtype barlow_array_dtype(const barlow_array *a);
+/* Number of dimensions (0 for a 0-d array and for NULL). */
 BARLOW_API size_t barlow_array_ndim(const barlow_array *a);
 /* Extent of dimension `axis`; 0 when axis >= ndim or a is NULL. */
 BARLOW_API size_t barlow_array_dim(const barlow_array *a, size_t axis);
-/* Number of elements (product of the dims; 1 for a 0-d array). */
+/* Number of elements (product of the dims; 1 for a 0-d array; 0 for NULL). */
 BARLOW_API size_t barlow_array_size(const barlow_array *a);
-/* The elements, C order, host byte order. */
+/* The elements, C order, host byte order; owned by the array. NULL for NULL. */
 BARLOW_API const void *barlow_array_data(const barlow_array *a);
 
 /* Copies the elements converted to int32 into out (barlow_array_size(a)
@@ -134,7 +146,10 @@ BARLOW_API barlow_status barlow_array_to_int32(const barlow_array *a, int32_t *o
 BARLOW_API barlow_status barlow_array_to_float32(const barlow_array *a, float *out);
 
 /* Writes one array as a .npy file (version 1.0 header), atomically.
- * shape has ndim (0..8) entries. Errors: INVALID_ARG, IO. */
+ * shape has ndim (0..8) entries (may be NULL when ndim is 0); data holds
+ * the product of shape elements of dtype in C order (may be NULL when that
+ * product is 0). Errors: INVALID_ARG (NULL path, unknown dtype, ndim > 8,
+ * size overflow), IO (naming the path; nothing left behind). */
 BARLOW_API barlow_status barlow_npy_save(const char *path, barlow_dtype dtype,
                                          size_t ndim, const size_t *shape,
                                          const void *data);
@@ -146,8 +161,11 @@ BARLOW_API barlow_status barlow_npy_save(const char *path, barlow_dtype dtype,
  * Errors: INVALID_ARG, IO (the directory is missing or not writable). */
 BARLOW_API barlow_status barlow_npz_writer_open(const char *path, barlow_npz_writer **out);
 
-/* Adds member `name` (".npy" is appended when missing) holding an array.
- * Errors: INVALID_ARG (NULL, bad dtype, duplicate name), IO, NOMEM. */
+/* Adds member `name` (".npy" is appended when missing) holding an array
+ * (arguments as barlow_npy_save), deflated. ZIP64 records are written when
+ * sizes or offsets need them. A failed add leaves the archive as it was
+ * before the call. Errors: INVALID_ARG (NULL, empty name, bad dtype,
+ * duplicate name), STATE (already committed), IO, NOMEM. */
 BARLOW_API barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name,
                                                barlow_dtype dtype, size_t ndim,
                                                const size_t *shape, const void *data);

@@ -1,0 +1,233 @@
+/* barlow extract: penultimate features of a robust TorchScript model for
+ * every image of a dataset, into an .npz (features, labels, predictions,
+ * index, status; logits with --logits). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: barlow extract --model MODEL.pt\n"
+    "         (--metadata M.csv --images DIR | --folder DIR |\n"
+    "          --idx IMAGES.idx[.gz] --idx-labels LABELS.idx[.gz])\n"
+    "         [--predict INSPECTED.pt] [--size 224] [--resize 256] [--channels 3]\n"
+    "         [--batch 32] [--threads N] [--decode-threads N] [--device cpu]\n"
+    "         [--sha256 HEX] [--predict-sha256 HEX] [--class-names FILE]\n"
+    "         [--logits] [--no-optimize] [--quiet] --out FEATURES.npz\n"
+    "\n"
+    "Runs MODEL (TorchScript, libbarlow's model contract: docs/models.md) over\n"
+    "every image and writes FEATURES.npz with the members features (m x D),\n"
+    "index (dataset row of each extracted image), labels, predictions (when\n"
+    "known), status (per dataset row: 0 or why the image was skipped) and,\n"
+    "with --logits, MODEL's logits.\n"
+    "\n"
+    "  --model F          the robust feature model (a TorchScript file is code:\n"
+    "                     load only models you trust; see --sha256)\n"
+    "  --metadata F       metadata CSV (Filenames,Predictions,Labels), paths\n"
+    "                     relative to --images DIR\n"
+    "  --folder DIR       an image folder DIR/<class>/<image>\n"
+    "  --idx F            IDX images (MNIST family, .gz allowed) with\n"
+    "                     --idx-labels F\n"
+    "  --predict F        a classifier (TorchScript, forward -> logits) whose\n"
+    "                     argmax becomes the predictions (class ids must match\n"
+    "                     the dataset's: see --class-names)\n"
+    "  --class-names F    one class name per line fixing the CSV's class ids\n"
+    "  --size N           model input size, the centre crop (224)\n"
+    "  --resize N         shorter side before the crop; 0 = none (256)\n"
+    "  --channels N       1 (grey) or 3 (RGB, default)\n"
+    "  --batch N          images per model call (32)\n"
+    "  --threads N        libtorch threads, 0 = all cores (0)\n"
+    "  --decode-threads N image decoding threads, 0 = auto (0)\n"
+    "  --device D         cpu, cuda or cuda:N (cpu)\n"
+    "  --sha256 HEX       refuse MODEL unless its SHA-256 is HEX\n"
+    "  --predict-sha256 HEX  the same for --predict\n"
+    "  --logits           also store MODEL's logits\n"
+    "  --no-optimize      run the model as loaded (no freezing/oneDNN)\n"
+    "  --quiet            no progress bar\n"
+    "\n"
+    "A progress bar (images/s, ETA) is drawn on stderr when it is a terminal.\n"
+    "Unreadable images are skipped and listed; the exit status is non-zero\n"
+    "only when nothing could be extracted.\n";
+
+typedef struct progress_state {
+    const char *what;
+    struct timespec start;
+    int tty;
+    int drawn;
+} progress_state;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+static int on_progress(size_t done, size_t total, void *user)
+{
+    progress_state *ps = user;
+    if (!ps->tty) return 0;
+    double el = seconds_since(&ps->start);
+    double rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int width = 30, fill = total ? (int)((double)width * (double)done / (double)total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%s [%s] %zu/%zu  %.1f img/s  ETA %d:%02d ", ps->what, bar, done, total,
+            rate, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+    ps->drawn = 1;
+    return 0;
+}
+
+static void progress_end(progress_state *ps)
+{
+    if (ps->drawn) fputc('\n', stderr);
+    ps->drawn = 0;
+}
+
+static void report_skipped(const barlow_extraction *r, const char *what)
+{
+    size_t failed = barlow_extraction_failed_count(r), n = barlow_extraction_dataset_size(r);
+    if (!failed) return;
+    fprintf(stderr, "barlow extract: %s: skipped %zu of %zu images:\n", what, failed, n);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = barlow_extraction_row_reason(r, i);
+        if (!why) continue;
+        if (shown++ < 20)
+            fprintf(stderr, "  row %zu (%s): %s\n", i,
+                    barlow_status_str(barlow_extraction_row_status(r, i)), why);
+    }
+    if (shown > 20) fprintf(stderr, "  ... and %zu more\n", shown - 20);
+}
+
+static barlow_status load_dataset(const char *metadata, const char *images, const char *folder,
+                                  const char *idx, const char *idx_labels,
+                                  const char *class_names, barlow_dataset **ds)
+{
+    if (metadata) {
+        barlow_dataset_csv_options co;
+        barlow_dataset_csv_options_init(&co);
+        co.image_root = images;
+        co.class_names_path = class_names;
+        return barlow_dataset_load_csv(metadata, &co, ds);
+    }
+    if (folder) return barlow_dataset_load_folder(folder, ds);
+    return barlow_dataset_load_idx(idx, idx_labels, ds);
+}
+
+int cmd_extract(int argc, char **argv)
+{
+    const char *model = NULL, *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
+               *idx_labels = NULL, *predict = NULL, *size_s = NULL, *resize_s = NULL,
+               *channels_s = NULL, *batch_s = NULL, *threads_s = NULL, *dthreads_s = NULL,
+               *device = NULL, *sha = NULL, *psha = NULL, *class_names = NULL, *out = NULL;
+    bool logits = false, no_opt = false, quiet = false, help = false;
+    const cli_opt opts[] = {
+        {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
+        {"images", true, &images, NULL},        {"folder", true, &folder, NULL},
+        {"idx", true, &idx, NULL},              {"idx-labels", true, &idx_labels, NULL},
+        {"predict", true, &predict, NULL},      {"size", true, &size_s, NULL},
+        {"resize", true, &resize_s, NULL},      {"channels", true, &channels_s, NULL},
+        {"batch", true, &batch_s, NULL},        {"threads", true, &threads_s, NULL},
+        {"decode-threads", true, &dthreads_s, NULL},
+        {"device", true, &device, NULL},        {"sha256", true, &sha, NULL},
+        {"predict-sha256", true, &psha, NULL},  {"class-names", true, &class_names, NULL},
+        {"out", true, &out, NULL},              {"logits", false, NULL, &logits},
+        {"no-optimize", false, NULL, &no_opt},  {"quiet", false, NULL, &quiet},
+    };
+    int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
+    if (rc != CLI_OK || help) return rc;
+    if (!model) return cli_usage_error("extract", "--model is required");
+    if (!out) return cli_usage_error("extract", "--out is required");
+    int sources = (metadata != NULL) + (folder != NULL) + (idx != NULL);
+    if (sources != 1)
+        return cli_usage_error("extract",
+                               "give exactly one of --metadata (with --images), --folder, "
+                               "--idx (with --idx-labels)");
+    if (metadata && !images) return cli_usage_error("extract", "--metadata needs --images DIR");
+    if (images && !metadata) return cli_usage_error("extract", "--images goes with --metadata");
+    if (idx && !idx_labels) return cli_usage_error("extract", "--idx needs --idx-labels");
+    if (idx_labels && !idx) return cli_usage_error("extract", "--idx-labels goes with --idx");
+    if (class_names && !metadata)
+        return cli_usage_error("extract", "--class-names applies to --metadata");
+    if (psha && !predict) return cli_usage_error("extract", "--predict-sha256 needs --predict");
+
+    barlow_extractor_options eo;
+    barlow_extractor_options_init(&eo);
+    if (idx) { /* MNIST-family images: no resize, 28x28 grey by default */
+        eo.resize = 0;
+        eo.input_size = 28;
+        eo.channels = 1;
+    }
+    if ((size_s && cli_size("size", size_s, 1, 4096, &eo.input_size)) ||
+        (resize_s && cli_size("resize", resize_s, 0, 65536, &eo.resize)) ||
+        (channels_s && cli_size("channels", channels_s, 1, 3, &eo.channels)) ||
+        (batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
+        (threads_s && cli_size("threads", threads_s, 0, 1024, &eo.threads)) ||
+        (dthreads_s && cli_size("decode-threads", dthreads_s, 0, 256, &eo.decode_threads)))
+        return CLI_USAGE;
+    if (eo.channels == 2) return cli_usage_error("extract", "--channels must be 1 or 3");
+    eo.device = device;
+    eo.optimize = no_opt ? 0 : 1;
+
+    barlow_dataset *ds = NULL;
+    barlow_extractor *ex = NULL, *px = NULL;
+    barlow_extraction *r = NULL, *rp = NULL;
+    progress_state ps = {NULL, {0, 0}, !quiet && isatty(STDERR_FILENO), 0};
+    barlow_status st = load_dataset(metadata, images, folder, idx, idx_labels, class_names, &ds);
+    if (st != BARLOW_OK) goto fail;
+
+    if (predict) {
+        barlow_extractor_options po = eo;
+        po.outputs = BARLOW_EXTRACT_LOGITS;
+        po.sha256 = psha;
+        if ((st = barlow_extractor_create_from_file(predict, &po, &px)) != BARLOW_OK) goto fail;
+        ps.what = "predict";
+        clock_gettime(CLOCK_MONOTONIC, &ps.start);
+        st = barlow_extractor_predict(px, ds, on_progress, &ps, &rp);
+        progress_end(&ps);
+        if (st != BARLOW_OK) goto fail;
+        report_skipped(rp, predict);
+        barlow_extractor_free(px);
+        px = NULL;
+    }
+
+    eo.sha256 = sha;
+    eo.outputs = BARLOW_EXTRACT_FEATURES | (logits ? BARLOW_EXTRACT_LOGITS : 0);
+    if ((st = barlow_extractor_create_from_file(model, &eo, &ex)) != BARLOW_OK) goto fail;
+    ps.what = "extract";
+    clock_gettime(CLOCK_MONOTONIC, &ps.start);
+    st = barlow_extractor_extract(ex, ds, on_progress, &ps, &r);
+    progress_end(&ps);
+    if (st != BARLOW_OK) goto fail;
+    double secs = seconds_since(&ps.start);
+    report_skipped(r, model);
+    if ((st = barlow_extraction_save_npz(r, ds, out)) != BARLOW_OK) goto fail;
+    if (!quiet)
+        fprintf(stderr,
+                "barlow extract: %zu of %zu images -> %s (%zu features%s) in %.1f s "
+                "(%.1f img/s)\n",
+                barlow_extraction_count(r), barlow_extraction_dataset_size(r), out,
+                barlow_extractor_feature_dim(ex), logits ? " + logits" : "", secs,
+                secs > 0 ? (double)barlow_extraction_dataset_size(r) / secs : 0.0);
+    barlow_extraction_free(r);
+    barlow_extraction_free(rp);
+    barlow_extractor_free(ex);
+    barlow_dataset_free(ds);
+    return CLI_OK;
+fail:
+    progress_end(&ps);
+    rc = cli_fail("extract", st);
+    barlow_extraction_free(r);
+    barlow_extraction_free(rp);
+    barlow_extractor_free(ex);
+    barlow_extractor_free(px);
+    barlow_dataset_free(ds);
+    return rc;
+}

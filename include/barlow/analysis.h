@@ -1,0 +1,253 @@
+/*
+ * barlow_analysis — the whole-dataset analysis: for every class and each
+ * grouping (rows whose label is the class, rows whose prediction is the
+ * class), pick the top-k features by mutual information with failure
+ * (barlow_selector), fit a failure tree on those columns (barlow_tree, one
+ * tree per requested depth), and keep the node statistics and rules; then
+ * the paper's automatic evaluation (its Table 1): per grouping and depth,
+ * the fraction of classes whose highest-IV leaf is *valid*:
+ *     ER(best leaf) >= BER(group) + delta   and   EC(best leaf) >= gamma.
+ *
+ * Groups. There is one group per (grouping, class), in this order: the
+ * label grouping first (if requested), then the prediction grouping; class
+ * ids ascending within each. Every class is listed, also a class with no
+ * rows in the group (e.g. never predicted): such a group has size 0, no
+ * selection and no tree, status BARLOW_ANALYSIS_EMPTY, and is left out of
+ * the evaluation's denominators. A group with no failures, no correct rows,
+ * or fewer than min_group_size rows gets no feature selection and a
+ * one-leaf tree whose statistics are defined (EC = 0 without failures), and
+ * is counted in the evaluation (its best leaf is never valid).
+ *
+ * Memory. The features are read in place (a read-only file mapping of a
+ * large .npy is fine: see barlow_matrix_map_npy()); the matrix is never
+ * copied as a whole. Each worker thread copies the rows of one group at a
+ * time into a scratch buffer of (largest group size) × d floats (about
+ * 10 MB for an ImageNet class), which the selector and the tree read.
+ *
+ * Determinism: each group is computed by one thread from its own inputs,
+ * so the results are bit-identical for every thread count.
+ *
+ * Thread safety: an analysis is immutable after barlow_analyze() returns;
+ * every function taking a `const barlow_analysis *` may run concurrently on
+ * one analysis. barlow_analyze() only reads the features and the dataset.
+ */
+#ifndef BARLOW_ANALYSIS_H
+#define BARLOW_ANALYSIS_H
+
+#include "common.h"
+#include "dataset.h"
+#include "matrix.h"
+#include "selector.h"
+#include "tree.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct barlow_analysis barlow_analysis;
+
+/* Which groupings to analyse (a bit set; BOTH = LABEL | PREDICTION). */
+typedef enum barlow_analysis_groupings {
+    BARLOW_ANALYSIS_BY_LABEL = 1,
+    BARLOW_ANALYSIS_BY_PREDICTION = 2,
+    BARLOW_ANALYSIS_BY_BOTH = 3
+} barlow_analysis_groupings;
+
+/* What was done with a group. */
+typedef enum barlow_analysis_status {
+    BARLOW_ANALYSIS_ANALYSED = 0,    /* top-k selection and tree(s) */
+    BARLOW_ANALYSIS_EMPTY = 1,       /* no rows: no selection, no tree */
+    BARLOW_ANALYSIS_NO_FAILURES = 2, /* every row correct: one-leaf tree */
+    BARLOW_ANALYSIS_NO_CORRECT = 3,  /* every row a failure: one-leaf tree */
+    BARLOW_ANALYSIS_TOO_SMALL = 4    /* fewer than min_group_size rows: one-leaf tree */
+} barlow_analysis_status;
+
+enum {
+    BARLOW_ANALYSIS_OPTIONS_VERSION = 1,
+    BARLOW_ANALYSIS_GROUP_VERSION = 1,
+    BARLOW_ANALYSIS_RESULT_VERSION = 1,
+    BARLOW_ANALYSIS_EVALUATION_VERSION = 1,
+    BARLOW_ANALYSIS_MAX_DEPTHS = 16 /* most entries of the depths list */
+};
+
+/* Options of barlow_analyze(). The pointers are read during the call only. */
+typedef struct barlow_analysis_options {
+    uint32_t version;                /* BARLOW_ANALYSIS_OPTIONS_VERSION */
+    uint32_t groupings;              /* barlow_analysis_groupings; default BOTH */
+    size_t k;                        /* features selected per group; default 20,
+                                        1..d */
+    /* Tree options (max_depth, criterion, class weights, min_samples_*),
+     * NULL (default) for barlow_tree_options_init()'s. */
+    const barlow_tree_options *tree;
+    /* Depths to fit, one tree per entry (1..16 each, at most
+     * BARLOW_ANALYSIS_MAX_DEPTHS entries, no repeats), overriding
+     * tree->max_depth; NULL with n_depths 0 (default) = the one depth
+     * tree->max_depth (1 by default). */
+    const int32_t *depths;
+    size_t n_depths;
+    barlow_estimator estimator;      /* selection score; default BARLOW_ESTIMATOR_KNN */
+    size_t n_neighbors;              /* knn neighbours; default 3, >= 1 */
+    uint32_t seed;                   /* knn noise seed; default 0 */
+    size_t threads;                  /* worker threads, 0 (default) = all cores */
+    /* Filter of the rules kept in the JSON and of the CSV's best rule; NULL
+     * (default) keeps every leaf. */
+    const barlow_rule_options *rules;
+    double delta;                    /* validity: ER >= BER + delta; default 0.1,
+                                        0..1 */
+    double gamma;                    /* validity: EC >= gamma; default 0.2, 0..1 */
+    size_t min_group_size;           /* smaller groups get a one-leaf tree without
+                                        selection; default 2, >= 1 */
+} barlow_analysis_options;
+
+/* Fills *opts with the defaults above. NULL is ignored. */
+BARLOW_API void barlow_analysis_options_init(barlow_analysis_options *opts);
+
+/* One group's identity and counts. The caller sets `version` to
+ * BARLOW_ANALYSIS_GROUP_VERSION; the library fills the rest. */
+typedef struct barlow_analysis_group {
+    uint32_t version;               /* set by the caller */
+    barlow_group_by grouping;       /* label or prediction */
+    int32_t class_id;
+    const char *class_name;         /* owned by the analysis */
+    size_t size;                    /* rows in the group */
+    size_t failures;                /* rows with prediction != label */
+    double base_error_rate;         /* failures / size (0 for an empty group) */
+    barlow_analysis_status status;
+    size_t n_selected;              /* k for an analysed group, else 0 */
+} barlow_analysis_group;
+
+/* The outcome of one tree (group × depth). The caller sets `version` to
+ * BARLOW_ANALYSIS_RESULT_VERSION. For an empty group every number is 0,
+ * best_leaf is -1 and valid is 0. */
+typedef struct barlow_analysis_result {
+    uint32_t version;          /* set by the caller */
+    int32_t depth;             /* the max_depth the tree was fitted with */
+    double aler;               /* average leaf error rate */
+    int32_t best_leaf;         /* node id of the highest-IV leaf (ties: lowest id) */
+    double best_error_rate;    /* its ER, EC and IV */
+    double best_error_coverage;
+    double best_importance;
+    int32_t valid;             /* 1 when ER >= BER + delta and EC >= gamma */
+    int32_t best_rule;         /* node id of the best leaf passing the rule
+                                  filter, -1 when none passes */
+} barlow_analysis_result;
+
+/* The automatic evaluation of one grouping at one depth. The caller sets
+ * `version` to BARLOW_ANALYSIS_EVALUATION_VERSION. */
+typedef struct barlow_analysis_evaluation {
+    uint32_t version;           /* set by the caller */
+    barlow_group_by grouping;
+    int32_t depth;
+    size_t groups;              /* non-empty groups of this grouping */
+    size_t valid;               /* of them, groups whose best leaf is valid */
+    double valid_fraction;      /* valid / groups (0 when groups = 0) */
+} barlow_analysis_evaluation;
+
+/* ---- running ---------------------------------------------------------------- */
+
+/* Runs the whole-dataset analysis of `features` (one row per dataset row,
+ * n × d float32, read in place) for `dataset` (labels, predictions, class
+ * names), with `opts` (NULL for defaults). Groups run in parallel on
+ * opts->threads workers. `progress` (may be NULL) is called on the calling
+ * thread only, with done/total counted in groups; a non-zero return cancels.
+ * On success *out receives a new analysis (free with barlow_analysis_free()).
+ * Errors: INVALID_ARG (NULL features/dataset/out; features with rows !=
+ * the dataset's size, naming both; unknown options version; groupings not
+ * 1..3; k = 0 or k > d, naming both; a depth outside 1..16, repeated, or
+ * more than 16 depths; n_depths > 0 with NULL depths; delta or gamma
+ * outside 0..1; min_group_size 0; n_neighbors 0 or an estimator outside
+ * barlow_estimator; tree or rule options the tree rejects, with the tree's
+ * message; a non-finite feature value in a row of a non-empty group
+ * (every row of every group is checked, all d columns), naming the group,
+ * the row and the column; the first such group in group order is named), STATE (the dataset has no
+ * predictions), CANCELLED (progress returned non-zero; nothing is
+ * returned), NOMEM. *out is untouched on error. */
+BARLOW_API barlow_status barlow_analyze(const barlow_matrix *features,
+                                        const barlow_dataset *dataset,
+                                        const barlow_analysis_options *opts,
+                                        barlow_progress_fn progress, void *user_data,
+                                        barlow_analysis **out);
+
+/* Frees the analysis and its trees. NULL is allowed. */
+BARLOW_API void barlow_analysis_free(barlow_analysis *a);
+
+/* ---- results ---------------------------------------------------------------- */
+
+/* Number of groups (classes × groupings analysed); 0 for NULL. */
+BARLOW_API size_t barlow_analysis_group_count(const barlow_analysis *a);
+
+/* Number of depths (trees per group); 0 for NULL. */
+BARLOW_API size_t barlow_analysis_depth_count(const barlow_analysis *a);
+
+/* The j-th depth (in the order given); 0 for NULL or j out of range. */
+BARLOW_API int32_t barlow_analysis_depth(const barlow_analysis *a, size_t j);
+
+/* Copies group i's identity and counts into *out (out->version set by the
+ * caller). Errors: INVALID_ARG (NULL, i out of range, unknown version);
+ * *out is untouched on error. */
+BARLOW_API barlow_status barlow_analysis_get_group(const barlow_analysis *a, size_t i,
+                                                   barlow_analysis_group *out);
+
+/* Writes group i's selected features, best first (original column
+ * indices), to `features` and their selection scores to `scores` (each
+ * n_selected entries; either may be NULL). Nothing is written for a group
+ * without selection. Errors: INVALID_ARG (NULL a, i out of range). */
+BARLOW_API barlow_status barlow_analysis_group_selection(const barlow_analysis *a,
+                                                         size_t i, size_t *features,
+                                                         double *scores);
+
+/* The tree of group i at the j-th depth, owned by the analysis (valid until
+ * barlow_analysis_free()); NULL for an empty group or an index out of range.
+ * Its features are original column indices of the features matrix. */
+BARLOW_API const barlow_tree *barlow_analysis_group_tree(const barlow_analysis *a,
+                                                         size_t i, size_t j);
+
+/* The outcome of group i's tree at the j-th depth (best leaf, validity).
+ * Errors: INVALID_ARG (NULL, i or j out of range, unknown out->version);
+ * *out is untouched on error. */
+BARLOW_API barlow_status barlow_analysis_get_result(const barlow_analysis *a, size_t i,
+                                                    size_t j, barlow_analysis_result *out);
+
+/* The automatic evaluation of `grouping` at the j-th depth. Errors:
+ * INVALID_ARG (NULL, j out of range, unknown out->version, a grouping that
+ * was not analysed). *out is untouched on error. */
+BARLOW_API barlow_status barlow_analysis_get_evaluation(const barlow_analysis *a,
+                                                        barlow_group_by grouping,
+                                                        size_t j,
+                                                        barlow_analysis_evaluation *out);
+
+/* ---- export ----------------------------------------------------------------- */
+
+/* The whole analysis as one JSON document (schema in docs/formats.md,
+ * "Analysis JSON and CSV"): options, the evaluation, and per group its
+ * identity, counts, selected features with scores and, per depth, the best
+ * leaf, the validity flag and the tree (barlow_tree_to_json()'s object,
+ * with the rules that pass the rule filter). Release *out with
+ * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+BARLOW_API barlow_status barlow_analysis_to_json(const barlow_analysis *a,
+                                                 barlow_buffer *out);
+
+/* The CSV summary (RFC 4180, header line first, LF line ends): one row per
+ * group and depth with grouping, class id, class name, depth, size,
+ * failures, BER, ALER, best leaf, its ER, EC and IV, the validity flag, the
+ * status and the best passing rule's sentence. Release with
+ * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+BARLOW_API barlow_status barlow_analysis_to_csv(const barlow_analysis *a,
+                                                barlow_buffer *out);
+
+/* Writes barlow_analysis_to_json()'s text (plus a newline) to `path`
+ * atomically. Errors: INVALID_ARG (NULL), IO naming the path (e.g. a
+ * missing directory; nothing is left behind), NOMEM. */
+BARLOW_API barlow_status barlow_analysis_save_json(const barlow_analysis *a,
+                                                   const char *path);
+
+/* Writes barlow_analysis_to_csv()'s text to `path` atomically. Errors: as
+ * barlow_analysis_save_json. */
+BARLOW_API barlow_status barlow_analysis_save_csv(const barlow_analysis *a,
+                                                  const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BARLOW_ANALYSIS_H */

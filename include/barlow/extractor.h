@@ -1,0 +1,283 @@
+/*
+ * barlow_extractor — penultimate features (and logits) of a TorchScript
+ * model, for a caller's float batch or for every image of a dataset.
+ *
+ * The model contract (DESIGN.md §5, docs/models.md):
+ *  - input: float32 N×C×H×W with values in [0,1] (C = the `channels`
+ *    option; grey images are repeated to 3 channels when C = 3);
+ *    normalisation lives inside the model, or is given as the mean/std
+ *    options, applied inside the differentiable path (x - mean) / std;
+ *  - forward_features(x) returns the last feature map N×D×h×w; a module
+ *    without that method must have ResNet-style children conv1, bn1, relu,
+ *    maxpool, layer1, layer2, layer3, layer4, which are run in that order;
+ *  - penultimate features = global average pool of the map (N×D);
+ *  - forward(x) returns logits N×K (needed only when logits are requested).
+ * The contract is checked at load with one dry run on a 2×C×H×W input; a
+ * broken contract is a FORMAT error that says what is wrong. tools/
+ * convert_checkpoint.py turns torchvision ResNets, MadryLab `robustness`
+ * checkpoints and plain modules into such a file.
+ *
+ * Trust: a TorchScript file is code. libtorch's loader has no safe mode (a
+ * damaged or hostile file can crash it) and a model's methods run arbitrary
+ * TorchScript (they may read files or loop forever). Load only models you
+ * trust; the `sha256` option makes loading fail unless the file's SHA-256
+ * matches the expected digest (checked before libtorch parses a byte).
+ *
+ * Without libtorch (built with -Dtorch=disabled) barlow_has_torch() returns
+ * 0 and every create function fails with BARLOW_E_UNSUPPORTED ("libbarlow
+ * was built without libtorch").
+ *
+ * Images of a dataset are decoded and preprocessed like torchvision's
+ * Resize(resize) → CenterCrop(input_size) → ToTensor() (docs/images.md) by
+ * worker threads that prepare the next batch while the model runs on the
+ * current one. An image that cannot be read is skipped and reported (row,
+ * status, reason); only when every image fails is extraction an error.
+ *
+ * Thread safety: an extractor is used by one thread at a time (every call
+ * takes a non-const handle, except the accessors). libtorch's intra-op
+ * thread count is process-global: each call sets it to the extractor's
+ * `threads` on the calling thread before running the model, so two
+ * extractors with different counts used concurrently share libtorch's pool.
+ * Extraction results are immutable and may be read concurrently.
+ */
+#ifndef BARLOW_EXTRACTOR_H
+#define BARLOW_EXTRACTOR_H
+
+#include "common.h"
+#include "dataset.h"
+#include "matrix.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct barlow_extractor barlow_extractor;
+typedef struct barlow_extraction barlow_extraction;
+
+/* Outputs an extractor computes; combine with |. */
+typedef enum barlow_extract_output {
+    BARLOW_EXTRACT_FEATURES = 1, /* penultimate features, N×D */
+    BARLOW_EXTRACT_LOGITS = 2    /* forward's logits, N×K */
+} barlow_extract_output;
+
+enum { BARLOW_EXTRACTOR_OPTIONS_VERSION = 1 };
+
+/* Options of barlow_extractor_create_from_file/_memory(). */
+typedef struct barlow_extractor_options {
+    uint32_t version;      /* BARLOW_EXTRACTOR_OPTIONS_VERSION */
+    size_t input_size;     /* model input H = W (the centre crop); default
+                              224; 1..4096 */
+    size_t resize;         /* images' shorter side is resized to this before
+                              the crop; default 256; 0 = no resize (crop or
+                              zero-pad only, e.g. 28×28 IDX images);
+                              0..65536 */
+    size_t channels;       /* model input channels: 1 (grey) or 3 (RGB,
+                              default) */
+    int32_t normalize;     /* 0 (default): the model normalises itself;
+                              1: (x - mean[c]) / std[c] is applied before
+                              the model, inside the differentiable path */
+    float mean[3];         /* default ImageNet's 0.485, 0.456, 0.406 */
+    float std[3];          /* default ImageNet's 0.229, 0.224, 0.225; > 0 */
+    size_t batch_size;     /* images per model call; default 32; 1..65536 */
+    size_t threads;        /* libtorch intra-op threads; 0 (default) = all
+                              cores; 0..1024 */
+    size_t decode_threads; /* image decoding workers of dataset extraction;
+                              0 (default) = 1 + cores/8; 0..256 */
+    const char *device;    /* "cpu" (default, also NULL), "cuda", "cuda:N";
+                              copied */
+    uint32_t outputs;      /* BARLOW_EXTRACT_FEATURES (default) and/or
+                              BARLOW_EXTRACT_LOGITS */
+    const char *sha256;    /* NULL (default) or 64 hex digits the model
+                              file's SHA-256 must equal (either case) */
+    int32_t optimize;      /* 1 (default): inference runs a frozen copy
+                              optimised by libtorch (conv+bn folding, oneDNN
+                              kernels; results agree with the loaded model to
+                              ~1e-5 relative); 0: the model as loaded */
+    size_t max_image_side;     /* images wider or taller are refused (from
+                                  the header, before decoding); default
+                                  32768; 1..2^31-1 */
+    uint64_t max_image_pixels; /* width*height limit; default 2^28; 1..2^40 */
+} barlow_extractor_options;
+
+/* 1 when this libbarlow was built with libtorch (the extractor works), 0
+ * when it was built with -Dtorch=disabled. */
+BARLOW_API int barlow_has_torch(void);
+
+/* Fills *opts with the defaults above. NULL is ignored. */
+BARLOW_API void barlow_extractor_options_init(barlow_extractor_options *opts);
+
+/* Loads a TorchScript model (torch.jit.save) from a file, checks the
+ * contract with a dry run and returns the extractor. opts: NULL = defaults.
+ * Errors: INVALID_ARG (NULL path/out, bad options version, an option out of
+ * range naming it and the range, a malformed sha256 or device string),
+ * IO (the file cannot be read, naming it), FORMAT (sha256 mismatch naming
+ * both digests; not a TorchScript archive; the model breaks the contract,
+ * saying how), UNSUPPORTED (built without libtorch; a device that is not
+ * available), BACKEND (the model raised during the dry run, e.g. it wants a
+ * different channel count — libtorch's message is included), NOMEM. */
+BARLOW_API barlow_status barlow_extractor_create_from_file(
+    const char *path, const barlow_extractor_options *opts, barlow_extractor **out);
+
+/* As barlow_extractor_create_from_file, from the `size` bytes at `data`
+ * (copied as needed; the caller keeps ownership). Errors: as above;
+ * INVALID_ARG for NULL data or size 0. */
+BARLOW_API barlow_status barlow_extractor_create_from_memory(
+    const void *data, size_t size, const barlow_extractor_options *opts,
+    barlow_extractor **out);
+
+/* Frees the extractor and its model. NULL is allowed. */
+BARLOW_API void barlow_extractor_free(barlow_extractor *ex);
+
+/* D, the number of penultimate features (0 for NULL). */
+BARLOW_API size_t barlow_extractor_feature_dim(const barlow_extractor *ex);
+
+/* K, the number of logits; 0 when logits were not requested (or NULL). */
+BARLOW_API size_t barlow_extractor_num_classes(const barlow_extractor *ex);
+
+/* The input the model takes: channels C and size H = W (0 for NULL). */
+BARLOW_API size_t barlow_extractor_input_channels(const barlow_extractor *ex);
+BARLOW_API size_t barlow_extractor_input_size(const barlow_extractor *ex);
+
+/* Height and width of the last feature map at the input size (0 for NULL). */
+BARLOW_API size_t barlow_extractor_feature_map_height(const barlow_extractor *ex);
+BARLOW_API size_t barlow_extractor_feature_map_width(const barlow_extractor *ex);
+
+/* 1 when the module defines forward_features itself, 0 when its
+ * ResNet-style children are run (or NULL). */
+BARLOW_API int barlow_extractor_has_forward_features(const barlow_extractor *ex);
+
+/* 1 when inference runs libtorch's frozen, optimised copy (the `optimize`
+ * option, and the model survived it), 0 otherwise. */
+BARLOW_API int barlow_extractor_is_optimized(const barlow_extractor *ex);
+
+/* Runs the model on n images: input is n×C×H×W float32 (C×H×W as given by
+ * the accessors above), values in [0,1]. Writes features (n×D) and/or
+ * logits (n×K); pass NULL for an output you do not want. Processes
+ * batch_size images per model call; results do not depend on batch size or
+ * thread count beyond float rounding (~1e-6 relative).
+ * Errors: INVALID_ARG (NULL ex/input, n == 0, both outputs NULL), STATE
+ * (logits asked for but not requested at create), BACKEND (the model
+ * raised), NOMEM. Outputs are unspecified after a failure. */
+BARLOW_API barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input,
+                                              size_t n, float *features, float *logits);
+
+/* Writes channel `channel` of the last feature map (before pooling) for n
+ * images into out (n×h×w floats, h×w = feature_map_height×width).
+ * Errors: INVALID_ARG (NULL argument, n == 0, channel >= D naming both),
+ * BACKEND, NOMEM. */
+BARLOW_API barlow_status barlow_extractor_feature_map(barlow_extractor *ex,
+                                                      const float *input, size_t n,
+                                                      size_t channel, float *out);
+
+/* For n images: values[i] = penultimate feature `feature` of image i (may
+ * be NULL) and grad (n×C×H×W) = its gradient with respect to image i's
+ * [0,1] input pixels (through the optional mean/std normalisation). Runs
+ * the model as loaded (not the optimised copy) with autograd.
+ * Errors: INVALID_ARG (NULL ex/input/grad, n == 0, feature >= D naming
+ * both), BACKEND, NOMEM. */
+BARLOW_API barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex,
+                                                           const float *input, size_t n,
+                                                           size_t feature, float *values,
+                                                           float *grad);
+
+/* Decodes and preprocesses rows `rows[0..n)` of a dataset into the model's
+ * input layout (out: n×C×H×W floats), as dataset extraction does.
+ * Errors: INVALID_ARG (NULL argument, n == 0, a row >= dataset size naming
+ * it), and the status of the first image that fails (IO, FORMAT,
+ * UNSUPPORTED, STATE for a row without an image) naming its row. */
+BARLOW_API barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex,
+                                                      const barlow_dataset *ds,
+                                                      const size_t *rows, size_t n,
+                                                      float *out);
+
+/* ---- whole datasets ------------------------------------------------------- */
+
+/* Extracts the requested outputs for every row of ds, in row order. Images
+ * that fail to decode are skipped and reported in the result; the result's
+ * matrices hold one row per extracted image (barlow_extraction_index maps
+ * them to dataset rows). progress (may be NULL) is called on the calling
+ * thread after each batch with (images done, dataset size, user_data); a
+ * non-zero return cancels: BARLOW_E_CANCELLED, no result.
+ * Errors: INVALID_ARG (NULL ex/ds/out), CANCELLED, BACKEND (the model
+ * raised: the whole call fails, naming the batch's rows), NOMEM, and — only
+ * when every image failed — the first image's status (IO, FORMAT,
+ * UNSUPPORTED, STATE) with a message naming its row and reason. *out is
+ * written only on success. */
+BARLOW_API barlow_status barlow_extractor_extract(barlow_extractor *ex,
+                                                  const barlow_dataset *ds,
+                                                  barlow_progress_fn progress,
+                                                  void *user_data,
+                                                  barlow_extraction **out);
+
+/* Runs the extractor (which must have been created with
+ * BARLOW_EXTRACT_LOGITS) over ds as barlow_extractor_extract does and sets
+ * the dataset's predictions to the argmax of the logits (the lowest index
+ * on ties). Rows whose image failed get their label as prediction (so they
+ * do not count as failures) and are reported in *out. out may be NULL.
+ * Errors: as barlow_extractor_extract; STATE (logits were not requested);
+ * INVALID_ARG (the model has more logits than the dataset has classes,
+ * naming both, when an argmax falls outside the classes). The dataset is
+ * unchanged on failure. */
+BARLOW_API barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
+                                                  barlow_progress_fn progress,
+                                                  void *user_data,
+                                                  barlow_extraction **out);
+
+/* Frees a result. NULL is allowed. */
+BARLOW_API void barlow_extraction_free(barlow_extraction *r);
+
+/* Number of dataset rows the extraction covered (0 for NULL). */
+BARLOW_API size_t barlow_extraction_dataset_size(const barlow_extraction *r);
+
+/* Number of images extracted, m = dataset size - failed (0 for NULL). */
+BARLOW_API size_t barlow_extraction_count(const barlow_extraction *r);
+
+/* Number of images skipped because they failed (0 for NULL). */
+BARLOW_API size_t barlow_extraction_failed_count(const barlow_extraction *r);
+
+/* m×D features (owned by the result), or NULL when not requested. */
+BARLOW_API const barlow_matrix *barlow_extraction_features(const barlow_extraction *r);
+
+/* m×K logits (owned by the result), or NULL when not requested. */
+BARLOW_API const barlow_matrix *barlow_extraction_logits(const barlow_extraction *r);
+
+/* m argmax class ids of the logits (owned by the result), or NULL without
+ * logits. */
+BARLOW_API const int32_t *barlow_extraction_argmax(const barlow_extraction *r);
+
+/* The m dataset rows of the extracted images, ascending (owned by the
+ * result). NULL for NULL. */
+BARLOW_API const size_t *barlow_extraction_index(const barlow_extraction *r);
+
+/* Status of dataset row `row`: BARLOW_OK when extracted, else why its image
+ * was skipped (IO, FORMAT, UNSUPPORTED, STATE, NOMEM). INVALID_ARG for NULL
+ * or a row out of range (this accessor does not set a message). */
+BARLOW_API barlow_status barlow_extraction_row_status(const barlow_extraction *r,
+                                                      size_t row);
+
+/* Why row `row` was skipped (owned by the result, naming the file), or
+ * NULL when it was extracted (or out of range). */
+BARLOW_API const char *barlow_extraction_row_reason(const barlow_extraction *r,
+                                                    size_t row);
+
+/* Writes an .npz (atomically) with the members
+ *   features   float32 m×D     (when extracted)
+ *   logits     float32 m×K     (when extracted)
+ *   index      int64   m       dataset row of each extracted image
+ *   labels     int32   m       ds's labels of those rows
+ *   predictions int32  m       ds's predictions of those rows (when ds has
+ *                              them)
+ *   status     int32   n       per dataset row: 0 or the barlow_status of
+ *                              its failure
+ * ds must be the dataset the result was extracted from (same size).
+ * Errors: INVALID_ARG (NULL argument, a dataset of another size naming
+ * both), IO (nothing is left behind), NOMEM. */
+BARLOW_API barlow_status barlow_extraction_save_npz(const barlow_extraction *r,
+                                                    const barlow_dataset *ds,
+                                                    const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BARLOW_EXTRACTOR_H */

@@ -1,0 +1,1048 @@
+/* barlow_analyze: the whole-dataset analysis (every class × grouping: MI
+ * top-k, failure trees, best leaf, validity) and its JSON / CSV export.
+ * Groups are the unit of parallel work; each group is computed by one
+ * worker from its own inputs, so results never depend on the thread count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__linux__)
+#  include <sys/mman.h>
+#endif
+
+#include "barlow/analysis.h"
+#include "internal.h"
+#include "selector_internal.h"
+
+/* ---- the analysis object -------------------------------------------------------- */
+
+typedef struct bw_agroup {
+    barlow_group_by by;
+    int32_t cls;
+    size_t off;                 /* first member in the grouping's index array */
+    size_t size, failures;
+    double ber;
+    barlow_analysis_status status;
+    size_t n_top;               /* k for analysed groups, else 0 */
+    size_t *top;                /* selected columns, best first */
+    double *top_scores;
+    barlow_tree **trees;        /* n_depths (NULL entries for an empty group) */
+    barlow_analysis_result *res;
+    barlow_status err;          /* worker failure and its message */
+    char *errmsg;
+} bw_agroup;
+
+struct barlow_analysis {
+    size_t n_rows, d;
+    uint32_t groupings;
+    size_t k;
+    barlow_estimator estimator;
+    size_t n_neighbors;
+    uint32_t seed;
+    double delta, gamma;
+    size_t min_group_size;
+    barlow_tree_options topts;  /* effective tree options (max_depth per tree) */
+    barlow_rule_options ropts;
+    int32_t depths[BARLOW_ANALYSIS_MAX_DEPTHS];
+    size_t n_depths;
+    size_t n_classes;
+    char **names;
+    size_t n_groups;
+    bw_agroup *g;
+    barlow_analysis_evaluation eval[2][BARLOW_ANALYSIS_MAX_DEPTHS];
+};
+
+void barlow_analysis_options_init(barlow_analysis_options *opts)
+{
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->version = BARLOW_ANALYSIS_OPTIONS_VERSION;
+    opts->groupings = BARLOW_ANALYSIS_BY_BOTH;
+    opts->k = 20;
+    opts->tree = NULL;
+    opts->depths = NULL;
+    opts->n_depths = 0;
+    opts->estimator = BARLOW_ESTIMATOR_KNN;
+    opts->n_neighbors = 3;
+    opts->seed = 0;
+    opts->threads = 0;
+    opts->rules = NULL;
+    opts->delta = 0.1;
+    opts->gamma = 0.2;
+    opts->min_group_size = 2;
+}
+
+static void group_destroy(bw_agroup *g, size_t n_depths)
+{
+    free(g->top);
+    free(g->top_scores);
+    if (g->trees)
+        for (size_t j = 0; j < n_depths; j++) barlow_tree_free(g->trees[j]);
+    free(g->trees);
+    free(g->res);
+    free(g->errmsg);
+}
+
+void barlow_analysis_free(barlow_analysis *a)
+{
+    if (!a) return;
+    if (a->g)
+        for (size_t i = 0; i < a->n_groups; i++) group_destroy(&a->g[i], a->n_depths);
+    free(a->g);
+    if (a->names)
+        for (size_t c = 0; c < a->n_classes; c++) free(a->names[c]);
+    free(a->names);
+    free(a);
+}
+
+/* ---- option checks ---------------------------------------------------------------- */
+
+static const char WHO[] = "barlow_analyze";
+
+/* Validates the tree and rule options by fitting a one-row tree with them:
+ * the tree's own checks (and messages) apply. */
+static barlow_status check_tree_and_rules(const barlow_tree_options *to,
+                                          const barlow_rule_options *ro)
+{
+    float v = 0.0f;
+    uint8_t y = 0;
+    barlow_matrix *m = NULL;
+    barlow_tree *t = NULL;
+    barlow_status st = barlow_matrix_wrap(&v, 1, 1, 1, &m);
+    if (st == BARLOW_OK) st = barlow_tree_fit(m, &y, NULL, 0, to, &t);
+    if (st == BARLOW_OK) {
+        size_t leaf, n;
+        st = barlow_tree_rules(t, ro, &leaf, &n);
+    }
+    barlow_tree_free(t);
+    barlow_matrix_free(m);
+    if (st != BARLOW_OK) return bw_error_prefix(st, "%s", WHO);
+    return BARLOW_OK;
+}
+
+static barlow_status check_options(const barlow_analysis_options *opts, size_t d,
+                                   barlow_analysis *a)
+{
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    if (opts) {
+        barlow_status st = bw_check_options_version(
+            opts->version, BARLOW_ANALYSIS_OPTIONS_VERSION,
+            "barlow_analyze: barlow_analysis_options");
+        if (st != BARLOW_OK) return st;
+        o = *opts; /* version 1 has every field */
+    }
+    if (o.groupings < 1 || o.groupings > 3)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", WHO,
+                        (unsigned)o.groupings);
+    if (o.k == 0 || o.k > d)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", WHO, o.k, d);
+    if (!(o.delta >= 0.0 && o.delta <= 1.0))
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: delta=%g (must be 0..1)", WHO, o.delta);
+    if (!(o.gamma >= 0.0 && o.gamma <= 1.0))
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: gamma=%g (must be 0..1)", WHO, o.gamma);
+    if (o.min_group_size < 1)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: min_group_size=0 (must be >= 1)", WHO);
+    if (o.n_depths > BARLOW_ANALYSIS_MAX_DEPTHS)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_depths=%zu (must be 0..%d)", WHO,
+                        o.n_depths, (int)BARLOW_ANALYSIS_MAX_DEPTHS);
+    if (o.n_depths > 0 && !o.depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths is NULL with n_depths=%zu", WHO,
+                        o.n_depths);
+    if (o.n_depths == 0 && o.depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths given with n_depths=0", WHO);
+
+    barlow_tree_options to;
+    barlow_tree_options_init(&to);
+    if (o.tree) {
+        barlow_status st = bw_check_options_version(
+            o.tree->version, BARLOW_TREE_OPTIONS_VERSION,
+            "barlow_analyze: barlow_tree_options");
+        if (st != BARLOW_OK) return st;
+        to = *o.tree; /* version 1 has every field */
+    }
+    barlow_rule_options ro;
+    barlow_rule_options_init(&ro);
+    if (o.rules) {
+        barlow_status st = bw_check_options_version(
+            o.rules->version, BARLOW_RULE_OPTIONS_VERSION,
+            "barlow_analyze: barlow_rule_options");
+        if (st != BARLOW_OK) return st;
+        ro = *o.rules;
+    }
+    if (o.n_depths == 0) {
+        a->depths[0] = to.max_depth;
+        a->n_depths = 1;
+    } else {
+        for (size_t j = 0; j < o.n_depths; j++) {
+            if (o.depths[j] < 1 || o.depths[j] > BARLOW_TREE_MAX_DEPTH)
+                return bw_error(BARLOW_E_INVALID_ARG,
+                                "%s: depths[%zu]=%d (a tree's max_depth must be 1..%d)", WHO,
+                                j, (int)o.depths[j], (int)BARLOW_TREE_MAX_DEPTH);
+            for (size_t i = 0; i < j; i++)
+                if (o.depths[i] == o.depths[j])
+                    return bw_error(BARLOW_E_INVALID_ARG,
+                                    "%s: depths[%zu]=%d repeats depths[%zu]", WHO, j,
+                                    (int)o.depths[j], i);
+            a->depths[j] = o.depths[j];
+        }
+        a->n_depths = o.n_depths;
+    }
+    for (size_t j = 0; j < a->n_depths; j++) {
+        barlow_tree_options tj = to;
+        tj.max_depth = a->depths[j];
+        barlow_status st = check_tree_and_rules(&tj, &ro);
+        if (st != BARLOW_OK) return st;
+    }
+    a->groupings = o.groupings;
+    a->k = o.k;
+    a->estimator = o.estimator;
+    a->n_neighbors = o.n_neighbors;
+    a->seed = o.seed;
+    a->delta = o.delta;
+    a->gamma = o.gamma;
+    a->min_group_size = o.min_group_size;
+    a->topts = to;
+    a->ropts = ro;
+    return BARLOW_OK;
+}
+
+/* ---- the per-group work --------------------------------------------------------------- */
+
+typedef struct bw_scratch {
+    uint8_t *y;        /* max group size */
+    double *scores;    /* d */
+    float *buf;        /* the group's rows, buf_rows × d floats */
+    size_t buf_rows;
+    size_t buf_bytes;
+} bw_scratch;
+
+typedef struct bw_actx {
+    barlow_analysis *a;
+    const barlow_matrix *X;
+    const int32_t *labels, *preds;
+    const size_t *members[2]; /* row indices per grouping, grouped by class */
+    const barlow_selector *sel;
+    size_t inner_threads;
+    bw_scratch *scratch;
+} bw_actx;
+
+static int fail_group(bw_agroup *g, barlow_status st)
+{
+    g->err = st;
+    const char *m = barlow_last_error();
+    g->errmsg = bw_strdup(*m ? m : barlow_status_str(st), WHO);
+    return (int)st;
+}
+
+static void scratch_release(bw_scratch *S)
+{
+#if defined(__linux__)
+    if (S->buf) munmap(S->buf, S->buf_bytes);
+#else
+    free(S->buf);
+#endif
+    S->buf = NULL;
+    S->buf_rows = 0;
+    S->buf_bytes = 0;
+}
+
+/* Makes room for n rows of d floats. On Linux the buffer is an anonymous
+ * mapping advised for transparent huge pages: the selector reads it column
+ * block by column block, one cache line per row, which with 4 KiB pages
+ * costs a TLB miss per row. */
+static int scratch_reserve(bw_scratch *S, size_t n, size_t d)
+{
+    if (S->buf_rows >= n) return 0;
+    scratch_release(S);
+    size_t bytes = n * d * sizeof(float);
+#if defined(__linux__)
+    size_t huge = (size_t)2 << 20;
+    bytes = (bytes + huge - 1) / huge * huge;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+#  ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* advisory: failure is harmless */
+#  endif
+#else
+    void *p = malloc(bytes);
+    if (!p) return -1;
+#endif
+    S->buf = p;
+    S->buf_rows = n;
+    S->buf_bytes = bytes;
+    return 0;
+}
+
+/* Copies the members' rows into the scratch buffer and checks that every
+ * value is finite (naming the dataset row and column of the first that is
+ * not). */
+static barlow_status gather_rows(const barlow_matrix *X, const size_t *rows, size_t n,
+                                 float *buf, const char *who)
+{
+    size_t d = barlow_matrix_cols(X), stride = barlow_matrix_stride(X);
+    const float *base = barlow_matrix_data(X);
+    for (size_t r = 0; r < n; r++) {
+        const float *x = base + rows[r] * stride;
+        float *dst = buf + r * d;
+        float acc = 0.0f; /* x*0 stays 0 unless x is not finite */
+        for (size_t j = 0; j < d; j++) {
+            dst[j] = x[j];
+            acc += x[j] * 0.0f;
+        }
+        if (acc == 0.0f) continue;
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(x[j]))
+                return bw_error(BARLOW_E_INVALID_ARG,
+                                "%s: features[%zu][%zu] (row %zu, column %zu) is %s (must be "
+                                "finite)",
+                                who, rows[r], j, rows[r], j,
+                                isnan(x[j]) ? "NaN" : (x[j] > 0 ? "inf" : "-inf"));
+    }
+    return BARLOW_OK;
+}
+
+static int analyse_group(void *vctx, size_t i, size_t worker)
+{
+    bw_actx *C = vctx;
+    barlow_analysis *a = C->a;
+    bw_agroup *g = &a->g[i];
+    bw_scratch *S = &C->scratch[worker];
+    size_t n = g->size, d = a->d;
+    size_t nd = a->n_depths;
+    if (n == 0) return 0; /* empty: nothing to fit */
+    const size_t *rows = C->members[g->by] + g->off;
+    char gwho[96];
+    snprintf(gwho, sizeof gwho, "%s: %s group of class %d", WHO,
+             g->by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction", (int)g->cls);
+
+    for (size_t r = 0; r < n; r++) S->y[r] = C->labels[rows[r]] != C->preds[rows[r]];
+
+    /* The group's rows, contiguous: read once from the (possibly mapped)
+     * features, checked, then scored by the selector and handed to the tree
+     * (which reads only the selected columns and reports their original
+     * indices). */
+    if (scratch_reserve(S, n, d) != 0)
+        return fail_group(g, bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu x %zu floats)",
+                                      gwho, n, d));
+    barlow_status st = gather_rows(C->X, rows, n, S->buf, gwho);
+    if (st != BARLOW_OK) return fail_group(g, st);
+
+    size_t ncols = 1;
+    size_t one_col = 0;
+    const size_t *cols = &one_col;
+    if (g->status == BARLOW_ANALYSIS_ANALYSED) {
+        st = bw_selector_score_rows(C->sel, S->buf, NULL, d, d, NULL, n, S->y,
+                                    C->inner_threads, S->scores, gwho);
+        if (st != BARLOW_OK) return fail_group(g, st);
+        st = barlow_selector_rank(S->scores, d, a->k, g->top);
+        if (st != BARLOW_OK) return fail_group(g, st);
+        for (size_t t = 0; t < a->k; t++) g->top_scores[t] = S->scores[g->top[t]];
+        g->n_top = a->k;
+        cols = g->top;
+        ncols = a->k;
+    }
+
+    barlow_matrix *m = NULL;
+    st = barlow_matrix_wrap(S->buf, n, d, d, &m);
+    if (st != BARLOW_OK) return fail_group(g, st);
+
+    for (size_t j = 0; j < nd; j++) {
+        barlow_tree_options to = a->topts;
+        to.max_depth = a->depths[j];
+        if (g->status != BARLOW_ANALYSIS_ANALYSED && to.min_samples_split <= n)
+            to.min_samples_split = n + 1 > 2 ? n + 1 : 2; /* a one-leaf tree */
+        st = barlow_tree_fit(m, S->y, cols, ncols, &to, &g->trees[j]);
+        if (st != BARLOW_OK) {
+            bw_error_prefix(st, "%s", gwho);
+            barlow_matrix_free(m);
+            return fail_group(g, st);
+        }
+        const barlow_tree *t = g->trees[j];
+        barlow_analysis_result *res = &g->res[j];
+        size_t nl = barlow_tree_leaf_count(t);
+        size_t ids_small[64];
+        size_t *ids = nl <= 64 ? ids_small : malloc(nl * sizeof *ids);
+        if (!ids) {
+            barlow_matrix_free(m);
+            return fail_group(g, bw_error(BARLOW_E_NOMEM, "%s: out of memory", WHO));
+        }
+        barlow_tree_summary s = {.version = BARLOW_TREE_SUMMARY_VERSION};
+        barlow_tree_node nd_best = {.version = BARLOW_TREE_NODE_VERSION};
+        size_t n_rules = 0;
+        st = barlow_tree_get_summary(t, &s);
+        if (st == BARLOW_OK) st = barlow_tree_leaves_by_importance(t, ids);
+        if (st == BARLOW_OK) st = barlow_tree_get_node(t, ids[0], &nd_best);
+        if (st == BARLOW_OK) {
+            res->depth = a->depths[j];
+            res->aler = s.aler;
+            res->best_leaf = (int32_t)ids[0];
+            res->best_error_rate = nd_best.error_rate;
+            res->best_error_coverage = nd_best.error_coverage;
+            res->best_importance = nd_best.importance;
+            /* a 1e-12 allowance so that e.g. ER 0.35 = BER 0.25 + 0.1 counts */
+            res->valid = nd_best.error_rate - g->ber >= a->delta - 1e-12 &&
+                         nd_best.error_coverage >= a->gamma - 1e-12;
+            st = barlow_tree_rules(t, &a->ropts, ids, &n_rules);
+        }
+        if (st == BARLOW_OK) res->best_rule = n_rules > 0 ? (int32_t)ids[0] : -1;
+        if (ids != ids_small) free(ids);
+        if (st != BARLOW_OK) {
+            barlow_matrix_free(m);
+            return fail_group(g, st);
+        }
+    }
+    barlow_matrix_free(m);
+    return 0;
+}
+
+/* Row indices of every class under one grouping (counting sort, ascending
+ * rows within a class); sizes[c] and offsets[c] per class. */
+static size_t *bucket_rows(const int32_t *cls, size_t n, size_t n_classes, size_t *sizes,
+                           size_t *offsets)
+{
+    size_t *idx = bw_mallocn(n, sizeof *idx, WHO);
+    if (!idx) return NULL;
+    for (size_t c = 0; c < n_classes; c++) sizes[c] = 0;
+    for (size_t r = 0; r < n; r++) sizes[cls[r]]++;
+    size_t acc = 0;
+    for (size_t c = 0; c < n_classes; c++) {
+        offsets[c] = acc;
+        acc += sizes[c];
+    }
+    size_t *pos = bw_mallocn(n_classes, sizeof *pos, WHO);
+    if (!pos) {
+        free(idx);
+        return NULL;
+    }
+    memcpy(pos, offsets, n_classes * sizeof *pos);
+    for (size_t r = 0; r < n; r++) idx[pos[cls[r]]++] = r;
+    free(pos);
+    return idx;
+}
+
+barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset *dataset,
+                             const barlow_analysis_options *opts, barlow_progress_fn progress,
+                             void *user_data, barlow_analysis **out)
+{
+    bw_clear_error();
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", WHO);
+    if (!dataset) return bw_error(BARLOW_E_INVALID_ARG, "%s: dataset is NULL", WHO);
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", WHO);
+    size_t n = barlow_dataset_size(dataset), d = barlow_matrix_cols(features);
+    if (barlow_matrix_rows(features) != n)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: features have %zu rows but the dataset has %zu rows", WHO,
+                        barlow_matrix_rows(features), n);
+    if (!barlow_dataset_has_predictions(dataset))
+        return bw_error(BARLOW_E_STATE,
+                        "%s: the dataset has no predictions (failures are prediction != "
+                        "label)",
+                        WHO);
+
+    barlow_analysis *a = bw_calloc(1, sizeof *a, WHO);
+    if (!a) return BARLOW_E_NOMEM;
+    a->n_rows = n;
+    a->d = d;
+    barlow_status st = check_options(opts, d, a);
+    if (st != BARLOW_OK) {
+        free(a);
+        return st;
+    }
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    if (opts) o = *opts;
+
+    barlow_selector *sel = NULL;
+    barlow_selector_options so;
+    barlow_selector_options_init(&so);
+    so.estimator = a->estimator;
+    so.n_neighbors = a->n_neighbors;
+    so.seed = a->seed;
+    so.threads = 1;
+    st = barlow_selector_create(&so, &sel);
+    if (st != BARLOW_OK) {
+        free(a);
+        return bw_error_prefix(st, "%s", WHO);
+    }
+
+    const int32_t *labels = barlow_dataset_labels(dataset);
+    const int32_t *preds = barlow_dataset_predictions(dataset);
+    size_t K = barlow_dataset_class_count(dataset);
+    size_t *members[2] = {NULL, NULL};
+    size_t *sizes = NULL, *offsets = NULL;
+    bw_scratch *scratch = NULL;
+    size_t nt = 0;
+    int rc = 0;
+
+    a->n_classes = K;
+    a->names = bw_calloc(K, sizeof *a->names, WHO);
+    sizes = bw_mallocn(2 * K, sizeof *sizes, WHO);
+    offsets = bw_mallocn(2 * K, sizeof *offsets, WHO);
+    int ng = (a->groupings & BARLOW_ANALYSIS_BY_LABEL ? 1 : 0) +
+             (a->groupings & BARLOW_ANALYSIS_BY_PREDICTION ? 1 : 0);
+    a->n_groups = (size_t)ng * K;
+    a->g = bw_calloc(a->n_groups, sizeof *a->g, WHO);
+    if (!a->names || !sizes || !offsets || !a->g) {
+        st = BARLOW_E_NOMEM;
+        goto fail;
+    }
+    for (size_t c = 0; c < K; c++) {
+        a->names[c] = bw_strdup(barlow_dataset_class_name(dataset, (int32_t)c), WHO);
+        if (!a->names[c]) {
+            st = BARLOW_E_NOMEM;
+            goto fail;
+        }
+    }
+    size_t gi = 0, max_n = 1;
+    for (int b = 0; b < 2; b++) {
+        if (!(a->groupings & (b == 0 ? BARLOW_ANALYSIS_BY_LABEL : BARLOW_ANALYSIS_BY_PREDICTION)))
+            continue;
+        members[b] = bucket_rows(b == 0 ? labels : preds, n, K, sizes + b * K,
+                                 offsets + b * K);
+        if (!members[b]) {
+            st = BARLOW_E_NOMEM;
+            goto fail;
+        }
+        for (size_t c = 0; c < K; c++) {
+            bw_agroup *g = &a->g[gi++];
+            g->by = b == 0 ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION;
+            g->cls = (int32_t)c;
+            g->off = offsets[b * K + c];
+            g->size = sizes[b * K + c];
+            const size_t *rows = members[b] + g->off;
+            for (size_t r = 0; r < g->size; r++) g->failures += labels[rows[r]] != preds[rows[r]];
+            g->ber = g->size ? (double)g->failures / (double)g->size : 0.0;
+            if (g->size == 0) g->status = BARLOW_ANALYSIS_EMPTY;
+            else if (g->size < a->min_group_size) g->status = BARLOW_ANALYSIS_TOO_SMALL;
+            else if (g->failures == 0) g->status = BARLOW_ANALYSIS_NO_FAILURES;
+            else if (g->failures == g->size) g->status = BARLOW_ANALYSIS_NO_CORRECT;
+            else g->status = BARLOW_ANALYSIS_ANALYSED;
+            if (g->size > max_n) max_n = g->size;
+            g->trees = bw_calloc(a->n_depths, sizeof *g->trees, WHO);
+            g->res = bw_calloc(a->n_depths, sizeof *g->res, WHO);
+            if (!g->trees || !g->res) {
+                st = BARLOW_E_NOMEM;
+                goto fail;
+            }
+            for (size_t j = 0; j < a->n_depths; j++) {
+                g->res[j].version = BARLOW_ANALYSIS_RESULT_VERSION;
+                g->res[j].depth = a->depths[j];
+                g->res[j].best_leaf = -1;
+                g->res[j].best_rule = -1;
+            }
+            if (g->status == BARLOW_ANALYSIS_ANALYSED) {
+                g->top = bw_mallocn(a->k, sizeof *g->top, WHO);
+                g->top_scores = bw_mallocn(a->k, sizeof *g->top_scores, WHO);
+                if (!g->top || !g->top_scores) {
+                    st = BARLOW_E_NOMEM;
+                    goto fail;
+                }
+            }
+        }
+    }
+
+    size_t T = bw_resolve_threads(o.threads, 0);
+    nt = bw_resolve_threads(T, a->n_groups);
+    size_t inner = T / (nt ? nt : 1);
+    if (inner < 1) inner = 1;
+    scratch = bw_calloc(nt, sizeof *scratch, WHO);
+    if (!scratch) {
+        st = BARLOW_E_NOMEM;
+        goto fail;
+    }
+    for (size_t w = 0; w < nt; w++) {
+        scratch[w].y = bw_malloc(max_n, WHO);
+        scratch[w].scores = bw_mallocn(d, sizeof(double), WHO);
+        if (!scratch[w].y || !scratch[w].scores) {
+            st = BARLOW_E_NOMEM;
+            goto fail;
+        }
+    }
+
+    bw_actx ctx = {.a = a, .X = features, .labels = labels, .preds = preds,
+                   .members = {members[0], members[1]}, .sel = sel,
+                   .inner_threads = inner, .scratch = scratch};
+    rc = bw_parallel_for(a->n_groups, nt, analyse_group, &ctx, progress, user_data);
+    if (rc != 0) {
+        for (size_t i = 0; i < a->n_groups; i++)
+            if (a->g[i].err != BARLOW_OK) {
+                st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : WHO);
+                goto fail;
+            }
+        if (rc == BARLOW_E_CANCELLED)
+            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback", WHO);
+        else
+            st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
+                          "%s: the worker threads failed", WHO);
+        goto fail;
+    }
+
+    /* the automatic evaluation */
+    for (int b = 0; b < 2; b++)
+        for (size_t j = 0; j < a->n_depths; j++) {
+            barlow_analysis_evaluation *e = &a->eval[b][j];
+            e->version = BARLOW_ANALYSIS_EVALUATION_VERSION;
+            e->grouping = (barlow_group_by)b;
+            e->depth = a->depths[j];
+            for (size_t i = 0; i < a->n_groups; i++) {
+                const bw_agroup *g = &a->g[i];
+                if ((int)g->by != b || g->size == 0) continue;
+                e->groups++;
+                e->valid += g->res[j].valid ? 1 : 0;
+            }
+            e->valid_fraction = e->groups ? (double)e->valid / (double)e->groups : 0.0;
+        }
+
+    if (scratch)
+        for (size_t w = 0; w < nt; w++) {
+            free(scratch[w].y);
+            free(scratch[w].scores);
+            scratch_release(&scratch[w]);
+        }
+    free(scratch);
+    free(members[0]);
+    free(members[1]);
+    free(sizes);
+    free(offsets);
+    barlow_selector_free(sel);
+    *out = a;
+    return BARLOW_OK;
+
+fail:
+    if (scratch)
+        for (size_t w = 0; w < nt; w++) {
+            free(scratch[w].y);
+            free(scratch[w].scores);
+            scratch_release(&scratch[w]);
+        }
+    free(scratch);
+    free(members[0]);
+    free(members[1]);
+    free(sizes);
+    free(offsets);
+    barlow_selector_free(sel);
+    barlow_analysis_free(a);
+    return st;
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+size_t barlow_analysis_group_count(const barlow_analysis *a) { return a ? a->n_groups : 0; }
+size_t barlow_analysis_depth_count(const barlow_analysis *a) { return a ? a->n_depths : 0; }
+
+int32_t barlow_analysis_depth(const barlow_analysis *a, size_t j)
+{
+    return a && j < a->n_depths ? a->depths[j] : 0;
+}
+
+barlow_status barlow_analysis_get_group(const barlow_analysis *a, size_t i,
+                                        barlow_analysis_group *out)
+{
+    static const char who[] = "barlow_analysis_get_group";
+    bw_clear_error();
+    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    if (i >= a->n_groups)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: group %zu out of range (%zu groups)", who, i,
+                        a->n_groups);
+    barlow_status st = bw_check_options_version(out->version, BARLOW_ANALYSIS_GROUP_VERSION,
+                                                "barlow_analysis_get_group: "
+                                                "barlow_analysis_group");
+    if (st != BARLOW_OK) return st;
+    const bw_agroup *g = &a->g[i];
+    barlow_analysis_group r = {.version = out->version};
+    r.grouping = g->by;
+    r.class_id = g->cls;
+    r.class_name = a->names[g->cls];
+    r.size = g->size;
+    r.failures = g->failures;
+    r.base_error_rate = g->ber;
+    r.status = g->status;
+    r.n_selected = g->n_top;
+    *out = r;
+    return BARLOW_OK;
+}
+
+barlow_status barlow_analysis_group_selection(const barlow_analysis *a, size_t i,
+                                              size_t *features, double *scores)
+{
+    static const char who[] = "barlow_analysis_group_selection";
+    bw_clear_error();
+    if (!a) return bw_error(BARLOW_E_INVALID_ARG, "%s: a is NULL", who);
+    if (i >= a->n_groups)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: group %zu out of range (%zu groups)", who, i,
+                        a->n_groups);
+    const bw_agroup *g = &a->g[i];
+    if (features && g->n_top) memcpy(features, g->top, g->n_top * sizeof *features);
+    if (scores && g->n_top) memcpy(scores, g->top_scores, g->n_top * sizeof *scores);
+    return BARLOW_OK;
+}
+
+const barlow_tree *barlow_analysis_group_tree(const barlow_analysis *a, size_t i, size_t j)
+{
+    if (!a || i >= a->n_groups || j >= a->n_depths) return NULL;
+    return a->g[i].trees[j];
+}
+
+barlow_status barlow_analysis_get_result(const barlow_analysis *a, size_t i, size_t j,
+                                         barlow_analysis_result *out)
+{
+    static const char who[] = "barlow_analysis_get_result";
+    bw_clear_error();
+    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    if (i >= a->n_groups)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: group %zu out of range (%zu groups)", who, i,
+                        a->n_groups);
+    if (j >= a->n_depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depth index %zu out of range (%zu depths)",
+                        who, j, a->n_depths);
+    barlow_status st = bw_check_options_version(out->version, BARLOW_ANALYSIS_RESULT_VERSION,
+                                                "barlow_analysis_get_result: "
+                                                "barlow_analysis_result");
+    if (st != BARLOW_OK) return st;
+    barlow_analysis_result r = a->g[i].res[j];
+    r.version = out->version;
+    *out = r;
+    return BARLOW_OK;
+}
+
+barlow_status barlow_analysis_get_evaluation(const barlow_analysis *a, barlow_group_by grouping,
+                                             size_t j, barlow_analysis_evaluation *out)
+{
+    static const char who[] = "barlow_analysis_get_evaluation";
+    bw_clear_error();
+    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    if (grouping != BARLOW_GROUP_BY_LABEL && grouping != BARLOW_GROUP_BY_PREDICTION)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: grouping=%d (must be 0 label or 1 prediction)",
+                        who, (int)grouping);
+    uint32_t bit = grouping == BARLOW_GROUP_BY_LABEL ? BARLOW_ANALYSIS_BY_LABEL
+                                                     : BARLOW_ANALYSIS_BY_PREDICTION;
+    if (!(a->groupings & bit))
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: the %s grouping was not analysed", who,
+                        grouping == BARLOW_GROUP_BY_LABEL ? "label" : "prediction");
+    if (j >= a->n_depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depth index %zu out of range (%zu depths)",
+                        who, j, a->n_depths);
+    barlow_status st = bw_check_options_version(out->version,
+                                                BARLOW_ANALYSIS_EVALUATION_VERSION,
+                                                "barlow_analysis_get_evaluation: "
+                                                "barlow_analysis_evaluation");
+    if (st != BARLOW_OK) return st;
+    barlow_analysis_evaluation r = a->eval[grouping][j];
+    r.version = out->version;
+    *out = r;
+    return BARLOW_OK;
+}
+
+/* ---- export ------------------------------------------------------------------------ */
+
+static const char *grouping_name(barlow_group_by b)
+{
+    return b == BARLOW_GROUP_BY_LABEL ? "label" : "prediction";
+}
+
+static const char *status_name(barlow_analysis_status s)
+{
+    switch (s) {
+    case BARLOW_ANALYSIS_ANALYSED: return "analysed";
+    case BARLOW_ANALYSIS_EMPTY: return "empty";
+    case BARLOW_ANALYSIS_NO_FAILURES: return "no_failures";
+    case BARLOW_ANALYSIS_NO_CORRECT: return "no_correct";
+    case BARLOW_ANALYSIS_TOO_SMALL: return "too_small";
+    }
+    return "unknown";
+}
+
+static const char *estimator_name(barlow_estimator e)
+{
+    switch (e) {
+    case BARLOW_ESTIMATOR_KNN: return "knn";
+    case BARLOW_ESTIMATOR_SPLIT_GAIN: return "split_gain";
+    case BARLOW_ESTIMATOR_MEAN: return "mean";
+    }
+    return "unknown";
+}
+
+static void kv_num(bw_sb *sb, const char *k, double v)
+{
+    bw_sb_json_string(sb, k);
+    bw_sb_append(sb, ":");
+    bw_sb_json_double(sb, v);
+}
+
+static void kv_size(bw_sb *sb, const char *k, size_t v)
+{
+    bw_sb_json_string(sb, k);
+    bw_sb_appendf(sb, ":%zu", v);
+}
+
+static void kv_str(bw_sb *sb, const char *k, const char *v)
+{
+    bw_sb_json_string(sb, k);
+    bw_sb_append(sb, ":");
+    bw_sb_json_string(sb, v);
+}
+
+static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char *who)
+{
+    bw_sb_append(sb, "{");
+    kv_str(sb, "format", "barlow-analysis");
+    bw_sb_append(sb, ",\"format_version\":1,");
+    kv_size(sb, "rows", a->n_rows);
+    bw_sb_append(sb, ",");
+    kv_size(sb, "columns", a->d);
+    bw_sb_append(sb, ",");
+    kv_size(sb, "classes", a->n_classes);
+    bw_sb_append(sb, ",\"options\":{\"groupings\":[");
+    int first = 1;
+    for (int b = 0; b < 2; b++)
+        if (a->groupings & (b == 0 ? BARLOW_ANALYSIS_BY_LABEL : BARLOW_ANALYSIS_BY_PREDICTION)) {
+            if (!first) bw_sb_append(sb, ",");
+            bw_sb_json_string(sb, grouping_name((barlow_group_by)b));
+            first = 0;
+        }
+    bw_sb_append(sb, "],");
+    kv_size(sb, "k", a->k);
+    bw_sb_append(sb, ",\"depths\":[");
+    for (size_t j = 0; j < a->n_depths; j++)
+        bw_sb_appendf(sb, "%s%d", j ? "," : "", (int)a->depths[j]);
+    bw_sb_append(sb, "],");
+    kv_str(sb, "estimator", estimator_name(a->estimator));
+    bw_sb_append(sb, ",");
+    kv_size(sb, "n_neighbors", a->n_neighbors);
+    bw_sb_append(sb, ",");
+    kv_size(sb, "seed", a->seed);
+    bw_sb_append(sb, ",");
+    kv_num(sb, "delta", a->delta);
+    bw_sb_append(sb, ",");
+    kv_num(sb, "gamma", a->gamma);
+    bw_sb_append(sb, ",");
+    kv_size(sb, "min_group_size", a->min_group_size);
+    bw_sb_append(sb, ",\"rules\":{");
+    kv_num(sb, "min_coverage", a->ropts.min_coverage);
+    bw_sb_append(sb, ",");
+    kv_num(sb, "min_error_rate", a->ropts.min_error_rate);
+    bw_sb_append(sb, ",");
+    kv_num(sb, "max_p_value", a->ropts.max_p_value);
+    bw_sb_append(sb, "}},\"evaluation\":[");
+    first = 1;
+    for (int b = 0; b < 2; b++) {
+        if (!(a->groupings & (b == 0 ? BARLOW_ANALYSIS_BY_LABEL : BARLOW_ANALYSIS_BY_PREDICTION)))
+            continue;
+        for (size_t j = 0; j < a->n_depths; j++) {
+            const barlow_analysis_evaluation *e = &a->eval[b][j];
+            if (!first) bw_sb_append(sb, ",");
+            first = 0;
+            bw_sb_append(sb, "{");
+            kv_str(sb, "grouping", grouping_name((barlow_group_by)b));
+            bw_sb_appendf(sb, ",\"depth\":%d,", (int)e->depth);
+            kv_size(sb, "groups", e->groups);
+            bw_sb_append(sb, ",");
+            kv_size(sb, "valid", e->valid);
+            bw_sb_append(sb, ",");
+            kv_num(sb, "valid_fraction", e->valid_fraction);
+            bw_sb_append(sb, "}");
+        }
+    }
+    bw_sb_append(sb, "],\"groups\":[");
+    for (size_t i = 0; i < a->n_groups; i++) {
+        const bw_agroup *g = &a->g[i];
+        if (i) bw_sb_append(sb, ",");
+        bw_sb_append(sb, "{");
+        kv_str(sb, "grouping", grouping_name(g->by));
+        bw_sb_appendf(sb, ",\"class\":%d,", (int)g->cls);
+        kv_str(sb, "name", a->names[g->cls]);
+        bw_sb_append(sb, ",");
+        kv_size(sb, "size", g->size);
+        bw_sb_append(sb, ",");
+        kv_size(sb, "failures", g->failures);
+        bw_sb_append(sb, ",");
+        kv_num(sb, "base_error_rate", g->ber);
+        bw_sb_append(sb, ",");
+        kv_str(sb, "status", status_name(g->status));
+        bw_sb_append(sb, ",\"selected_features\":[");
+        for (size_t t = 0; t < g->n_top; t++) bw_sb_appendf(sb, "%s%zu", t ? "," : "", g->top[t]);
+        bw_sb_append(sb, "],\"selection_scores\":[");
+        for (size_t t = 0; t < g->n_top; t++) {
+            if (t) bw_sb_append(sb, ",");
+            bw_sb_json_double(sb, g->top_scores[t]);
+        }
+        bw_sb_append(sb, "],\"results\":[");
+        for (size_t j = 0; j < a->n_depths; j++) {
+            const barlow_analysis_result *r = &g->res[j];
+            if (j) bw_sb_append(sb, ",");
+            bw_sb_appendf(sb, "{\"depth\":%d,", (int)r->depth);
+            if (!g->trees[j]) {
+                bw_sb_append(sb, "\"aler\":null,\"best_leaf\":null,\"best_error_rate\":null,"
+                                 "\"best_error_coverage\":null,\"best_importance\":null,"
+                                 "\"valid\":false,\"best_rule\":null,\"tree\":null}");
+                continue;
+            }
+            kv_num(sb, "aler", r->aler);
+            bw_sb_appendf(sb, ",\"best_leaf\":%d,", (int)r->best_leaf);
+            kv_num(sb, "best_error_rate", r->best_error_rate);
+            bw_sb_append(sb, ",");
+            kv_num(sb, "best_error_coverage", r->best_error_coverage);
+            bw_sb_append(sb, ",");
+            kv_num(sb, "best_importance", r->best_importance);
+            bw_sb_appendf(sb, ",\"valid\":%s,", r->valid ? "true" : "false");
+            if (r->best_rule >= 0) bw_sb_appendf(sb, "\"best_rule\":%d,", (int)r->best_rule);
+            else bw_sb_append(sb, "\"best_rule\":null,");
+            bw_sb_append(sb, "\"tree\":");
+            barlow_buffer tb = {NULL, 0};
+            barlow_status st = barlow_tree_to_json(g->trees[j], &a->ropts, NULL, &tb);
+            if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
+            bw_sb_appendn(sb, tb.data, tb.size);
+            barlow_buffer_dispose(&tb);
+            bw_sb_append(sb, "}");
+        }
+        bw_sb_append(sb, "]}");
+    }
+    bw_sb_append(sb, "]}");
+    return BARLOW_OK;
+}
+
+barlow_status barlow_analysis_to_json(const barlow_analysis *a, barlow_buffer *out)
+{
+    static const char who[] = "barlow_analysis_to_json";
+    bw_clear_error();
+    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    bw_sb sb;
+    bw_sb_init(&sb);
+    barlow_status st = build_json(a, &sb, who);
+    if (st != BARLOW_OK) {
+        bw_sb_free(&sb);
+        return st;
+    }
+    return bw_sb_finish(&sb, out, who);
+}
+
+/* An RFC 4180 field: quoted (with "" for ") when it holds a comma, a quote,
+ * CR or LF, or begins or ends with a space. */
+static void csv_field(bw_sb *sb, const char *s)
+{
+    size_t n = strlen(s);
+    int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
+    for (size_t i = 0; i < n && !quote; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') quote = 1;
+    if (!quote) {
+        bw_sb_append(sb, s);
+        return;
+    }
+    bw_sb_append(sb, "\"");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') bw_sb_append(sb, "\"\"");
+        else bw_sb_appendn(sb, s + i, 1);
+    }
+    bw_sb_append(sb, "\"");
+}
+
+static barlow_status build_csv(const barlow_analysis *a, bw_sb *sb, const char *who)
+{
+    bw_sb_append(sb, "grouping,class,name,depth,size,failures,base_error_rate,aler,best_leaf,"
+                     "best_error_rate,best_error_coverage,best_importance,valid,status,"
+                     "best_rule\n");
+    for (size_t i = 0; i < a->n_groups; i++) {
+        const bw_agroup *g = &a->g[i];
+        for (size_t j = 0; j < a->n_depths; j++) {
+            const barlow_analysis_result *r = &g->res[j];
+            bw_sb_appendf(sb, "%s,%d,", grouping_name(g->by), (int)g->cls);
+            csv_field(sb, a->names[g->cls]);
+            bw_sb_appendf(sb, ",%d,%zu,%zu,", (int)r->depth, g->size, g->failures);
+            bw_sb_json_double(sb, g->ber);
+            bw_sb_append(sb, ",");
+            if (!g->trees[j]) {
+                bw_sb_appendf(sb, ",,,,,false,%s,\n", status_name(g->status));
+                continue;
+            }
+            bw_sb_json_double(sb, r->aler);
+            bw_sb_appendf(sb, ",%d,", (int)r->best_leaf);
+            bw_sb_json_double(sb, r->best_error_rate);
+            bw_sb_append(sb, ",");
+            bw_sb_json_double(sb, r->best_error_coverage);
+            bw_sb_append(sb, ",");
+            bw_sb_json_double(sb, r->best_importance);
+            bw_sb_appendf(sb, ",%s,%s,", r->valid ? "true" : "false", status_name(g->status));
+            if (r->best_rule >= 0) {
+                barlow_buffer tb = {NULL, 0};
+                barlow_status st = barlow_tree_rule_text(g->trees[j], (size_t)r->best_rule, &tb);
+                if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
+                csv_field(sb, tb.data);
+                barlow_buffer_dispose(&tb);
+            }
+            bw_sb_append(sb, "\n");
+        }
+    }
+    return BARLOW_OK;
+}
+
+barlow_status barlow_analysis_to_csv(const barlow_analysis *a, barlow_buffer *out)
+{
+    static const char who[] = "barlow_analysis_to_csv";
+    bw_clear_error();
+    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    bw_sb sb;
+    bw_sb_init(&sb);
+    barlow_status st = build_csv(a, &sb, who);
+    if (st != BARLOW_OK) {
+        bw_sb_free(&sb);
+        return st;
+    }
+    return bw_sb_finish(&sb, out, who);
+}
+
+static barlow_status save_text(const barlow_buffer *b, const char *path, int newline,
+                               const char *who)
+{
+    bw_atomic_file af;
+    barlow_status st = bw_atomic_open(&af, path, who);
+    if (st != BARLOW_OK) return st;
+    if (fwrite(b->data, 1, b->size, af.fp) != b->size || (newline && fputc('\n', af.fp) == EOF)) {
+        bw_atomic_abort(&af);
+        return bw_error(BARLOW_E_IO, "%s: cannot write %s", who, path);
+    }
+    return bw_atomic_commit(&af, who);
+}
+
+barlow_status barlow_analysis_save_json(const barlow_analysis *a, const char *path)
+{
+    static const char who[] = "barlow_analysis_save_json";
+    bw_clear_error();
+    if (!a || !path)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
+    bw_sb sb;
+    bw_sb_init(&sb);
+    barlow_buffer b = {NULL, 0};
+    barlow_status st = build_json(a, &sb, who);
+    if (st != BARLOW_OK) {
+        bw_sb_free(&sb);
+        return st;
+    }
+    st = bw_sb_finish(&sb, &b, who);
+    if (st != BARLOW_OK) return st;
+    st = save_text(&b, path, 1, who);
+    barlow_buffer_dispose(&b);
+    return st;
+}
+
+barlow_status barlow_analysis_save_csv(const barlow_analysis *a, const char *path)
+{
+    static const char who[] = "barlow_analysis_save_csv";
+    bw_clear_error();
+    if (!a || !path)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
+    bw_sb sb;
+    bw_sb_init(&sb);
+    barlow_buffer b = {NULL, 0};
+    barlow_status st = build_csv(a, &sb, who);
+    if (st != BARLOW_OK) {
+        bw_sb_free(&sb);
+        return st;
+    }
+    st = bw_sb_finish(&sb, &b, who);
+    if (st != BARLOW_OK) return st;
+    st = save_text(&b, path, 0, who);
+    barlow_buffer_dispose(&b);
+    return st;
+}

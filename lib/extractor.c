@@ -1,0 +1,783 @@
+/* barlow_extractor: options, model loading (with an optional SHA-256 check),
+ * batched inference over caller tensors, and dataset extraction with a
+ * decoding thread that prepares batch b+1 while the model runs batch b.
+ * Pure C; every libtorch call goes through lib/torch/shim.h. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "barlow/extractor.h"
+#include "image_internal.h"
+#include "internal.h"
+#include "sha256.h"
+
+#ifdef BARLOW_HAVE_TORCH
+#include "torch/shim.h"
+#endif
+
+struct barlow_extractor {
+#ifdef BARLOW_HAVE_TORCH
+    bw_torch_model *model;
+    bw_torch_info info;
+#endif
+    barlow_extractor_options opts; /* device/sha256 pointers cleared */
+    size_t threads;                /* resolved */
+    size_t decode_threads;         /* resolved */
+    bw_preprocess pp;
+};
+
+struct barlow_extraction {
+    size_t n;             /* dataset rows */
+    size_t m;             /* extracted */
+    barlow_matrix *features, *logits;
+    int32_t *argmax;      /* m, with logits */
+    size_t *index;        /* m */
+    int32_t *status;      /* n */
+    char **reasons;       /* n, NULL for extracted rows */
+};
+
+int barlow_has_torch(void)
+{
+#ifdef BARLOW_HAVE_TORCH
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void barlow_extractor_options_init(barlow_extractor_options *opts)
+{
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->version = BARLOW_EXTRACTOR_OPTIONS_VERSION;
+    opts->input_size = 224;
+    opts->resize = 256;
+    opts->channels = 3;
+    opts->normalize = 0;
+    opts->mean[0] = 0.485f;
+    opts->mean[1] = 0.456f;
+    opts->mean[2] = 0.406f;
+    opts->std[0] = 0.229f;
+    opts->std[1] = 0.224f;
+    opts->std[2] = 0.225f;
+    opts->batch_size = 32;
+    opts->threads = 0;
+    opts->decode_threads = 0;
+    opts->device = NULL;
+    opts->outputs = BARLOW_EXTRACT_FEATURES;
+    opts->sha256 = NULL;
+    opts->optimize = 1;
+    opts->max_image_side = BW_IMAGE_DEFAULT_MAX_SIDE;
+    opts->max_image_pixels = BW_IMAGE_DEFAULT_MAX_PIXELS;
+}
+
+/* ---- option checks ----------------------------------------------------------- */
+
+static barlow_status bw_check_range(const char *who, const char *name, size_t v, size_t lo,
+                                    size_t hi)
+{
+    if (v < lo || v > hi)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s=%zu (must be %zu..%zu)", who, name, v,
+                        lo, hi);
+    return BARLOW_OK;
+}
+
+static barlow_status bw_extractor_check_options(const char *who,
+                                                const barlow_extractor_options *o)
+{
+    barlow_status st;
+    if ((st = bw_check_options_version(o->version, BARLOW_EXTRACTOR_OPTIONS_VERSION,
+                                       "barlow_extractor_options")) != BARLOW_OK)
+        return bw_error_prefix(st, "%s", who);
+    if ((st = bw_check_range(who, "input_size", o->input_size, 1, 4096)) ||
+        (st = bw_check_range(who, "resize", o->resize, 0, 65536)) ||
+        (st = bw_check_range(who, "batch_size", o->batch_size, 1, 65536)) ||
+        (st = bw_check_range(who, "threads", o->threads, 0, 1024)) ||
+        (st = bw_check_range(who, "decode_threads", o->decode_threads, 0, 256)) ||
+        (st = bw_check_range(who, "max_image_side", o->max_image_side, 1, 2147483647u)))
+        return st;
+    if (o->channels != 1 && o->channels != 3)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who,
+                        o->channels);
+    if (o->normalize != 0 && o->normalize != 1)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: normalize=%d (must be 0 or 1)", who,
+                        (int)o->normalize);
+    if (o->optimize != 0 && o->optimize != 1)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: optimize=%d (must be 0 or 1)", who,
+                        (int)o->optimize);
+    if (o->max_image_pixels < 1 || o->max_image_pixels > ((uint64_t)1 << 40))
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: max_image_pixels=%llu (must be 1..1099511627776)", who,
+                        (unsigned long long)o->max_image_pixels);
+    if (o->outputs == 0 || (o->outputs & ~(uint32_t)(BARLOW_EXTRACT_FEATURES |
+                                                     BARLOW_EXTRACT_LOGITS)))
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: outputs=%u (must be BARLOW_EXTRACT_FEATURES (1), "
+                        "BARLOW_EXTRACT_LOGITS (2) or both (3))",
+                        who, (unsigned)o->outputs);
+    if (o->normalize) {
+        for (size_t c = 0; c < o->channels; c++) {
+            if (!(o->std[c] > 0.0f) || o->std[c] > 1e30f)
+                return bw_error(BARLOW_E_INVALID_ARG,
+                                "%s: std[%zu]=%g (must be a finite number > 0)", who, c,
+                                (double)o->std[c]);
+            if (!(o->mean[c] >= -1e30f && o->mean[c] <= 1e30f))
+                return bw_error(BARLOW_E_INVALID_ARG, "%s: mean[%zu]=%g (must be finite)",
+                                who, c, (double)o->mean[c]);
+        }
+    }
+    if (o->sha256) {
+        size_t len = strlen(o->sha256);
+        bool ok = len == 64;
+        for (size_t i = 0; ok && i < len; i++) ok = isxdigit((unsigned char)o->sha256[i]);
+        if (!ok)
+            return bw_error(BARLOW_E_INVALID_ARG,
+                            "%s: sha256=\"%.80s\" is not 64 hexadecimal digits", who,
+                            o->sha256);
+    }
+    return BARLOW_OK;
+}
+
+/* ---- creation ------------------------------------------------------------------ */
+
+static barlow_status bw_extractor_create(const char *who, const char *path,
+                                         const void *data, size_t size,
+                                         const barlow_extractor_options *opts,
+                                         barlow_extractor **out)
+{
+    barlow_extractor_options o;
+    barlow_extractor_options_init(&o);
+    if (opts) {
+        barlow_status st = bw_check_options_version(opts->version,
+                                                    BARLOW_EXTRACTOR_OPTIONS_VERSION,
+                                                    "barlow_extractor_options");
+        if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
+        o = *opts; /* version 1 is the whole struct */
+    }
+    barlow_status st = bw_extractor_check_options(who, &o);
+    if (st != BARLOW_OK) return st;
+#ifndef BARLOW_HAVE_TORCH
+    (void)path;
+    (void)data;
+    (void)size;
+    (void)out;
+    return bw_error(BARLOW_E_UNSUPPORTED,
+                    "%s: libbarlow was built without libtorch (-Dtorch=disabled); the "
+                    "feature extractor is not available",
+                    who);
+#else
+    char *file = NULL;
+    if (path) {
+        size_t fsize = 0;
+        if ((st = bw_read_file(path, who, &file, &fsize)) != BARLOW_OK) return st;
+        data = file;
+        size = fsize;
+    }
+    const char *name = path ? path : "<memory>";
+    if (o.sha256) {
+        char hex[65];
+        bw_sha256_hex(data, size, hex);
+        bool same = true;
+        for (size_t i = 0; i < 64; i++)
+            same = same && tolower((unsigned char)o.sha256[i]) == hex[i];
+        if (!same) {
+            free(file);
+            return bw_error(BARLOW_E_FORMAT,
+                            "%s: %s: SHA-256 mismatch: the file has %s, expected %.64s "
+                            "(refusing to load it)",
+                            who, name, hex, o.sha256);
+        }
+    }
+    barlow_extractor *ex = bw_calloc(1, sizeof *ex, who);
+    if (!ex) {
+        free(file);
+        return BARLOW_E_NOMEM;
+    }
+    ex->opts = o;
+    ex->opts.device = NULL;
+    ex->opts.sha256 = NULL;
+    ex->threads = bw_resolve_threads(o.threads, 0);
+    ex->decode_threads = o.decode_threads ? o.decode_threads : 1 + barlow_cpu_count() / 8;
+    bw_preprocess_init(&ex->pp);
+    ex->pp.resize = o.resize;
+    ex->pp.crop = o.input_size;
+    ex->pp.channels = o.channels;
+    ex->pp.max_width = o.max_image_side;
+    ex->pp.max_height = o.max_image_side;
+    ex->pp.max_pixels = o.max_image_pixels;
+
+    bw_torch_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.device = o.device ? o.device : "cpu";
+    cfg.threads = ex->threads;
+    cfg.channels = o.channels;
+    cfg.height = cfg.width = o.input_size;
+    cfg.normalize = o.normalize;
+    memcpy(cfg.mean, o.mean, sizeof cfg.mean);
+    memcpy(cfg.std, o.std, sizeof cfg.std);
+    cfg.want_logits = (o.outputs & BARLOW_EXTRACT_LOGITS) != 0;
+    cfg.optimize = o.optimize;
+    char whobuf[1200];
+    snprintf(whobuf, sizeof whobuf, "%s: %s", who, name);
+    st = bw_torch_load(whobuf, NULL, data, size, &cfg, &ex->model, &ex->info);
+    free(file);
+    if (st != BARLOW_OK) {
+        free(ex);
+        return st;
+    }
+    *out = ex;
+    return BARLOW_OK;
+#endif
+}
+
+barlow_status barlow_extractor_create_from_file(const char *path,
+                                                const barlow_extractor_options *opts,
+                                                barlow_extractor **out)
+{
+    static const char who[] = "barlow_extractor_create_from_file";
+    bw_clear_error();
+    if (!path || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !path ? "path" : "out");
+    return bw_extractor_create(who, path, NULL, 0, opts, out);
+}
+
+barlow_status barlow_extractor_create_from_memory(const void *data, size_t size,
+                                                  const barlow_extractor_options *opts,
+                                                  barlow_extractor **out)
+{
+    static const char who[] = "barlow_extractor_create_from_memory";
+    bw_clear_error();
+    if (!data || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !data ? "data" : "out");
+    if (size == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: size is 0", who);
+    return bw_extractor_create(who, NULL, data, size, opts, out);
+}
+
+void barlow_extractor_free(barlow_extractor *ex)
+{
+    if (!ex) return;
+#ifdef BARLOW_HAVE_TORCH
+    bw_torch_free(ex->model);
+#endif
+    free(ex);
+}
+
+/* ---- accessors ----------------------------------------------------------------- */
+
+#ifdef BARLOW_HAVE_TORCH
+#define BW_INFO(ex, field) ((ex) ? (ex)->info.field : 0)
+#else
+#define BW_INFO(ex, field) ((void)(ex), 0)
+#endif
+
+size_t barlow_extractor_feature_dim(const barlow_extractor *ex) { return BW_INFO(ex, feature_dim); }
+size_t barlow_extractor_num_classes(const barlow_extractor *ex) { return BW_INFO(ex, num_classes); }
+size_t barlow_extractor_feature_map_height(const barlow_extractor *ex)
+{
+    return BW_INFO(ex, fmap_height);
+}
+size_t barlow_extractor_feature_map_width(const barlow_extractor *ex)
+{
+    return BW_INFO(ex, fmap_width);
+}
+int barlow_extractor_has_forward_features(const barlow_extractor *ex)
+{
+    return BW_INFO(ex, native_forward_features);
+}
+int barlow_extractor_is_optimized(const barlow_extractor *ex) { return BW_INFO(ex, optimized); }
+size_t barlow_extractor_input_channels(const barlow_extractor *ex)
+{
+    return ex ? ex->opts.channels : 0;
+}
+size_t barlow_extractor_input_size(const barlow_extractor *ex)
+{
+    return ex ? ex->opts.input_size : 0;
+}
+
+static size_t bw_input_floats(const barlow_extractor *ex)
+{
+    return ex->opts.channels * ex->opts.input_size * ex->opts.input_size;
+}
+
+/* ---- tensors --------------------------------------------------------------------- */
+
+barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input, size_t n,
+                                   float *features, float *logits)
+{
+    static const char who[] = "barlow_extractor_run";
+    bw_clear_error();
+    if (!ex || !input)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "input");
+    if (n == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n is 0", who);
+    if (!features && !logits)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: features and logits are both NULL", who);
+    if (logits && !(ex->opts.outputs & BARLOW_EXTRACT_LOGITS))
+        return bw_error(BARLOW_E_STATE,
+                        "%s: logits were not requested when the extractor was created "
+                        "(outputs option lacks BARLOW_EXTRACT_LOGITS)",
+                        who);
+#ifdef BARLOW_HAVE_TORCH
+    size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
+    for (size_t i = 0; i < n; i += bs) {
+        size_t k = n - i < bs ? n - i : bs;
+        barlow_status st = bw_torch_run(who, ex->model, input + i * per, k,
+                                        features ? features + i * ex->info.feature_dim : NULL,
+                                        logits ? logits + i * ex->info.num_classes : NULL);
+        if (st != BARLOW_OK) return st;
+    }
+    return BARLOW_OK;
+#else
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+barlow_status barlow_extractor_feature_map(barlow_extractor *ex, const float *input, size_t n,
+                                           size_t channel, float *out)
+{
+    static const char who[] = "barlow_extractor_feature_map";
+    bw_clear_error();
+    if (!ex || !input || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ex ? "ex" : !input ? "input" : "out");
+    if (n == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n is 0", who);
+#ifdef BARLOW_HAVE_TORCH
+    if (channel >= ex->info.feature_dim)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: channel=%zu (must be 0..%zu)", who, channel,
+                        ex->info.feature_dim - 1);
+    size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
+    size_t hw = ex->info.fmap_height * ex->info.fmap_width;
+    for (size_t i = 0; i < n; i += bs) {
+        size_t k = n - i < bs ? n - i : bs;
+        barlow_status st =
+            bw_torch_feature_map(who, ex->model, input + i * per, k, channel, out + i * hw);
+        if (st != BARLOW_OK) return st;
+    }
+    return BARLOW_OK;
+#else
+    (void)channel;
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex, const float *input,
+                                                size_t n, size_t feature, float *values,
+                                                float *grad)
+{
+    static const char who[] = "barlow_extractor_feature_gradient";
+    bw_clear_error();
+    if (!ex || !input || !grad)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ex ? "ex" : !input ? "input" : "grad");
+    if (n == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n is 0", who);
+#ifdef BARLOW_HAVE_TORCH
+    if (feature >= ex->info.feature_dim)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: feature=%zu (must be 0..%zu)", who, feature,
+                        ex->info.feature_dim - 1);
+    size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
+    for (size_t i = 0; i < n; i += bs) {
+        size_t k = n - i < bs ? n - i : bs;
+        barlow_status st = bw_torch_feature_grad(who, ex->model, input + i * per, k, feature,
+                                                 values ? values + i : NULL, grad + i * per);
+        if (st != BARLOW_OK) return st;
+    }
+    return BARLOW_OK;
+#else
+    (void)feature;
+    (void)values;
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex,
+                                           const barlow_dataset *ds, const size_t *rows,
+                                           size_t n, float *out)
+{
+    static const char who[] = "barlow_extractor_load_inputs";
+    bw_clear_error();
+    if (!ex || !ds || !rows || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ex ? "ex" : !ds ? "ds" : !rows ? "rows" : "out");
+    if (n == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n is 0", who);
+    size_t size = barlow_dataset_size(ds), per = bw_input_floats(ex);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= size)
+            return bw_error(BARLOW_E_INVALID_ARG,
+                            "%s: rows[%zu]=%zu (the dataset has %zu rows)", who, i, rows[i],
+                            size);
+    for (size_t i = 0; i < n; i++) {
+        char reason[512];
+        barlow_status st = bw_image_load_row(ds, rows[i], &ex->pp, out + i * per, reason,
+                                             sizeof reason);
+        if (st != BARLOW_OK)
+            return bw_error(st, "%s: row %zu: %s", who, rows[i], reason);
+    }
+    return BARLOW_OK;
+}
+
+/* ---- dataset extraction ------------------------------------------------------------ */
+
+void barlow_extraction_free(barlow_extraction *r)
+{
+    if (!r) return;
+    barlow_matrix_free(r->features);
+    barlow_matrix_free(r->logits);
+    free(r->argmax);
+    free(r->index);
+    free(r->status);
+    if (r->reasons)
+        for (size_t i = 0; i < r->n; i++) free(r->reasons[i]);
+    free(r->reasons);
+    free(r);
+}
+
+size_t barlow_extraction_dataset_size(const barlow_extraction *r) { return r ? r->n : 0; }
+size_t barlow_extraction_count(const barlow_extraction *r) { return r ? r->m : 0; }
+size_t barlow_extraction_failed_count(const barlow_extraction *r) { return r ? r->n - r->m : 0; }
+const barlow_matrix *barlow_extraction_features(const barlow_extraction *r)
+{
+    return r ? r->features : NULL;
+}
+const barlow_matrix *barlow_extraction_logits(const barlow_extraction *r)
+{
+    return r ? r->logits : NULL;
+}
+const int32_t *barlow_extraction_argmax(const barlow_extraction *r)
+{
+    return r ? r->argmax : NULL;
+}
+const size_t *barlow_extraction_index(const barlow_extraction *r) { return r ? r->index : NULL; }
+
+barlow_status barlow_extraction_row_status(const barlow_extraction *r, size_t row)
+{
+    if (!r || row >= r->n) return BARLOW_E_INVALID_ARG;
+    return (barlow_status)r->status[row];
+}
+
+const char *barlow_extraction_row_reason(const barlow_extraction *r, size_t row)
+{
+    if (!r || row >= r->n) return NULL;
+    return r->reasons[row];
+}
+
+#ifdef BARLOW_HAVE_TORCH
+
+/* The decoding side of the pipeline: a loader thread fills batch b into
+ * buffer b % 2 (its images in parallel on decode_threads workers) while the
+ * calling thread runs the model on batch b - 1 from the other buffer. */
+typedef struct bw_pipe {
+    const barlow_extractor *ex;
+    const barlow_dataset *ds;
+    size_t n, bs, n_batches, per;
+    float *buf[2];
+    int32_t *status;
+    char **reasons;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t produced; /* batches filled */
+    size_t consumed; /* batches the model is done with */
+    int stop;
+    size_t cur_batch; /* loader-private: batch being filled */
+    int nomem;
+} bw_pipe;
+
+static int bw_pipe_item(void *ctx, size_t k, size_t worker)
+{
+    (void)worker;
+    bw_pipe *p = ctx;
+    size_t row = p->cur_batch * p->bs + k;
+    float *dst = p->buf[p->cur_batch % 2] + k * p->per;
+    char reason[512];
+    reason[0] = '\0';
+    barlow_status st = bw_image_load_row(p->ds, row, &p->ex->pp, dst, reason, sizeof reason);
+    p->status[row] = (int32_t)st;
+    if (st != BARLOW_OK) {
+        p->reasons[row] = bw_strdup(reason[0] ? reason : barlow_status_str(st), "extract");
+        if (!p->reasons[row]) p->nomem = 1;
+    }
+    return 0;
+}
+
+static void *bw_pipe_loader(void *arg)
+{
+    bw_pipe *p = arg;
+    for (size_t b = 0; b < p->n_batches; b++) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && b >= p->consumed + 2) pthread_cond_wait(&p->cv, &p->mu);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) break;
+        p->cur_batch = b;
+        size_t first = b * p->bs;
+        size_t count = p->n - first < p->bs ? p->n - first : p->bs;
+        bw_parallel_for(count, p->ex->decode_threads, bw_pipe_item, p, NULL, NULL);
+        pthread_mutex_lock(&p->mu);
+        p->produced = b + 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static barlow_status bw_extract(const char *who, barlow_extractor *ex, const barlow_dataset *ds,
+                                barlow_progress_fn progress, void *user_data,
+                                barlow_extraction **out)
+{
+    size_t n = barlow_dataset_size(ds);
+    size_t D = ex->info.feature_dim, K = ex->info.num_classes;
+    bool want_f = (ex->opts.outputs & BARLOW_EXTRACT_FEATURES) != 0;
+    bool want_l = (ex->opts.outputs & BARLOW_EXTRACT_LOGITS) != 0;
+    bw_pipe p;
+    memset(&p, 0, sizeof p);
+    p.ex = ex;
+    p.ds = ds;
+    p.n = n;
+    p.bs = ex->opts.batch_size < n ? ex->opts.batch_size : n;
+    p.n_batches = (n + p.bs - 1) / p.bs;
+    p.per = bw_input_floats(ex);
+
+    barlow_status st = BARLOW_OK;
+    barlow_extraction *r = bw_calloc(1, sizeof *r, who);
+    float *feat = NULL, *logit = NULL;
+    if (!r) return BARLOW_E_NOMEM;
+    r->n = n;
+    r->status = bw_calloc(n, sizeof *r->status, who);
+    r->reasons = bw_calloc(n, sizeof *r->reasons, who);
+    r->index = bw_mallocn(n, sizeof *r->index, who);
+    p.buf[0] = bw_mallocn(p.bs * p.per, sizeof(float), who);
+    p.buf[1] = bw_mallocn(p.bs * p.per, sizeof(float), who);
+    if (want_f) feat = bw_mallocn(n, D * sizeof(float), who);
+    if (want_l) logit = bw_mallocn(n, K * sizeof(float), who);
+    if (!r->status || !r->reasons || !r->index || !p.buf[0] || !p.buf[1] ||
+        (want_f && !feat) || (want_l && !logit)) {
+        st = BARLOW_E_NOMEM;
+        goto done_nothread;
+    }
+    p.status = r->status;
+    p.reasons = r->reasons;
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t loader;
+    if (pthread_create(&loader, NULL, bw_pipe_loader, &p) != 0) {
+        pthread_mutex_destroy(&p.mu);
+        pthread_cond_destroy(&p.cv);
+        st = bw_error(BARLOW_E_INTERNAL, "%s: cannot start the image loading thread", who);
+        goto done_nothread;
+    }
+
+    size_t m = 0;
+    for (size_t b = 0; b < p.n_batches && st == BARLOW_OK; b++) {
+        pthread_mutex_lock(&p.mu);
+        while (p.produced <= b) pthread_cond_wait(&p.cv, &p.mu);
+        pthread_mutex_unlock(&p.mu);
+        if (p.nomem) {
+            st = bw_error(BARLOW_E_NOMEM, "%s: out of memory recording a failed image", who);
+            break;
+        }
+        size_t first = b * p.bs, count = n - first < p.bs ? n - first : p.bs;
+        float *buf = p.buf[b % 2];
+        /* Compact the batch: the images that decoded, in row order. */
+        size_t k = 0;
+        for (size_t j = 0; j < count; j++) {
+            if (r->status[first + j] != BARLOW_OK) continue;
+            if (k != j) memmove(buf + k * p.per, buf + j * p.per, p.per * sizeof(float));
+            r->index[m + k] = first + j;
+            k++;
+        }
+        if (k > 0) {
+            char bwho[256];
+            snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, first, first + count - 1);
+            st = bw_torch_run(bwho, ex->model, buf, k, want_f ? feat + m * D : NULL,
+                              want_l ? logit + m * K : NULL);
+            m += k;
+        }
+        pthread_mutex_lock(&p.mu);
+        p.consumed = b + 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        if (st == BARLOW_OK && progress && progress(first + count, n, user_data) != 0)
+            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback after "
+                                              "%zu of %zu images",
+                          who, first + count, n);
+    }
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(loader, NULL);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+
+    if (st == BARLOW_OK && m == 0) {
+        size_t row = 0;
+        while (row < n && r->status[row] == BARLOW_OK) row++;
+        st = bw_error((barlow_status)r->status[row],
+                      "%s: every image failed (%zu of %zu); the first, row %zu: %s", who, n, n,
+                      row, r->reasons[row] ? r->reasons[row] : "?");
+    }
+    if (st == BARLOW_OK) {
+        r->m = m;
+        if (want_f) st = barlow_matrix_create_copy(feat, m, D, 0, &r->features);
+        if (st == BARLOW_OK && want_l) {
+            st = barlow_matrix_create_copy(logit, m, K, 0, &r->logits);
+            r->argmax = bw_mallocn(m, sizeof *r->argmax, who);
+            if (st == BARLOW_OK && !r->argmax) st = BARLOW_E_NOMEM;
+            for (size_t i = 0; st == BARLOW_OK && i < m; i++) {
+                const float *row = logit + i * K;
+                size_t best = 0;
+                for (size_t c = 1; c < K; c++)
+                    if (row[c] > row[best]) best = c;
+                r->argmax[i] = (int32_t)best;
+            }
+        }
+        if (st != BARLOW_OK && st != BARLOW_E_NOMEM) st = bw_error_prefix(st, "%s", who);
+    }
+done_nothread:
+    free(p.buf[0]);
+    free(p.buf[1]);
+    free(feat);
+    free(logit);
+    if (st != BARLOW_OK) {
+        barlow_extraction_free(r);
+        return st;
+    }
+    *out = r;
+    return BARLOW_OK;
+}
+#endif /* BARLOW_HAVE_TORCH */
+
+barlow_status barlow_extractor_extract(barlow_extractor *ex, const barlow_dataset *ds,
+                                       barlow_progress_fn progress, void *user_data,
+                                       barlow_extraction **out)
+{
+    static const char who[] = "barlow_extractor_extract";
+    bw_clear_error();
+    if (!ex || !ds || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ex ? "ex" : !ds ? "ds" : "out");
+    if (barlow_dataset_size(ds) == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: the dataset has no rows", who);
+#ifdef BARLOW_HAVE_TORCH
+    return bw_extract(who, ex, ds, progress, user_data, out);
+#else
+    (void)progress;
+    (void)user_data;
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
+                                       barlow_progress_fn progress, void *user_data,
+                                       barlow_extraction **out)
+{
+    static const char who[] = "barlow_extractor_predict";
+    bw_clear_error();
+    if (!ex || !ds)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "ds");
+    if (barlow_dataset_size(ds) == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: the dataset has no rows", who);
+    if (!(ex->opts.outputs & BARLOW_EXTRACT_LOGITS))
+        return bw_error(BARLOW_E_STATE,
+                        "%s: the extractor was created without BARLOW_EXTRACT_LOGITS in its "
+                        "outputs option",
+                        who);
+#ifdef BARLOW_HAVE_TORCH
+    size_t n = barlow_dataset_size(ds), classes = barlow_dataset_class_count(ds);
+    barlow_extraction *r = NULL;
+    barlow_status st = bw_extract(who, ex, ds, progress, user_data, &r);
+    if (st != BARLOW_OK) return st;
+    int32_t *pred = bw_mallocn(n, sizeof *pred, who);
+    if (!pred) {
+        barlow_extraction_free(r);
+        return BARLOW_E_NOMEM;
+    }
+    memcpy(pred, barlow_dataset_labels(ds), n * sizeof *pred);
+    for (size_t i = 0; i < r->m; i++) {
+        if ((size_t)r->argmax[i] >= classes) {
+            st = bw_error(BARLOW_E_INVALID_ARG,
+                          "%s: the model has %zu logits but the dataset has %zu classes; "
+                          "row %zu's argmax is %d (give the dataset the model's class list)",
+                          who, ex->info.num_classes, classes, r->index[i], (int)r->argmax[i]);
+            break;
+        }
+        pred[r->index[i]] = r->argmax[i];
+    }
+    if (st == BARLOW_OK) st = barlow_dataset_set_predictions(ds, pred, n);
+    free(pred);
+    if (st != BARLOW_OK || !out) {
+        barlow_extraction_free(r);
+        return st;
+    }
+    *out = r;
+    return BARLOW_OK;
+#else
+    (void)progress;
+    (void)user_data;
+    (void)out;
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlow_dataset *ds,
+                                         const char *path)
+{
+    static const char who[] = "barlow_extraction_save_npz";
+    bw_clear_error();
+    if (!r || !ds || !path)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !r ? "r" : !ds ? "ds" : "path");
+    if (barlow_dataset_size(ds) != r->n)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: the dataset has %zu rows but the extraction covered %zu", who,
+                        barlow_dataset_size(ds), r->n);
+    size_t m = r->m;
+    int64_t *index = bw_mallocn(m, sizeof *index, who);
+    int32_t *labels = bw_mallocn(m, sizeof *labels, who);
+    int32_t *preds = bw_mallocn(m, sizeof *preds, who);
+    if (!index || !labels || !preds) {
+        free(index);
+        free(labels);
+        free(preds);
+        return BARLOW_E_NOMEM;
+    }
+    const int32_t *L = barlow_dataset_labels(ds), *P = barlow_dataset_predictions(ds);
+    for (size_t i = 0; i < m; i++) {
+        index[i] = (int64_t)r->index[i];
+        labels[i] = L[r->index[i]];
+        preds[i] = P ? P[r->index[i]] : 0;
+    }
+    barlow_npz_writer *w = NULL;
+    barlow_status st = barlow_npz_writer_open(path, &w);
+    size_t shape[2];
+    if (st == BARLOW_OK && r->features) {
+        shape[0] = m;
+        shape[1] = barlow_matrix_cols(r->features);
+        st = barlow_npz_writer_add(w, "features", BARLOW_DTYPE_FLOAT32, 2, shape,
+                                   barlow_matrix_data(r->features));
+    }
+    if (st == BARLOW_OK && r->logits) {
+        shape[0] = m;
+        shape[1] = barlow_matrix_cols(r->logits);
+        st = barlow_npz_writer_add(w, "logits", BARLOW_DTYPE_FLOAT32, 2, shape,
+                                   barlow_matrix_data(r->logits));
+    }
+    shape[0] = m;
+    if (st == BARLOW_OK) st = barlow_npz_writer_add(w, "index", BARLOW_DTYPE_INT64, 1, shape, index);
+    if (st == BARLOW_OK)
+        st = barlow_npz_writer_add(w, "labels", BARLOW_DTYPE_INT32, 1, shape, labels);
+    if (st == BARLOW_OK && P)
+        st = barlow_npz_writer_add(w, "predictions", BARLOW_DTYPE_INT32, 1, shape, preds);
+    shape[0] = r->n;
+    if (st == BARLOW_OK)
+        st = barlow_npz_writer_add(w, "status", BARLOW_DTYPE_INT32, 1, shape, r->status);
+    if (st == BARLOW_OK) st = barlow_npz_writer_commit(w);
+    barlow_npz_writer_free(w);
+    free(index);
+    free(labels);
+    free(preds);
+    if (st != BARLOW_OK) {
+        const char *msg = barlow_last_error();
+        if (strncmp(msg, who, sizeof who - 1) != 0) bw_error_prefix(st, "%s", who);
+    }
+    return st;
+}

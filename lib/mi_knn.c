@@ -1,0 +1,496 @@
+/* Ross's nearest-neighbour estimator of the mutual information between one
+ * continuous column and the binary failure label, as scikit-learn's
+ * _compute_mi_cd computes it, using the 1-D structure: one sort of the
+ * column (radix on the top bits, exact order inside runs of equal keys),
+ * the k-th neighbour within a class from the class's sorted values around
+ * the point, and the neighbour counts by a branch-free test of the next 8
+ * values on each side, then a galloping search. Distances are exact:
+ * |fl(x_j − x_i)|, which is what scikit-learn's KD-tree compares
+ * (sqrt(fl(d²)) == |d|); the counting predicate fl(x_j − x_i) <= r is
+ * monotone in x_j on each side, so searching the sorted column is valid.
+ * Also scipy's digamma at integers and numpy's summation order. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "internal.h"
+#include "selector_internal.h"
+
+/* ---- digamma at integers (scipy's cephes psi, bit for bit) --------------- */
+
+#define BW_EULER 0.577215664901532860606512090082402431
+
+double bw_digamma_int(size_t n)
+{
+    if (n == 0) return -INFINITY;
+    if (n <= 10) {
+        double y = 0.0;
+        for (size_t i = 1; i < n; i++) y += 1.0 / (double)i;
+        return y - BW_EULER;
+    }
+    static const double A[] = {
+        8.33333333333333333333E-2, -2.10927960927960927961E-2,
+        7.57575757575757575758E-3, -4.16666666666666666667E-3,
+        3.96825396825396825397E-3, -8.33333333333333333333E-3,
+        8.33333333333333333333E-2};
+    double x = (double)n;
+    double y = 0.0;
+    if (x < 1.0e17) {
+        double z = 1.0 / (x * x);
+        double p = A[0];
+        for (int i = 1; i < 7; i++) p = p * z + A[i];
+        y = z * p;
+    }
+    return log(x) - (0.5 / x) - y;
+}
+
+/* ---- numpy's pairwise summation ----------------------------------------- */
+
+static double bw_pairwise_block(const double *a, size_t n)
+{
+    if (n < 8) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += a[i];
+        return s;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + (size_t)j];
+        double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) s += a[i];
+        return s;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return bw_pairwise_block(a, n2) + bw_pairwise_block(a + n2, n - n2);
+}
+
+/* numpy's reduction hands the inner loop at most its buffer size (8192
+ * elements) at a time: pairwise within each chunk, chunks added in order. */
+double bw_pairwise_sum(const double *a, size_t n)
+{
+    enum { BW_NPY_BUFSIZE = 8192 };
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += BW_NPY_BUFSIZE)
+        s += bw_pairwise_block(a + i, n - i < BW_NPY_BUFSIZE ? n - i : BW_NPY_BUFSIZE);
+    return s;
+}
+
+/* ---- plan ----------------------------------------------------------------- */
+
+int bw_knn_plan_init(bw_knn_plan *p, const uint8_t *y, size_t n, size_t n_neighbors)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->y = y;
+    size_t count[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) count[y[i] & 1]++;
+    for (int c = 0; c < 2; c++) {
+        p->keep[c] = count[c] > 1;
+        p->k[c] = p->keep[c] ? (count[c] - 1 < n_neighbors ? count[c] - 1 : n_neighbors) : 0;
+    }
+    p->n_kept = (p->keep[0] ? count[0] : 0) + (p->keep[1] ? count[1] : 0);
+    size_t N = p->n_kept;
+    p->psi = malloc((N + 1) * sizeof *p->psi);
+    double *tmp = malloc((N ? N : 1) * sizeof *tmp);
+    if (!p->psi || !tmp) {
+        free(p->psi);
+        free(tmp);
+        p->psi = NULL;
+        return -1;
+    }
+    p->psi[0] = -INFINITY;
+    for (size_t m = 1; m <= N; m++) p->psi[m] = bw_digamma_int(m);
+    if (N > 0) {
+        /* mean ψ(k) and mean ψ(label count) over the kept rows, row order */
+        size_t j = 0;
+        for (size_t i = 0; i < n; i++)
+            if (p->keep[y[i]]) tmp[j++] = bw_digamma_int(p->k[y[i]]);
+        double mean_k = bw_pairwise_sum(tmp, N) / (double)N;
+        j = 0;
+        for (size_t i = 0; i < n; i++)
+            if (p->keep[y[i]]) tmp[j++] = p->psi[count[y[i]]];
+        double mean_count = bw_pairwise_sum(tmp, N) / (double)N;
+        p->base = (p->psi[N] + mean_k) - mean_count;
+    }
+    free(tmp);
+    return 0;
+}
+
+void bw_knn_plan_free(bw_knn_plan *p)
+{
+    if (!p) return;
+    free(p->psi);
+    p->psi = NULL;
+}
+
+/* ---- sorting -------------------------------------------------------------- */
+
+/* Order-preserving map of a double's bits to an unsigned key. */
+static inline uint64_t bw_key_of(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x8000000000000000ULL) ? ~u : (u | 0x8000000000000000ULL);
+}
+
+static inline double bw_value_of(uint64_t k)
+{
+    uint64_t u = (k & 0x8000000000000000ULL) ? (k & 0x7fffffffffffffffULL) : ~k;
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+enum { BW_RADIX_BITS = 11, BW_RADIX_PASSES = 6, BW_RADIX_SIZE = 1 << BW_RADIX_BITS };
+
+/* LSD radix sort of (k, p) by k, 11 bits per pass (6 passes; a pass where
+ * every key has the same digit is skipped), using (k2, p2) as the second
+ * buffer. hist holds BW_RADIX_PASSES * BW_RADIX_SIZE counters. Returns 1
+ * when the result ended up in (k2, p2). */
+static int bw_radix_sort(uint64_t *k, uint32_t *p, uint64_t *k2, uint32_t *p2, size_t n,
+                         uint32_t *hist)
+{
+    const uint64_t mask = BW_RADIX_SIZE - 1;
+    memset(hist, 0, (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof *hist);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = k[i];
+        for (int b = 0; b < BW_RADIX_PASSES; b++)
+            hist[b * BW_RADIX_SIZE + ((x >> (BW_RADIX_BITS * b)) & mask)]++;
+    }
+    int swapped = 0;
+    for (int b = 0; b < BW_RADIX_PASSES; b++) {
+        uint32_t *h = hist + b * BW_RADIX_SIZE;
+        int shift = BW_RADIX_BITS * b;
+        if (h[(k[0] >> shift) & mask] == n) continue; /* one digit value */
+        uint32_t sum = 0;
+        for (int v = 0; v < BW_RADIX_SIZE; v++) {
+            uint32_t c = h[v];
+            h[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = k[i];
+            uint32_t dst = h[(x >> shift) & mask]++;
+            k2[dst] = x;
+            p2[dst] = p[i];
+        }
+        uint64_t *tk = k;
+        k = k2;
+        k2 = tk;
+        uint32_t *tp = p;
+        p = p2;
+        p2 = tp;
+        swapped ^= 1;
+    }
+    return swapped;
+}
+
+/* LSD radix sort of packed words by their upper 22 bits (two passes of 11
+ * bits), using a2 as the second buffer; hist holds 2 * 2048 counters.
+ * Returns the buffer holding the result. */
+static uint64_t *bw_radix_sort_hi22(uint64_t *a, uint64_t *a2, size_t n, uint32_t *hist)
+{
+    memset(hist, 0, 2 * (size_t)BW_RADIX_SIZE * sizeof *hist);
+    uint32_t *h0 = hist, *h1 = hist + BW_RADIX_SIZE;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = a[i];
+        h0[(x >> 42) & 0x7ff]++;
+        h1[x >> 53]++;
+    }
+    for (int b = 0; b < 2; b++) {
+        uint32_t *h = hist + b * BW_RADIX_SIZE;
+        int sh = b ? 53 : 42;
+        if (h[(a[0] >> sh) & 0x7ff] == n) continue;
+        uint32_t sum = 0;
+        for (int v = 0; v < BW_RADIX_SIZE; v++) {
+            uint32_t c = h[v];
+            h[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = a[i];
+            a2[h[(x >> sh) & 0x7ff]++] = x;
+        }
+        uint64_t *t = a;
+        a = a2;
+        a2 = t;
+    }
+    return a;
+}
+
+/* Order-preserving 32-bit key of a float. */
+static inline uint32_t bw_key32_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000U) ? ~u : (u | 0x80000000U);
+}
+
+/* ---- the estimator -------------------------------------------------------- */
+
+/* Sentinel slots on each side of the sorted arrays, so that the short
+ * branch-free scans below never test bounds. */
+enum { BW_PAD = 8 };
+
+/* scratch layout (in order): keys k1, k2 (u64); sorted values v with pads;
+ * class values w0, w1 with pads; ψ(m) per kept row; payloads p1, p2 (u32);
+ * radix histograms. */
+size_t bw_knn_scratch_size(size_t n)
+{
+    size_t m = n ? n : 1;
+    return m * (2 * sizeof(uint64_t) + 3 * sizeof(double) + 2 * sizeof(uint32_t)) +
+           (6 * BW_PAD) * sizeof(double) +
+           (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof(uint32_t) + 64;
+}
+
+/* nextafter(d, 0) for d >= 0 */
+static inline double bw_toward_zero(double d)
+{
+    if (d <= 0.0) return 0.0;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    u--;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* k-th smallest of |x_j − x_i| over the other members of a class, for the
+ * member at `pos` of the class's sorted values wc[0..C) (padded with
+ * BW_PAD ∓inf on each side when k <= BW_PAD). */
+static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, size_t k,
+                                     double xi)
+{
+    if (k <= BW_PAD) {
+        /* k-th smallest of two sorted lists L (left distances) and R (right):
+         * min over t of max(L_t, R_{k-t}), with L_0 = R_0 = 0 */
+        double best = wc[pos + k] - xi;                /* t = 0 */
+        for (size_t t = 1; t <= k; t++) {
+            double L = xi - wc[pos - t];
+            double R = t < k ? wc[pos + k - t] - xi : 0.0;
+            double m = L > R ? L : R;
+            best = m < best ? m : best;
+        }
+        return best;
+    }
+    size_t l = pos, r = pos + 1;
+    double dk = 0.0;
+    for (size_t t = 0; t < k; t++) {
+        double dl = l > 0 ? xi - wc[l - 1] : INFINITY;
+        double dr = r < C ? wc[r] - xi : INFINITY;
+        if (dl <= dr) {
+            dk = dl;
+            l--;
+        } else {
+            dk = dr;
+            r++;
+        }
+    }
+    return dk;
+}
+
+/* Number of sorted values v[s+1..] with v[j] − xi <= rad. v is padded with
+ * +inf after the end; the predicate is monotone in j (fl(v[j] − xi) never
+ * decreases), so a branch-free binary search over the next BW_PAD values
+ * settles the usual case and a galloping search the rest. */
+static inline size_t bw_count_right(const double *v, size_t N, size_t s, double xi, double rad)
+{
+    const double *b = v + s;
+    if (!(b[BW_PAD] - xi <= rad)) {
+#if defined(__SSE2__)
+        /* eight independent tests; the passing ones are a prefix */
+        __m128d X = _mm_set1_pd(xi), R = _mm_set1_pd(rad);
+        int m0 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 1), X), R));
+        int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 3), X), R));
+        int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 5), X), R));
+        int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 7), X), R));
+        return (size_t)__builtin_popcount((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
+#else
+        size_t c = 0;
+        c += (b[c + 4] - xi <= rad) ? 4 : 0;
+        c += (b[c + 2] - xi <= rad) ? 2 : 0;
+        c += (b[c + 1] - xi <= rad) ? 1 : 0;
+        return c;
+#endif
+    }
+    size_t lo = s + BW_PAD, step = 1; /* v[lo] passes */
+    while (lo + step < N && v[lo + step] - xi <= rad) {
+        lo += step;
+        step <<= 1;
+    }
+    size_t hi = lo + step < N ? lo + step : N;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] - xi <= rad) lo = mid;
+        else hi = mid;
+    }
+    return lo - s;
+}
+
+/* Number of sorted values v[..s-1] with xi − v[j] <= rad (v padded with
+ * -inf before the start); the mirror image of bw_count_right. */
+static inline size_t bw_count_left(const double *v, size_t s, double xi, double rad)
+{
+    const double *b = v + s;
+    if (!(xi - b[-BW_PAD] <= rad)) {
+#if defined(__SSE2__)
+        __m128d X = _mm_set1_pd(xi), R = _mm_set1_pd(rad);
+        int m0 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 2)), R));
+        int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 4)), R));
+        int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 6)), R));
+        int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 8)), R));
+        return (size_t)__builtin_popcount((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
+#else
+        ptrdiff_t c = 0;
+        c += (xi - b[-c - 4] <= rad) ? 4 : 0;
+        c += (xi - b[-c - 2] <= rad) ? 2 : 0;
+        c += (xi - b[-c - 1] <= rad) ? 1 : 0;
+        return (size_t)c;
+#endif
+    }
+    size_t hi = s - BW_PAD, step = 1; /* v[hi] passes */
+    while (hi >= step && xi - v[hi - step] <= rad) {
+        hi -= step;
+        step <<= 1;
+    }
+    size_t a = hi >= step ? hi - step + 1 : 0, e = hi; /* first passing in [a, e] */
+    while (a < e) {
+        size_t mid = a + (e - a) / 2;
+        if (xi - v[mid] <= rad) e = mid;
+        else a = mid + 1;
+    }
+    return s - a;
+}
+
+double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch)
+{
+    size_t N = plan->n_kept;
+    if (N == 0) return 0.0;
+    size_t n = plan->n;
+    const uint8_t *y = plan->y;
+
+    uint64_t *k1 = scratch;
+    uint64_t *k2 = k1 + N;
+    double *v = (double *)(k2 + N) + BW_PAD; /* N sorted values, padded */
+    double *wbase = v + N + BW_PAD;          /* class arrays, padded */
+    double *pv = wbase + N + 4 * BW_PAD;     /* ψ(m) by compact row */
+    uint32_t *p1 = (uint32_t *)(pv + N);
+    uint32_t *p2 = p1 + N;
+    uint32_t *hist = p2 + N;
+
+    /* Sort the kept rows by value: first by the top 22 bits of the value's
+     * float32 key (sign, exponent, 13 bits of mantissa; one packed word per
+     * row: key32 << 32 | compact index << 1 | class; two radix passes),
+     * then each run of equal keys by the exact double. Such runs are short
+     * except for exact ties in the input, which only the 1e-10 noise
+     * separates. */
+    double *xs = pv; /* value of each compact row (pv is written later) */
+    {
+        size_t j = 0;
+        int all = plan->keep[0] && plan->keep[1];
+        for (size_t i = 0; i < n; i++) {
+            if (!all && !plan->keep[y[i]]) continue;
+            double val = x[i * stride];
+            xs[j] = val;
+            k1[j] = (uint64_t)bw_key32_of((float)val) << 32 | (uint64_t)(j << 1) | y[i];
+            j++;
+        }
+    }
+    uint64_t *ks = bw_radix_sort_hi22(k1, k2, N, hist);
+    uint32_t *ps = p1, *cls_pos = p2;
+    for (size_t s = 0; s < N; s++) {
+        uint32_t pay = (uint32_t)ks[s];
+        ps[s] = pay;
+        v[s] = xs[pay >> 1];
+    }
+    for (size_t s = 0; s + 1 < N;) {
+        uint64_t ks_s = ks[s] >> 42;
+        size_t e = s + 1;
+        while (e < N && (ks[e] >> 42) == ks_s) e++;
+        size_t len = e - s;
+        if (len > 32) {
+            /* radix sort of the run by the double. Buffers: the one of k1/k2
+             * that ks is not, p2 and the start of pv (payloads): free here.
+             * The key buffer needs 2*len words: ks's own run slots are read
+             * below only through v/ps, so the run part of ks is reused. */
+            uint64_t *ra = ks == k1 ? k2 : k1;
+            uint64_t *rb = ks + s; /* this run's slots of ks: no longer needed */
+            uint32_t *qa = p2, *qb = (uint32_t *)pv;
+            for (size_t i = 0; i < len; i++) {
+                ra[i] = bw_key_of(v[s + i]);
+                qa[i] = ps[s + i];
+            }
+            int sw = bw_radix_sort(ra, qa, rb, qb, len, hist);
+            const uint64_t *rk = sw ? rb : ra;
+            const uint32_t *rq = sw ? qb : qa;
+            for (size_t i = 0; i < len; i++) {
+                v[s + i] = bw_value_of(rk[i]);
+                ps[s + i] = rq[i];
+            }
+        } else if (len > 1) {
+            for (size_t i = s + 1; i < e; i++) { /* insertion sort by value */
+                double vi = v[i];
+                uint32_t pi = ps[i];
+                size_t q = i;
+                while (q > s && v[q - 1] > vi) {
+                    v[q] = v[q - 1];
+                    ps[q] = ps[q - 1];
+                    q--;
+                }
+                v[q] = vi;
+                ps[q] = pi;
+            }
+        }
+        s = e;
+    }
+
+    /* each class's values in sorted order, and each point's position there */
+    size_t n1 = 0;
+    for (size_t s = 0; s < N; s++) n1 += ps[s] & 1;
+    size_t n0 = N - n1;
+    double *w0 = wbase + BW_PAD;
+    double *w1 = w0 + n0 + 2 * BW_PAD;
+    for (int t = 1; t <= BW_PAD; t++) {
+        v[-t] = -INFINITY;
+        v[N - 1 + (size_t)t] = INFINITY;
+        w0[-t] = -INFINITY;
+        w0[n0 - 1 + (size_t)t] = INFINITY;
+        w1[-t] = -INFINITY;
+        w1[n1 - 1 + (size_t)t] = INFINITY;
+    }
+    size_t cnt0 = 0, cnt1 = 0;
+    for (size_t s = 0; s < N; s++) { /* branch-free: the class is random */
+        size_t c = ps[s] & 1;
+        size_t pos = c ? cnt1 : cnt0;
+        double *wc = c ? w1 : w0;
+        wc[pos] = v[s];
+        cls_pos[s] = (uint32_t)pos;
+        cnt1 += c;
+        cnt0 += 1 - c;
+    }
+
+    /* radii first (k1 is free now), then the counts: two short loops whose
+     * iterations are independent overlap better than one long one */
+    double *rad = (double *)(void *)k1;
+    for (size_t s = 0; s < N; s++) {
+        size_t c = ps[s] & 1;
+        const double *wc = c ? w1 : w0;
+        size_t C = c ? n1 : n0;
+        rad[s] = bw_toward_zero(bw_kth_distance(wc, C, cls_pos[s], plan->k[c], v[s]));
+    }
+    const double *psi = plan->psi;
+    for (size_t s = 0; s < N; s++) {
+        double xi = v[s], r = rad[s];
+        size_t m = 1 + bw_count_right(v, N, s, xi, r) + bw_count_left(v, s, xi, r);
+        pv[ps[s] >> 1] = psi[m];
+    }
+    double mean_m = bw_pairwise_sum(pv, N) / (double)N;
+    double mi = plan->base - mean_m;
+    return mi > 0.0 ? mi : 0.0;
+}

@@ -1,0 +1,792 @@
+/* .npz files: zip archives of .npy members. Reading uses the central
+ * directory (ZIP64 included), stored and deflated members, CRC-32 checked,
+ * and inflates straight into the array's buffer. Writing deflates each
+ * member into a temporary file and renames it at commit (docs/formats.md). */
+#include <errno.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "npy.h"
+
+#define ZIP_LOCAL_SIG 0x04034b50u
+#define ZIP_CENTRAL_SIG 0x02014b50u
+#define ZIP_EOCD_SIG 0x06054b50u
+#define ZIP64_EOCD_SIG 0x06064b50u
+#define ZIP64_LOCATOR_SIG 0x07064b50u
+#define ZIP_U32_MAX 0xffffffffu
+
+/* zlib level of written members: 1 (fastest). Float features barely
+ * compress, and level 6 costs several times the time for a few percent
+ * (docs/formats.md has the measurements). */
+#define BW_NPZ_LEVEL 1
+
+#define BW_IN_CHUNK (256u * 1024u)
+
+uint64_t bw_npz_zip64_limit = ZIP_U32_MAX;
+
+typedef struct zip_entry {
+    char *name;
+    uint16_t flags, method;
+    uint32_t crc;
+    uint64_t csize, usize, local_off;
+} zip_entry;
+
+typedef struct zip_dir {
+    zip_entry *e;
+    size_t n;
+    uint64_t cd_offset; /* members' data lies before this */
+} zip_dir;
+
+static void zip_dir_free(zip_dir *d)
+{
+    for (size_t i = 0; i < d->n; i++) free(d->e[i].name);
+    free(d->e);
+    d->e = NULL;
+    d->n = 0;
+}
+
+static barlow_status zfmt(const char *who, const char *path, const char *what)
+{
+    return bw_error(BARLOW_E_FORMAT, "%s: %s: not a valid .npz (zip) file: %s", who, path, what);
+}
+
+static barlow_status read_at(FILE *fp, uint64_t off, void *buf, size_t n, const char *who,
+                             const char *path, const char *what)
+{
+    if (fseeko(fp, (off_t)off, SEEK_SET) != 0)
+        return bw_error(BARLOW_E_IO, "%s: cannot seek in %s: %s", who, path, strerror(errno));
+    size_t got = fread(buf, 1, n, fp);
+    if (got < n) {
+        if (ferror(fp))
+            return bw_error(BARLOW_E_IO, "%s: cannot read %s: %s", who, path, strerror(errno));
+        return zfmt(who, path, what);
+    }
+    return BARLOW_OK;
+}
+
+/* Reads the central directory (and the ZIP64 end records when present). */
+static barlow_status zip_read_dir(FILE *fp, uint64_t fsize, const char *who, const char *path,
+                                  zip_dir *dir)
+{
+    memset(dir, 0, sizeof *dir);
+    if (fsize == 0) return bw_error(BARLOW_E_FORMAT, "%s: %s: file is empty", who, path);
+    if (fsize < 22) return zfmt(who, path, "too short for a zip end record");
+    size_t tail = fsize < 22 + 65535 ? (size_t)fsize : 22 + 65535;
+    unsigned char *t = bw_malloc(tail, who);
+    if (!t) return BARLOW_E_NOMEM;
+    barlow_status st = read_at(fp, fsize - tail, t, tail, who, path, "truncated");
+    if (st) {
+        free(t);
+        return st;
+    }
+    size_t pos = SIZE_MAX;
+    for (size_t i = tail - 22 + 1; i-- > 0;)
+        if (bw_le32(t + i) == ZIP_EOCD_SIG && i + 22 + bw_le16(t + i + 20) <= tail) {
+            pos = i;
+            break;
+        }
+    if (pos == SIZE_MAX) {
+        free(t);
+        return zfmt(who, path, "no end of central directory record");
+    }
+    uint64_t eocd = fsize - tail + pos;
+    uint64_t entries = bw_le16(t + pos + 10);
+    uint64_t cd_size = bw_le32(t + pos + 12);
+    uint64_t cd_off = bw_le32(t + pos + 16);
+    free(t);
+    if (eocd >= 20) {
+        unsigned char loc[20];
+        st = read_at(fp, eocd - 20, loc, 20, who, path, "truncated");
+        if (st) return st;
+        if (bw_le32(loc) == ZIP64_LOCATOR_SIG) {
+            uint64_t z64 = bw_le64(loc + 8);
+            unsigned char r[56];
+            if (z64 > eocd - 20 || eocd - 20 - z64 < 56)
+                return zfmt(who, path, "ZIP64 end record out of range");
+            st = read_at(fp, z64, r, 56, who, path, "truncated ZIP64 end record");
+            if (st) return st;
+            if (bw_le32(r) != ZIP64_EOCD_SIG) return zfmt(who, path, "bad ZIP64 end record");
+            entries = bw_le64(r + 32);
+            cd_size = bw_le64(r + 40);
+            cd_off = bw_le64(r + 48);
+            eocd = z64;
+        }
+    }
+    if (cd_off > eocd || cd_size > eocd - cd_off)
+        return zfmt(who, path, "central directory out of range");
+    if (entries > cd_size / 46) return zfmt(who, path, "central directory too short");
+    unsigned char *cd = bw_malloc((size_t)cd_size, who);
+    if (!cd) return BARLOW_E_NOMEM;
+    st = read_at(fp, cd_off, cd, (size_t)cd_size, who, path, "truncated central directory");
+    if (st) {
+        free(cd);
+        return st;
+    }
+    dir->e = bw_calloc(entries ? (size_t)entries : 1, sizeof *dir->e, who);
+    if (!dir->e) {
+        free(cd);
+        return BARLOW_E_NOMEM;
+    }
+    dir->cd_offset = cd_off;
+    size_t p = 0;
+    for (uint64_t k = 0; k < entries; k++) {
+        if (cd_size - p < 46 || bw_le32(cd + p) != ZIP_CENTRAL_SIG) {
+            st = zfmt(who, path, "bad central directory entry");
+            break;
+        }
+        const unsigned char *c = cd + p;
+        zip_entry *e = &dir->e[dir->n];
+        e->flags = bw_le16(c + 8);
+        e->method = bw_le16(c + 10);
+        e->crc = bw_le32(c + 16);
+        e->csize = bw_le32(c + 20);
+        e->usize = bw_le32(c + 24);
+        size_t nlen = bw_le16(c + 28), xlen = bw_le16(c + 30), clen = bw_le16(c + 32);
+        e->local_off = bw_le32(c + 42);
+        if (cd_size - p - 46 < nlen + xlen + clen) {
+            st = zfmt(who, path, "central directory entry overruns the directory");
+            break;
+        }
+        e->name = bw_malloc(nlen + 1, who);
+        if (!e->name) {
+            st = BARLOW_E_NOMEM;
+            break;
+        }
+        memcpy(e->name, c + 46, nlen);
+        e->name[nlen] = '\0';
+        dir->n++;
+        /* ZIP64 extended information: only the fields whose 32-bit value is
+         * 0xffffffff are present, in this order. */
+        const unsigned char *x = c + 46 + nlen, *xend = x + xlen;
+        while (xend - x >= 4) {
+            uint16_t id = bw_le16(x), sz = bw_le16(x + 2);
+            if ((size_t)(xend - x - 4) < sz) break;
+            if (id == 0x0001) {
+                const unsigned char *f = x + 4, *fend = f + sz;
+                uint64_t *fields[3] = {&e->usize, &e->csize, &e->local_off};
+                for (int i = 0; i < 3; i++) {
+                    if (*fields[i] != ZIP_U32_MAX) continue;
+                    if (fend - f < 8) {
+                        st = zfmt(who, path, "short ZIP64 extra field");
+                        break;
+                    }
+                    *fields[i] = bw_le64(f);
+                    f += 8;
+                }
+            }
+            x += 4 + sz;
+        }
+        if (st) break;
+        p += 46 + nlen + xlen + clen;
+    }
+    free(cd);
+    if (st) zip_dir_free(dir);
+    return st;
+}
+
+/* ---- member source --------------------------------------------------------- */
+
+typedef struct member_src {
+    bw_src base;
+    FILE *fp;
+    const zip_entry *e;
+    uint64_t in_left;  /* compressed bytes not yet read from the file */
+    uint64_t out_done; /* uncompressed bytes produced */
+    uint32_t crc;
+    bool inflating, ended;
+    z_stream z;
+    unsigned char *in;
+} member_src;
+
+static barlow_status member_fill(member_src *m)
+{
+    size_t n = m->in_left < BW_IN_CHUNK ? (size_t)m->in_left : BW_IN_CHUNK;
+    size_t got = fread(m->in, 1, n, m->fp);
+    if (got < n) {
+        if (ferror(m->fp))
+            return bw_error(BARLOW_E_IO, "%s: cannot read %s: %s", m->base.who, m->base.path,
+                            strerror(errno));
+        return bw_error(BARLOW_E_FORMAT, "%s: %s: the archive is truncated", m->base.who,
+                        m->base.path);
+    }
+    m->in_left -= n;
+    m->z.next_in = m->in;
+    m->z.avail_in = (uInt)n;
+    return BARLOW_OK;
+}
+
+static barlow_status member_read(bw_src *s, void *buf, size_t n, size_t *got)
+{
+    member_src *m = (member_src *)s;
+    unsigned char *out = buf;
+    size_t done = 0;
+    if (!m->inflating) {
+        uint64_t left = m->e->usize - m->out_done;
+        size_t want = n < left ? n : (size_t)left;
+        while (done < want) {
+            size_t r = fread(out + done, 1, want - done, m->fp);
+            if (r == 0) {
+                if (ferror(m->fp))
+                    return bw_error(BARLOW_E_IO, "%s: cannot read %s: %s", s->who, s->path,
+                                    strerror(errno));
+                return bw_error(BARLOW_E_FORMAT, "%s: %s: the archive is truncated", s->who,
+                                s->path);
+            }
+            done += r;
+        }
+    } else {
+        while (done < n && !m->ended) {
+            if (m->z.avail_in == 0 && m->in_left > 0) {
+                barlow_status st = member_fill(m);
+                if (st) return st;
+            }
+            size_t want = n - done;
+            if (want > (1u << 30)) want = 1u << 30;
+            m->z.next_out = out + done;
+            m->z.avail_out = (uInt)want;
+            int ret = inflate(&m->z, Z_NO_FLUSH);
+            done += want - m->z.avail_out;
+            if (ret == Z_STREAM_END) {
+                m->ended = true;
+            } else if (ret == Z_BUF_ERROR && m->z.avail_in == 0 && m->in_left == 0) {
+                return bw_error(BARLOW_E_FORMAT, "%s: %s: the deflate stream is truncated",
+                                s->who, s->path);
+            } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+                return bw_error(BARLOW_E_FORMAT, "%s: %s: corrupt deflate stream (%s)", s->who,
+                                s->path, m->z.msg ? m->z.msg : "zlib error");
+            }
+        }
+        if (m->ended && m->out_done + done != m->e->usize)
+            return bw_error(BARLOW_E_FORMAT,
+                            "%s: %s: corrupt deflate stream: it ends after %llu of the "
+                            "member's %llu bytes", s->who, s->path,
+                            (unsigned long long)(m->out_done + done),
+                            (unsigned long long)m->e->usize);
+    }
+    for (size_t k = 0; k < done;) {
+        size_t c = done - k > (1u << 30) ? (1u << 30) : done - k;
+        m->crc = (uint32_t)crc32(m->crc, out + k, (uInt)c);
+        k += c;
+    }
+    m->out_done += done;
+    *got = done;
+    return BARLOW_OK;
+}
+
+static barlow_status member_finish(bw_src *s)
+{
+    member_src *m = (member_src *)s;
+    if (m->inflating && !m->ended) {
+        unsigned char extra;
+        size_t got;
+        barlow_status st = member_read(s, &extra, 1, &got);
+        if (st) return st;
+        if (got)
+            return bw_error(BARLOW_E_FORMAT,
+                            "%s: %s: the member inflates to more than its %llu bytes", s->who,
+                            s->path, (unsigned long long)m->e->usize);
+        if (!m->ended)
+            return bw_error(BARLOW_E_FORMAT, "%s: %s: the deflate stream is truncated", s->who,
+                            s->path);
+    }
+    if (m->out_done != m->e->usize)
+        return bw_error(BARLOW_E_FORMAT, "%s: %s: the member has %llu bytes, its entry says %llu",
+                        s->who, s->path, (unsigned long long)m->out_done,
+                        (unsigned long long)m->e->usize);
+    if (m->crc != m->e->crc)
+        return bw_error(BARLOW_E_FORMAT,
+                        "%s: %s: CRC-32 mismatch (computed %08x, the archive says %08x)", s->who,
+                        s->path, (unsigned)m->crc, (unsigned)m->e->crc);
+    return BARLOW_OK;
+}
+
+static void member_close(member_src *m)
+{
+    if (m->inflating) inflateEnd(&m->z);
+    free(m->in);
+    free((char *)m->base.path);
+}
+
+/* Opens an archive and finds member `name`; on success *m is ready to read. */
+static barlow_status member_open(const char *path, const char *name, const char *who,
+                                 FILE **fpp, zip_dir *dir, member_src *m)
+{
+    memset(m, 0, sizeof *m);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return bw_error(BARLOW_E_IO, "%s: cannot open %s: %s", who, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return bw_error(BARLOW_E_IO, "%s: cannot read %s: not a regular file", who, path);
+    }
+    uint64_t fsize = (uint64_t)sb.st_size;
+    barlow_status st = zip_read_dir(fp, fsize, who, path, dir);
+    if (st) {
+        fclose(fp);
+        return st;
+    }
+    size_t nl = strlen(name);
+    const zip_entry *e = NULL;
+    for (size_t i = 0; i < dir->n && !e; i++)
+        if (strcmp(dir->e[i].name, name) == 0) e = &dir->e[i];
+    for (size_t i = 0; i < dir->n && !e; i++)
+        if (strncmp(dir->e[i].name, name, nl) == 0 && strcmp(dir->e[i].name + nl, ".npy") == 0)
+            e = &dir->e[i];
+    if (!e) {
+        bw_sb sb2;
+        bw_sb_init(&sb2);
+        for (size_t i = 0; i < dir->n; i++) {
+            const char *nm = dir->e[i].name;
+            size_t l = strlen(nm);
+            if (l > 4 && strcmp(nm + l - 4, ".npy") == 0) l -= 4;
+            bw_sb_appendf(&sb2, "%s'%.*s'", i ? ", " : "", (int)l, nm);
+        }
+        st = bw_error(BARLOW_E_INVALID_ARG, "%s: %s has no member '%s' (members: %s)", who,
+                      path, name, sb2.failed || !sb2.data ? "(none)" : sb2.data);
+        bw_sb_free(&sb2);
+        goto fail;
+    }
+    m->e = e;
+    m->fp = fp;
+    m->base.who = who;
+    m->base.total = e->usize;
+    m->base.read = member_read;
+    m->base.finish = member_finish;
+    size_t plen = strlen(path) + strlen(e->name) + 2;
+    char *mpath = bw_malloc(plen, who);
+    if (!mpath) {
+        st = BARLOW_E_NOMEM;
+        goto fail;
+    }
+    snprintf(mpath, plen, "%s:%s", path, e->name);
+    m->base.path = mpath;
+    if (e->flags & 1) {
+        st = bw_error(BARLOW_E_UNSUPPORTED, "%s: %s: encrypted members are not supported", who,
+                      mpath);
+        goto fail;
+    }
+    if (e->method != 0 && e->method != 8) {
+        st = bw_error(BARLOW_E_UNSUPPORTED,
+                      "%s: %s: compression method %u is not supported (stored or deflated only)",
+                      who, mpath, (unsigned)e->method);
+        goto fail;
+    }
+    unsigned char lh[30];
+    if (e->local_off > fsize || fsize - e->local_off < 30) {
+        st = zfmt(who, mpath, "local header out of range");
+        goto fail;
+    }
+    st = read_at(fp, e->local_off, lh, 30, who, mpath, "truncated local header");
+    if (st) goto fail;
+    if (bw_le32(lh) != ZIP_LOCAL_SIG) {
+        st = zfmt(who, mpath, "bad local header");
+        goto fail;
+    }
+    uint64_t data_off = e->local_off + 30 + bw_le16(lh + 26) + bw_le16(lh + 28);
+    if (data_off > dir->cd_offset || e->csize > dir->cd_offset - data_off) {
+        st = zfmt(who, mpath, "member data out of range");
+        goto fail;
+    }
+    if (e->method == 0 && e->csize != e->usize) {
+        st = zfmt(who, mpath, "stored member with different sizes");
+        goto fail;
+    }
+    /* deflate expands at most ~1032:1; a bigger claim is a lie (checked
+     * before the header's size is trusted for an allocation). */
+    if (e->method == 8 && e->usize / 1032 > e->csize + 64) {
+        st = zfmt(who, mpath, "member claims an impossible uncompressed size");
+        goto fail;
+    }
+    if (fseeko(fp, (off_t)data_off, SEEK_SET) != 0) {
+        st = bw_error(BARLOW_E_IO, "%s: cannot seek in %s: %s", who, path, strerror(errno));
+        goto fail;
+    }
+    m->in_left = e->csize;
+    m->crc = (uint32_t)crc32(0, Z_NULL, 0);
+    if (e->method == 8) {
+        m->in = bw_malloc(BW_IN_CHUNK, who);
+        if (!m->in) {
+            st = BARLOW_E_NOMEM;
+            goto fail;
+        }
+        if (inflateInit2(&m->z, -15) != Z_OK) {
+            st = bw_error(BARLOW_E_NOMEM, "%s: cannot start zlib inflate", who);
+            goto fail;
+        }
+        m->inflating = true;
+    }
+    *fpp = fp;
+    return BARLOW_OK;
+fail:
+    member_close(m);
+    zip_dir_free(dir);
+    fclose(fp);
+    return st;
+}
+
+barlow_status barlow_array_load_npz(const char *path, const char *name, barlow_array **out)
+{
+    static const char who[] = "barlow_array_load_npz";
+    bw_clear_error();
+    if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
+    if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    FILE *fp;
+    zip_dir dir;
+    member_src m;
+    barlow_status st = member_open(path, name, who, &fp, &dir, &m);
+    if (st) return st;
+    bw_npy_header h;
+    st = bw_npy_read_header(&m.base, &h);
+    if (!st) st = bw_npy_load_array(&m.base, &h, out);
+    member_close(&m);
+    zip_dir_free(&dir);
+    fclose(fp);
+    return st;
+}
+
+barlow_status barlow_matrix_load_npz(const char *path, const char *name, barlow_matrix **out)
+{
+    static const char who[] = "barlow_matrix_load_npz";
+    bw_clear_error();
+    if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
+    if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    FILE *fp;
+    zip_dir dir;
+    member_src m;
+    barlow_status st = member_open(path, name, who, &fp, &dir, &m);
+    if (st) return st;
+    bw_npy_header h;
+    st = bw_npy_read_header(&m.base, &h);
+    if (!st) st = bw_npy_load_matrix(&m.base, &h, out);
+    member_close(&m);
+    zip_dir_free(&dir);
+    fclose(fp);
+    return st;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+struct barlow_npz_writer {
+    bw_atomic_file af;
+    bool open;   /* the temporary file exists */
+    bool broken; /* a failed add could not be undone */
+    zip_entry *e;
+    size_t n, cap;
+    uint64_t offset; /* end of the last complete member */
+};
+
+/* DOS date 1980-01-01 00:00: archives are byte-identical run to run. */
+#define ZIP_DOS_TIME 0
+#define ZIP_DOS_DATE 0x0021
+
+barlow_status barlow_npz_writer_open(const char *path, barlow_npz_writer **out)
+{
+    static const char who[] = "barlow_npz_writer_open";
+    bw_clear_error();
+    if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    barlow_npz_writer *w = bw_calloc(1, sizeof *w, who);
+    if (!w) return BARLOW_E_NOMEM;
+    barlow_status st = bw_atomic_open(&w->af, path, who);
+    if (st) {
+        free(w);
+        return st;
+    }
+    w->open = true;
+    *out = w;
+    return BARLOW_OK;
+}
+
+static bool name_is_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) return false;
+    return true;
+}
+
+/* Deflates header + data into fp; sets crc and csize. */
+static barlow_status deflate_member(FILE *fp, const char *hdr, size_t hlen, const void *data,
+                                    uint64_t bytes, uint32_t *crc, uint64_t *csize,
+                                    const char *who, const char *path)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, BW_NPZ_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return bw_error(BARLOW_E_NOMEM, "%s: cannot start zlib deflate", who);
+    size_t ocap = 256u * 1024u;
+    unsigned char *obuf = bw_malloc(ocap, who);
+    if (!obuf) {
+        deflateEnd(&z);
+        return BARLOW_E_NOMEM;
+    }
+    uint32_t c = (uint32_t)crc32(0, Z_NULL, 0);
+    uint64_t out_total = 0;
+    barlow_status st = BARLOW_OK;
+    const unsigned char *parts[2] = {(const unsigned char *)hdr, data};
+    uint64_t lens[2] = {hlen, bytes};
+    for (int part = 0; part < 2 && !st; part++) {
+        uint64_t left = lens[part];
+        const unsigned char *p = parts[part];
+        do {
+            uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            c = (uint32_t)crc32(c, p ? p : (const unsigned char *)"", chunk);
+            z.next_in = (Bytef *)(uintptr_t)p;
+            z.avail_in = chunk;
+            left -= chunk;
+            if (p) p += chunk;
+            int flush = (part == 1 && left == 0) ? Z_FINISH : Z_NO_FLUSH;
+            int ret;
+            do {
+                z.next_out = obuf;
+                z.avail_out = (uInt)ocap;
+                ret = deflate(&z, flush);
+                size_t have = ocap - z.avail_out;
+                if (have && fwrite(obuf, 1, have, fp) != have) {
+                    st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, path,
+                                  strerror(errno));
+                    break;
+                }
+                out_total += have;
+            } while (z.avail_out == 0 || (flush == Z_FINISH && ret != Z_STREAM_END));
+        } while (left > 0 && !st);
+    }
+    deflateEnd(&z);
+    free(obuf);
+    if (!st) {
+        *crc = c;
+        *csize = out_total;
+    }
+    return st;
+}
+
+barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barlow_dtype dtype,
+                                    size_t ndim, const size_t *shape, const void *data)
+{
+    static const char who[] = "barlow_npz_writer_add";
+    bw_clear_error();
+    if (!w) return bw_error(BARLOW_E_INVALID_ARG, "%s: writer is NULL", who);
+    if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
+    if (!*name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is empty", who);
+    if (!w->open)
+        return bw_error(BARLOW_E_STATE, "%s: the archive is already committed", who);
+    if (w->broken)
+        return bw_error(BARLOW_E_STATE, "%s: %s: an earlier write failed", who, w->af.path);
+    uint64_t bytes;
+    barlow_status st = bw_npy_check_write(who, dtype, ndim, shape, data, &bytes);
+    if (st) return st;
+    if (!BW_HOST_LITTLE)
+        return bw_error(BARLOW_E_UNSUPPORTED, "%s: big-endian hosts are not supported", who);
+    size_t nl = strlen(name);
+    bool has_ext = nl >= 4 && strcmp(name + nl - 4, ".npy") == 0;
+    size_t full_len = nl + (has_ext ? 0 : 4);
+    if (full_len > 60000)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: name is %zu bytes long (at most 60000)", who,
+                        full_len);
+    char *full = bw_malloc(full_len + 1, who);
+    if (!full) return BARLOW_E_NOMEM;
+    memcpy(full, name, nl);
+    memcpy(full + nl, ".npy", has_ext ? 0 : 5);
+    full[full_len] = '\0';
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->e[i].name, full) == 0) {
+            free(full);
+            return bw_error(BARLOW_E_INVALID_ARG, "%s: member '%s' is already in the archive",
+                            who, name);
+        }
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 8;
+        zip_entry *ne = realloc(w->e, nc * sizeof *ne);
+        if (!ne) {
+            free(full);
+            return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
+        }
+        w->e = ne;
+        w->cap = nc;
+    }
+
+    char hdr[BW_NPY_HEADER_CAP];
+    size_t hlen = bw_npy_format_header(dtype, false, ndim, shape, hdr);
+    uint64_t usize = hlen + bytes;
+    /* deflate's worst case is a little over the input; ZIP64 when a size or
+     * the offset may not fit in 32 bits. */
+    bool z64 = usize + usize / 1000 + 4096 >= bw_npz_zip64_limit ||
+               w->offset >= bw_npz_zip64_limit;
+    unsigned char lh[30 + 20];
+    bw_put32(lh, ZIP_LOCAL_SIG);
+    bw_put16(lh + 4, z64 ? 45 : 20);
+    bw_put16(lh + 6, name_is_ascii(full) ? 0 : 0x800);
+    bw_put16(lh + 8, 8);
+    bw_put16(lh + 10, ZIP_DOS_TIME);
+    bw_put16(lh + 12, ZIP_DOS_DATE);
+    bw_put32(lh + 14, 0);
+    bw_put32(lh + 18, z64 ? ZIP_U32_MAX : 0);
+    bw_put32(lh + 22, z64 ? ZIP_U32_MAX : 0);
+    bw_put16(lh + 26, (uint16_t)full_len);
+    bw_put16(lh + 28, z64 ? 20 : 0);
+    bw_put16(lh + 30, 1);
+    bw_put16(lh + 32, 16);
+    bw_put64(lh + 34, usize);
+    bw_put64(lh + 42, 0);
+    FILE *fp = w->af.fp;
+    uint64_t start = w->offset;
+    uint32_t crc = 0;
+    uint64_t csize = 0;
+    bool ok = fwrite(lh, 1, 30, fp) == 30 && fwrite(full, 1, full_len, fp) == full_len &&
+              (!z64 || fwrite(lh + 30, 1, 20, fp) == 20);
+    if (!ok) st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, w->af.path,
+                           strerror(errno));
+    if (!st) st = deflate_member(fp, hdr, hlen, data, bytes, &crc, &csize, who, w->af.path);
+    if (!st && !z64 && csize >= ZIP_U32_MAX)
+        st = bw_error(BARLOW_E_INTERNAL, "%s: compressed size exceeds the estimate", who);
+    uint64_t end = start + 30 + full_len + (z64 ? 20 : 0) + csize;
+    if (!st) {
+        /* patch the local header's CRC and sizes */
+        unsigned char f[12];
+        bw_put32(f, crc);
+        bw_put32(f + 4, z64 ? ZIP_U32_MAX : (uint32_t)csize);
+        bw_put32(f + 8, z64 ? ZIP_U32_MAX : (uint32_t)usize);
+        bool pok = fseeko(fp, (off_t)(start + 14), SEEK_SET) == 0 && fwrite(f, 1, 12, fp) == 12;
+        if (pok && z64) {
+            unsigned char g[16];
+            bw_put64(g, usize);
+            bw_put64(g + 8, csize);
+            pok = fseeko(fp, (off_t)(start + 30 + full_len + 4), SEEK_SET) == 0 &&
+                  fwrite(g, 1, 16, fp) == 16;
+        }
+        pok = pok && fseeko(fp, (off_t)end, SEEK_SET) == 0;
+        if (!pok)
+            st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, w->af.path,
+                          strerror(errno));
+    }
+    if (st) {
+        /* Undo the partial member so that the writer stays usable. */
+        __fpurge(fp); /* drop what could not be written */
+        clearerr(fp);
+        if (ftruncate(fileno(fp), (off_t)start) != 0 || fseeko(fp, (off_t)start, SEEK_SET) != 0)
+            w->broken = true;
+        clearerr(fp);
+        free(full);
+        return st;
+    }
+    zip_entry *e = &w->e[w->n++];
+    e->name = full;
+    e->flags = name_is_ascii(full) ? 0 : 0x800;
+    e->method = 8;
+    e->crc = crc;
+    e->csize = csize;
+    e->usize = usize;
+    e->local_off = start;
+    w->offset = end;
+    return BARLOW_OK;
+}
+
+barlow_status barlow_npz_writer_commit(barlow_npz_writer *w)
+{
+    static const char who[] = "barlow_npz_writer_commit";
+    bw_clear_error();
+    if (!w) return bw_error(BARLOW_E_INVALID_ARG, "%s: writer is NULL", who);
+    if (!w->open) return bw_error(BARLOW_E_STATE, "%s: the archive is already committed", who);
+    if (w->broken) {
+        barlow_status st = bw_error(BARLOW_E_STATE, "%s: %s: an earlier write failed", who,
+                                    w->af.path);
+        bw_atomic_abort(&w->af);
+        w->open = false;
+        return st;
+    }
+    FILE *fp = w->af.fp;
+    uint64_t cd_off = w->offset, cd_size = 0;
+    bool ok = true;
+    for (size_t i = 0; i < w->n && ok; i++) {
+        const zip_entry *e = &w->e[i];
+        uint64_t lim = bw_npz_zip64_limit;
+        bool zu = e->usize >= lim, zc = e->csize >= lim, zo = e->local_off >= lim;
+        size_t nl = strlen(e->name);
+        unsigned char c[46], x[28];
+        size_t xl = 0;
+        if (zu || zc || zo) {
+            bw_put16(x, 1);
+            xl = 4;
+            if (zu) bw_put64(x + xl, e->usize), xl += 8;
+            if (zc) bw_put64(x + xl, e->csize), xl += 8;
+            if (zo) bw_put64(x + xl, e->local_off), xl += 8;
+            bw_put16(x + 2, (uint16_t)(xl - 4));
+        }
+        bool z64 = xl > 0 || e->usize + e->usize / 1000 + 4096 >= lim;
+        bw_put32(c, ZIP_CENTRAL_SIG);
+        bw_put16(c + 4, (3 << 8) | 45); /* made by: Unix, spec 4.5 */
+        bw_put16(c + 6, z64 ? 45 : 20);
+        bw_put16(c + 8, e->flags);
+        bw_put16(c + 10, e->method);
+        bw_put16(c + 12, ZIP_DOS_TIME);
+        bw_put16(c + 14, ZIP_DOS_DATE);
+        bw_put32(c + 16, e->crc);
+        bw_put32(c + 20, zc ? ZIP_U32_MAX : (uint32_t)e->csize);
+        bw_put32(c + 24, zu ? ZIP_U32_MAX : (uint32_t)e->usize);
+        bw_put16(c + 28, (uint16_t)nl);
+        bw_put16(c + 30, (uint16_t)xl);
+        bw_put16(c + 32, 0);
+        bw_put16(c + 34, 0);
+        bw_put16(c + 36, 0);
+        bw_put32(c + 38, 0100644u << 16); /* regular file, rw-r--r-- */
+        bw_put32(c + 42, zo ? ZIP_U32_MAX : (uint32_t)e->local_off);
+        ok = fwrite(c, 1, 46, fp) == 46 && fwrite(e->name, 1, nl, fp) == nl &&
+             fwrite(x, 1, xl, fp) == xl;
+        cd_size += 46 + nl + xl;
+    }
+    uint64_t lim = bw_npz_zip64_limit;
+    bool z64 = w->n >= 0xffff || w->n >= lim || cd_off >= lim || cd_size >= lim;
+    if (ok && z64) {
+        unsigned char r[56 + 20];
+        bw_put32(r, ZIP64_EOCD_SIG);
+        bw_put64(r + 4, 44);
+        bw_put16(r + 12, (3 << 8) | 45);
+        bw_put16(r + 14, 45);
+        bw_put32(r + 16, 0);
+        bw_put32(r + 20, 0);
+        bw_put64(r + 24, w->n);
+        bw_put64(r + 32, w->n);
+        bw_put64(r + 40, cd_size);
+        bw_put64(r + 48, cd_off);
+        bw_put32(r + 56, ZIP64_LOCATOR_SIG);
+        bw_put32(r + 60, 0);
+        bw_put64(r + 64, cd_off + cd_size);
+        bw_put32(r + 72, 1);
+        ok = fwrite(r, 1, sizeof r, fp) == sizeof r;
+    }
+    if (ok) {
+        unsigned char r[22];
+        bw_put32(r, ZIP_EOCD_SIG);
+        bw_put16(r + 4, 0);
+        bw_put16(r + 6, 0);
+        bw_put16(r + 8, z64 ? 0xffff : (uint16_t)w->n);
+        bw_put16(r + 10, z64 ? 0xffff : (uint16_t)w->n);
+        bw_put32(r + 12, z64 ? ZIP_U32_MAX : (uint32_t)cd_size);
+        bw_put32(r + 16, z64 ? ZIP_U32_MAX : (uint32_t)cd_off);
+        bw_put16(r + 20, 0);
+        ok = fwrite(r, 1, 22, fp) == 22;
+    }
+    w->open = false;
+    if (!ok) {
+        int e = errno;
+        barlow_status st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, w->af.path,
+                                    strerror(e));
+        bw_atomic_abort(&w->af);
+        return st;
+    }
+    return bw_atomic_commit(&w->af, who);
+}
+
+void barlow_npz_writer_free(barlow_npz_writer *w)
+{
+    if (!w) return;
+    if (w->open) bw_atomic_abort(&w->af);
+    for (size_t i = 0; i < w->n; i++) free(w->e[i].name);
+    free(w->e);
+    free(w);
+}

@@ -1,0 +1,555 @@
+/* barlow_selector: scores features against the failure indicator (kNN
+ * mutual information as scikit-learn computes it, the tree's split gain, or
+ * the mean activation) in parallel over blocks of columns. */
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rng.h"
+#include "selector_internal.h"
+#include "split.h"
+
+/* Columns handled per work item: the block is gathered from the row-major
+ * input into a row-major tile of BW_SEL_BLOCK doubles per row (256 input
+ * bytes per row for float32: four consecutive cache lines). */
+enum { BW_SEL_BLOCK = 64 };
+
+/* The noise of numpy.random.RandomState(seed).standard_normal((n, d)) for
+ * one d, stored column-major (column j at data + j * rows) so that a
+ * column's noise is read sequentially. Value (i, j) is element i*d + j of
+ * the stream, for i < rows. Buffers are reference-counted: a score call
+ * holds the one it uses; a buffer replaced by a larger one (or one for
+ * another d) is freed when its last reader releases it. */
+typedef struct bw_noise {
+    double *data;
+    size_t d, rows;
+    size_t refs;            /* readers, plus 1 while it is the current one */
+} bw_noise;
+
+struct barlow_selector {
+    barlow_selector_options opts;
+    pthread_mutex_t mu;     /* guards cur and every bw_noise's refs */
+    bw_noise *cur;          /* the current noise buffer, or NULL */
+};
+
+void barlow_selector_options_init(barlow_selector_options *opts)
+{
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->version = BARLOW_SELECTOR_OPTIONS_VERSION;
+    opts->estimator = BARLOW_ESTIMATOR_KNN;
+    opts->n_neighbors = 3;
+    opts->seed = 0;
+    opts->threads = 0;
+}
+
+barlow_status barlow_selector_create(const barlow_selector_options *opts,
+                                     barlow_selector **out)
+{
+    static const char *who = "barlow_selector_create";
+    bw_clear_error();
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    barlow_selector_options o;
+    barlow_selector_options_init(&o);
+    if (opts) {
+        barlow_status st = bw_check_options_version(
+            opts->version, BARLOW_SELECTOR_OPTIONS_VERSION,
+            "barlow_selector_create: barlow_selector_options");
+        if (st != BARLOW_OK) return st;
+        o = *opts; /* version 1 has every field */
+    }
+    if (o.estimator != BARLOW_ESTIMATOR_KNN && o.estimator != BARLOW_ESTIMATOR_SPLIT_GAIN &&
+        o.estimator != BARLOW_ESTIMATOR_MEAN)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: estimator=%d is not a barlow_estimator (0 knn, 1 split_gain, "
+                        "2 mean)",
+                        who, (int)o.estimator);
+    if (o.n_neighbors < 1 || o.n_neighbors > 1000000)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_neighbors=%zu (must be 1..1000000)", who,
+                        o.n_neighbors);
+    barlow_selector *s = bw_calloc(1, sizeof *s, who);
+    if (!s) return BARLOW_E_NOMEM;
+    s->opts = o;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return bw_error(BARLOW_E_INTERNAL, "%s: cannot create a mutex", who);
+    }
+    *out = s;
+    return BARLOW_OK;
+}
+
+static void bw_noise_release_locked(bw_noise *nz)
+{
+    if (nz && --nz->refs == 0) {
+        free(nz->data);
+        free(nz);
+    }
+}
+
+void barlow_selector_free(barlow_selector *sel)
+{
+    if (!sel) return;
+    bw_noise_release_locked(sel->cur); /* no reader can be left: exclusive */
+    pthread_mutex_destroy(&sel->mu);
+    free(sel);
+}
+
+/* Draws the stream for rows [0, rows) of an n×d draw into a column-major
+ * buffer with `rows` rows, copying rows [0, old->rows) from `old` when it
+ * has the same d (the stream is then continued from a generator advanced
+ * past them). */
+static bw_noise *bw_noise_make(uint32_t seed, size_t d, size_t rows, const bw_noise *old,
+                               const char *who)
+{
+    bw_noise *nz = bw_malloc(sizeof *nz, who);
+    double *data = nz ? bw_mallocn(rows, d * sizeof(double), who) : NULL;
+    double *row = data ? bw_mallocn(d, sizeof *row, who) : NULL;
+    bw_rng *rng = row ? bw_malloc(sizeof *rng, who) : NULL;
+    if (!rng) {
+        free(row);
+        free(data);
+        free(nz);
+        return NULL;
+    }
+    bw_rng_seed(rng, seed);
+    size_t start = 0;
+    if (old && old->d == d && old->rows <= rows) {
+        start = old->rows;
+        for (size_t j = 0; j < d; j++)
+            memcpy(data + j * rows, old->data + j * old->rows, start * sizeof *data);
+        /* advance the generator past start*d values */
+        for (size_t i = 0; i < start; i++) bw_rng_fill_gauss(rng, row, d);
+    }
+    /* transpose through the cache in strips of 8 rows */
+    enum { STRIP = 8 };
+    double *strip = bw_mallocn((size_t)STRIP * d, sizeof *strip, who);
+    if (!strip) {
+        free(rng);
+        free(row);
+        free(data);
+        free(nz);
+        return NULL;
+    }
+    for (size_t i0 = start; i0 < rows; i0 += STRIP) {
+        size_t h = rows - i0 < STRIP ? rows - i0 : STRIP;
+        bw_rng_fill_gauss(rng, strip, h * d);
+        for (size_t j = 0; j < d; j++)
+            for (size_t t = 0; t < h; t++) data[j * rows + i0 + t] = strip[t * d + j];
+    }
+    free(strip);
+    free(rng);
+    free(row);
+    nz->data = data;
+    nz->d = d;
+    nz->rows = rows;
+    nz->refs = 1;
+    return nz;
+}
+
+/* Returns a buffer holding the noise of an n×d draw (at least n rows),
+ * with a reference the caller releases with bw_noise_release(); NULL after
+ * setting a NOMEM message. */
+static bw_noise *bw_noise_acquire(const barlow_selector *csel, size_t n, size_t d,
+                                  const char *who)
+{
+    barlow_selector *sel = (barlow_selector *)csel; /* the cache is mutable */
+    pthread_mutex_lock(&sel->mu);
+    bw_noise *cur = sel->cur;
+    if (!cur || cur->d != d || cur->rows < n) {
+        /* for the same d (groups of an analysis) keep 25% headroom so that
+         * slowly growing group sizes do not redraw every time */
+        size_t rows = n;
+        if (cur && cur->d == d && n <= SIZE_MAX / 2) rows = n + n / 4;
+        if (rows > n && d > SIZE_MAX / sizeof(double) / rows) rows = n;
+        bw_noise *nz = bw_noise_make(sel->opts.seed, d, rows, cur, who);
+        if (!nz) {
+            pthread_mutex_unlock(&sel->mu);
+            return NULL;
+        }
+        bw_noise_release_locked(cur);
+        sel->cur = cur = nz;
+    }
+    cur->refs++;
+    pthread_mutex_unlock(&sel->mu);
+    return cur;
+}
+
+static void bw_noise_release(const barlow_selector *csel, bw_noise *nz)
+{
+    barlow_selector *sel = (barlow_selector *)csel;
+    pthread_mutex_lock(&sel->mu);
+    bw_noise_release_locked(nz);
+    pthread_mutex_unlock(&sel->mu);
+}
+
+/* ---- the block loop -------------------------------------------------------- */
+
+typedef struct bw_score_ctx {
+    const barlow_selector *sel;
+    const float *X32;
+    const double *X64;
+    size_t stride, d, n;
+    const size_t *rows;
+    const uint8_t *y;
+    const bw_noise *noise; /* knn */
+    const bw_knn_plan *plan;
+    double w_failure;      /* split gain class weight */
+    void **scratch;        /* per worker */
+    size_t tile_cols;      /* min(d, BW_SEL_BLOCK): columns a tile holds */
+    size_t tile_bytes;     /* offset of the estimator scratch in a worker's */
+    double *scores;
+    /* first non-finite value per block: row, column (SIZE_MAX = none) */
+    size_t *bad_row, *bad_col;
+    double *bad_val;
+} bw_score_ctx;
+
+/* scikit-learn's preprocessing of a block of nb columns held row-major in
+ * tile[i * nb + t]: scale(with_mean=False) (population std; a std below
+ * 10 eps counts as 1), in place, and the noise factor
+ * c[t] = 1e-10 * max(1, mean|x|) of each column. The column sums run row by
+ * row, numpy's order for an axis-0 reduction of a C-order n×d array with
+ * d > 1; `nb` is a compile-time constant at the main call site so that the
+ * loops over t vectorise. */
+static inline void bw_scale_block(double *tile, size_t n, size_t nb, double *c)
+{
+    double sum[BW_SEL_BLOCK], sq[BW_SEL_BLOCK], am[BW_SEL_BLOCK], mean[BW_SEL_BLOCK],
+        sd[BW_SEL_BLOCK];
+    for (size_t t = 0; t < nb; t++) sum[t] = sq[t] = am[t] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
+    for (size_t t = 0; t < nb; t++) mean[t] = sum[t] / (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) {
+            double e = tile[i * nb + t] - mean[t];
+            sq[t] += e * e;
+        }
+    for (size_t t = 0; t < nb; t++) {
+        sd[t] = sqrt(sq[t] / (double)n);
+        if (sd[t] < 10 * DBL_EPSILON) sd[t] = 1.0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) {
+            double x = tile[i * nb + t] / sd[t];
+            tile[i * nb + t] = x;
+            am[t] += fabs(x);
+        }
+    for (size_t t = 0; t < nb; t++) {
+        double m = am[t] / (double)n;
+        c[t] = 1e-10 * (m > 1.0 ? m : 1.0);
+    }
+}
+
+/* The same for a single column (d == 1): numpy reduces a contiguous column
+ * with pairwise summation. tmp holds n doubles. Returns c. */
+static double bw_scale_column(double *x, size_t n, double *tmp)
+{
+    double mean = bw_pairwise_sum(x, n) / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double e = x[i] - mean;
+        tmp[i] = e * e;
+    }
+    double sd = sqrt(bw_pairwise_sum(tmp, n) / (double)n);
+    if (sd < 10 * DBL_EPSILON) sd = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] /= sd;
+        tmp[i] = fabs(x[i]);
+    }
+    double m = bw_pairwise_sum(tmp, n) / (double)n;
+    return 1e-10 * (m > 1.0 ? m : 1.0);
+}
+
+static int bw_score_block(void *vctx, size_t b, size_t worker)
+{
+    bw_score_ctx *C = vctx;
+    size_t n = C->n, d = C->d;
+    size_t j0 = b * BW_SEL_BLOCK;
+    size_t nb = d - j0 < BW_SEL_BLOCK ? d - j0 : BW_SEL_BLOCK;
+    double *tile = C->scratch[worker]; /* n rows of nb doubles */
+    double *col = tile + C->tile_cols * n; /* one column, n doubles */
+    void *est_scratch = (char *)C->scratch[worker] + C->tile_bytes;
+
+    /* gather the block row-major, widening; x*0 stays 0 unless x is not
+     * finite. Rows are prefetched a few iterations ahead (they are a
+     * stride apart, which hardware prefetchers do not follow). */
+    double chk[BW_SEL_BLOCK] = {0};
+    enum { AHEAD = 8 };
+    for (size_t i = 0; i < n; i++) {
+        size_t r = C->rows ? C->rows[i] : i;
+        double *dst = tile + i * nb;
+        if (C->X32) {
+#if defined(__GNUC__)
+            if (i + AHEAD < n) {
+                size_t ra = C->rows ? C->rows[i + AHEAD] : i + AHEAD;
+                const char *pa = (const char *)(C->X32 + ra * C->stride + j0);
+                for (size_t off = 0; off < nb * sizeof(float); off += 64)
+                    __builtin_prefetch(pa + off);
+            }
+#endif
+            const float *src = C->X32 + r * C->stride + j0;
+            for (size_t t = 0; t < nb; t++) dst[t] = (double)src[t];
+        } else {
+            const double *src = C->X64 + r * C->stride + j0;
+            for (size_t t = 0; t < nb; t++) dst[t] = src[t];
+        }
+        for (size_t t = 0; t < nb; t++) chk[t] += dst[t] * 0.0;
+    }
+    int bad = 0;
+    for (size_t t = 0; t < nb; t++) bad |= chk[t] != 0.0;
+    if (bad) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < nb; t++)
+                if (!isfinite(tile[i * nb + t])) {
+                    C->bad_row[b] = C->rows ? C->rows[i] : i;
+                    C->bad_col[b] = j0 + t;
+                    C->bad_val[b] = tile[i * nb + t];
+                    return 0;
+                }
+    }
+
+    switch (C->sel->opts.estimator) {
+    case BARLOW_ESTIMATOR_KNN: {
+        double c[BW_SEL_BLOCK];
+        if (d == 1) c[0] = bw_scale_column(tile, n, col);
+        else if (nb == BW_SEL_BLOCK) bw_scale_block(tile, n, BW_SEL_BLOCK, c);
+        else bw_scale_block(tile, n, nb, c);
+        for (size_t t = 0; t < nb; t++) {
+            /* the last step of the preprocessing: x + c * g, column by column
+             * with the column-major noise */
+            const double *g = C->noise->data + (j0 + t) * C->noise->rows;
+            for (size_t i = 0; i < n; i++) col[i] = tile[i * nb + t] + c[t] * g[i];
+            C->scores[j0 + t] = bw_knn_mi(C->plan, col, 1, est_scratch);
+        }
+        break;
+    }
+    case BARLOW_ESTIMATOR_SPLIT_GAIN:
+        for (size_t t = 0; t < nb; t++) {
+            double score = 0.0;
+            if (C->w_failure > 0) {
+                float *xf = (float *)col;
+                for (size_t i = 0; i < n; i++) xf[i] = (float)tile[i * nb + t];
+                bw_split_result res;
+                if (bw_split_best(xf, C->y, n, 1.0, C->w_failure, BW_CRITERION_ENTROPY, 1,
+                                  est_scratch, &res) == 0 && res.found)
+                    score = res.gain > 0 ? res.gain : 0.0;
+            }
+            C->scores[j0 + t] = score;
+        }
+        break;
+    case BARLOW_ESTIMATOR_MEAN: {
+        double sum[BW_SEL_BLOCK] = {0};
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
+        for (size_t t = 0; t < nb; t++) C->scores[j0 + t] = sum[t] / (double)n;
+        break;
+    }
+    }
+    return 0;
+}
+
+barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X32,
+                                     const double *X64, size_t stride, size_t d,
+                                     const size_t *rows, size_t n, const uint8_t *y,
+                                     size_t threads, double *scores, const char *who)
+{
+    if (!sel) return bw_error(BARLOW_E_INVALID_ARG, "%s: selector is NULL", who);
+    if (!y) return bw_error(BARLOW_E_INVALID_ARG, "%s: failures is NULL", who);
+    if (!scores) return bw_error(BARLOW_E_INVALID_ARG, "%s: scores is NULL", who);
+    if (!X32 && !X64) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    if (n == 0 || d == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: features are %zux%zu (need at least 1x1)",
+                        who, n, d);
+    if (n > (size_t)INT32_MAX)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %zu rows (at most %d)", who, n,
+                        (int)INT32_MAX);
+    if (n > SIZE_MAX / d)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %zux%zu features overflow", who, n, d);
+    size_t n_fail = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] > 1)
+            return bw_error(BARLOW_E_INVALID_ARG,
+                            "%s: failures[%zu] = %u (failure flags must be 0 or 1)", who, i,
+                            (unsigned)y[i]);
+        n_fail += y[i];
+    }
+
+    const barlow_selector_options *o = &sel->opts;
+    barlow_status st = BARLOW_OK;
+    bw_knn_plan plan;
+    int have_plan = 0;
+    bw_noise *noise = NULL;
+    size_t n_blocks = (d + BW_SEL_BLOCK - 1) / BW_SEL_BLOCK;
+    size_t nt = bw_resolve_threads(threads, n_blocks);
+    size_t est_bytes = 0;
+    if (o->estimator == BARLOW_ESTIMATOR_KNN) est_bytes = bw_knn_scratch_size(n);
+    else if (o->estimator == BARLOW_ESTIMATOR_SPLIT_GAIN) est_bytes = bw_split_scratch_size(n);
+    size_t tile_cols = d < BW_SEL_BLOCK ? d : BW_SEL_BLOCK;
+    size_t tile_bytes = (tile_cols + 1) * n * sizeof(double);
+    size_t per_worker = tile_bytes + est_bytes + 64;
+    void **scratch = bw_calloc(nt, sizeof *scratch, who);
+    size_t *bad_row = bw_mallocn(n_blocks, sizeof *bad_row, who);
+    size_t *bad_col = bw_mallocn(n_blocks, sizeof *bad_col, who);
+    double *bad_val = bw_mallocn(n_blocks, sizeof *bad_val, who);
+    double *tmp_scores = bw_mallocn(d, sizeof *tmp_scores, who);
+    if (!scratch || !bad_row || !bad_col || !bad_val || !tmp_scores) {
+        st = BARLOW_E_NOMEM;
+        goto done;
+    }
+    for (size_t t = 0; t < nt; t++) {
+        scratch[t] = bw_malloc(per_worker, who);
+        if (!scratch[t]) {
+            st = BARLOW_E_NOMEM;
+            goto done;
+        }
+    }
+    for (size_t b = 0; b < n_blocks; b++) bad_row[b] = bad_col[b] = SIZE_MAX;
+    if (o->estimator == BARLOW_ESTIMATOR_KNN) {
+        if (bw_knn_plan_init(&plan, y, n, o->n_neighbors) != 0) {
+            st = bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
+            goto done;
+        }
+        have_plan = 1;
+        noise = bw_noise_acquire(sel, n, d, who);
+        if (!noise) {
+            st = BARLOW_E_NOMEM;
+            goto done;
+        }
+    }
+
+    bw_score_ctx ctx = {
+        .sel = sel, .X32 = X32, .X64 = X64, .stride = stride, .d = d, .n = n,
+        .rows = rows, .y = y, .noise = noise, .plan = have_plan ? &plan : NULL,
+        .w_failure = (n_fail > 0 && n_fail < n) ? (double)(n - n_fail) / (double)n_fail : 0.0,
+        .scratch = scratch, .tile_cols = tile_cols, .tile_bytes = tile_bytes,
+        .scores = tmp_scores, .bad_row = bad_row, .bad_col = bad_col, .bad_val = bad_val};
+    int rc = bw_parallel_for(n_blocks, nt, bw_score_block, &ctx, NULL, NULL);
+    if (rc != 0) {
+        st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
+                      "%s: the worker threads failed", who);
+        goto done;
+    }
+    /* the first non-finite value in row-major order */
+    size_t br = SIZE_MAX, bc = SIZE_MAX;
+    double bv = 0;
+    for (size_t b = 0; b < n_blocks; b++)
+        if (bad_row[b] < br || (bad_row[b] == br && bad_col[b] < bc)) {
+            br = bad_row[b];
+            bc = bad_col[b];
+            bv = bad_val[b];
+        }
+    if (br != SIZE_MAX) {
+        st = bw_error(BARLOW_E_INVALID_ARG,
+                      "%s: features[%zu][%zu] (row %zu, column %zu) is %s (must be finite)",
+                      who, br, bc, br, bc, isnan(bv) ? "NaN" : (bv > 0 ? "inf" : "-inf"));
+        goto done;
+    }
+    memcpy(scores, tmp_scores, d * sizeof *scores);
+
+done:
+    if (have_plan) bw_knn_plan_free(&plan);
+    if (noise) bw_noise_release(sel, noise);
+    if (scratch)
+        for (size_t t = 0; t < nt; t++) free(scratch[t]);
+    free(scratch);
+    free(bad_row);
+    free(bad_col);
+    free(bad_val);
+    free(tmp_scores);
+    return st;
+}
+
+/* ---- public entry points ---------------------------------------------------- */
+
+barlow_status barlow_selector_score(const barlow_selector *sel, const barlow_matrix *features,
+                                    const uint8_t *failures, double *scores)
+{
+    static const char *who = "barlow_selector_score";
+    bw_clear_error();
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    return bw_selector_score_rows(sel, barlow_matrix_data(features), NULL,
+                                  barlow_matrix_stride(features), barlow_matrix_cols(features),
+                                  NULL, barlow_matrix_rows(features), failures,
+                                  sel ? sel->opts.threads : 0, scores, who);
+}
+
+barlow_status barlow_selector_score_f64(const barlow_selector *sel, const double *features,
+                                        size_t n, size_t d, const uint8_t *failures,
+                                        double *scores)
+{
+    static const char *who = "barlow_selector_score_f64";
+    bw_clear_error();
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    return bw_selector_score_rows(sel, NULL, features, d, d, NULL, n, failures,
+                                  sel ? sel->opts.threads : 0, scores, who);
+}
+
+typedef struct bw_ranked {
+    double score;
+    size_t index;
+} bw_ranked;
+
+static int bw_ranked_cmp(const void *a, const void *b)
+{
+    const bw_ranked *x = a, *y = b;
+    int xn = isnan(x->score), yn = isnan(y->score);
+    if (xn != yn) return xn - yn; /* NaN last */
+    if (!xn && x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+static barlow_status bw_rank(const double *scores, size_t d, size_t k, size_t *top,
+                             const char *who)
+{
+    bw_ranked *r = bw_mallocn(d, sizeof *r, who);
+    if (!r) return BARLOW_E_NOMEM;
+    for (size_t j = 0; j < d; j++) r[j] = (bw_ranked){scores[j], j};
+    qsort(r, d, sizeof *r, bw_ranked_cmp);
+    for (size_t t = 0; t < k; t++) top[t] = r[t].index;
+    free(r);
+    return BARLOW_OK;
+}
+
+barlow_status barlow_selector_rank(const double *scores, size_t d, size_t k, size_t *top)
+{
+    static const char *who = "barlow_selector_rank";
+    bw_clear_error();
+    if (!scores) return bw_error(BARLOW_E_INVALID_ARG, "%s: scores is NULL", who);
+    if (!top) return bw_error(BARLOW_E_INVALID_ARG, "%s: top is NULL", who);
+    if (d == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: d=0 (need at least 1 score)", who);
+    if (k == 0 || k > d)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", who, k, d);
+    return bw_rank(scores, d, k, top, who);
+}
+
+barlow_status barlow_selector_top_k(const barlow_selector *sel, const barlow_matrix *features,
+                                    const uint8_t *failures, size_t k, size_t *top,
+                                    double *scores)
+{
+    static const char *who = "barlow_selector_top_k";
+    bw_clear_error();
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    if (!top) return bw_error(BARLOW_E_INVALID_ARG, "%s: top is NULL", who);
+    size_t d = barlow_matrix_cols(features);
+    if (k == 0 || k > d)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", who, k, d);
+    double *all = bw_mallocn(d, sizeof *all, who);
+    if (!all) return BARLOW_E_NOMEM;
+    size_t *idx = bw_mallocn(k, sizeof *idx, who);
+    if (!idx) {
+        free(all);
+        return BARLOW_E_NOMEM;
+    }
+    barlow_status st = bw_selector_score_rows(
+        sel, barlow_matrix_data(features), NULL, barlow_matrix_stride(features), d, NULL,
+        barlow_matrix_rows(features), failures, sel ? sel->opts.threads : 0, all, who);
+    if (st == BARLOW_OK) st = bw_rank(all, d, k, idx, who);
+    if (st == BARLOW_OK) {
+        memcpy(top, idx, k * sizeof *top);
+        if (scores) memcpy(scores, all, d * sizeof *scores);
+    }
+    free(all);
+    free(idx);
+    return st;
+}

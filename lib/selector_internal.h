@@ -1,0 +1,71 @@
+/*
+ * Internal: the pieces of the MI selector that other modules (the analysis
+ * driver) and the white-box tests call directly. Not installed; bw_* names
+ * are hidden.
+ *
+ * Thread safety: bw_knn_* functions are reentrant; a plan is read-only after
+ * bw_knn_plan_init and may be shared by threads that use distinct scratch.
+ */
+#ifndef BW_SELECTOR_INTERNAL_H
+#define BW_SELECTOR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "barlow/matrix.h"
+#include "barlow/selector.h"
+
+/* ---- digamma and numpy-compatible sums (lib/mi_knn.c) -------------------- */
+
+/* ψ(n) for an integer n >= 1, bit-identical to scipy.special.digamma(n):
+ * -γ + Σ_{i<n} 1/i for n <= 10, the asymptotic series above. */
+double bw_digamma_int(size_t n);
+
+/* Σ a[i] in numpy's order for a contiguous float64 reduction (chunks of
+ * 8192 elements added in order, each summed pairwise with 8 accumulators in
+ * blocks of 128), so that bw_pairwise_sum(a, n) / n == numpy.mean(a) bit
+ * for bit. */
+double bw_pairwise_sum(const double *a, size_t n);
+
+/* ---- the kNN estimator on one column (lib/mi_knn.c) ---------------------- */
+
+/* What Ross's estimator needs from the failure vector of a group; computed
+ * once per group and shared by all its columns. */
+typedef struct bw_knn_plan {
+    size_t n;          /* rows */
+    size_t n_kept;     /* rows whose class has >= 2 members */
+    const uint8_t *y;  /* borrowed failure flags (0/1), n entries */
+    int keep[2];       /* class c has >= 2 members */
+    size_t k[2];       /* neighbours per class: min(n_neighbors, count-1) */
+    double base;       /* (ψ(N) + mean ψ(k)) − mean ψ(count), sklearn's order */
+    double *psi;       /* ψ(m) for m = 0..n_kept (psi[0] unused) */
+} bw_knn_plan;
+
+/* Prepares a plan for failure flags y[0..n) (each 0 or 1, not checked) and
+ * n_neighbors >= 1. Returns 0, or -1 when allocation fails. */
+int bw_knn_plan_init(bw_knn_plan *plan, const uint8_t *y, size_t n, size_t n_neighbors);
+void bw_knn_plan_free(bw_knn_plan *plan);
+
+/* Bytes of scratch (8-byte aligned) that bw_knn_mi needs for n rows. */
+size_t bw_knn_scratch_size(size_t n);
+
+/* sklearn's _compute_mi_cd on one column that has already been scaled and
+ * noised: x[i * stride] for i < n, in row order (finite). Returns the MI
+ * estimate (>= 0; 0 when no class has two members). Never allocates. */
+double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
+
+/* ---- scoring entry point for the analysis driver (lib/selector.c) -------- */
+
+/* Scores the d columns of the rows `rows[0..n)` (NULL: rows 0..n-1) of a
+ * row-major matrix, as barlow_selector_score does for the matrix made of
+ * those rows in that order (the noise is drawn for the local row numbers
+ * 0..n-1). Exactly one of X32/X64 is non-NULL; `stride` is in elements.
+ * `threads` overrides the selector's option (0 = all cores, 1 = the calling
+ * thread only). y holds n flags (0/1, validated here). Sets the error message
+ * with `who` as the function name. Returns a barlow_status. */
+barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X32,
+                                     const double *X64, size_t stride, size_t d,
+                                     const size_t *rows, size_t n, const uint8_t *y,
+                                     size_t threads, double *scores, const char *who);
+
+#endif /* BW_SELECTOR_INTERNAL_H */

@@ -1,0 +1,460 @@
+/*
+ * The libtorch shim (see shim.h): extern "C" functions over libtorch 1.13.
+ * The only C++ file of libbarlow and the only one including libtorch headers.
+ *
+ * Rule: every exported function that returns a barlow_status runs its body
+ * through bw_torch_guard(), the one place that catches C++ exceptions
+ * (bw_fail raised here, c10::Error, std::bad_alloc, std::exception and
+ * anything else) and turns them into a status and a message. A test
+ * (tests/test_extractor.c, "shim guard") greps this file to keep it so.
+ */
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "internal.h"
+}
+#include "shim.h"
+
+namespace {
+
+/* A failure with a status of our own choosing, raised inside a guarded body. */
+struct bw_fail {
+    barlow_status status;
+    std::string msg;
+};
+
+[[noreturn]] void fail(barlow_status st, const std::string &msg) { throw bw_fail{st, msg}; }
+
+/* libtorch messages can span many lines (TorchScript tracebacks): keep the
+ * first line and, when different, the last non-empty one (where a model's
+ * own exception text ends up), within the error buffer's size. */
+std::string condense(const char *what)
+{
+    std::string s(what ? what : "");
+    std::vector<std::string> lines;
+    std::istringstream in(s);
+    std::string line;
+    while (std::getline(in, line)) {
+        size_t a = line.find_first_not_of(" \t\r");
+        if (a == std::string::npos) continue;
+        size_t b = line.find_last_not_of(" \t\r");
+        lines.push_back(line.substr(a, b - a + 1));
+    }
+    if (lines.empty()) return "(no message)";
+    std::string out = lines.front();
+    if (lines.size() > 1 && lines.back() != lines.front()) out += " ... " + lines.back();
+    if (out.size() > 700) out = out.substr(0, 340) + " ... " + out.substr(out.size() - 340);
+    return out;
+}
+
+/* The one exception boundary of the shim. */
+template <class F>
+barlow_status bw_torch_guard(const char *who, F &&body) noexcept
+{
+    try {
+        return body();
+    } catch (const bw_fail &f) {
+        return bw_error(f.status, "%s: %s", who, f.msg.c_str());
+    } catch (const c10::Error &e) {
+        return bw_error(BARLOW_E_BACKEND, "%s: libtorch error: %s", who,
+                        condense(e.what_without_backtrace()).c_str());
+    } catch (const std::bad_alloc &) {
+        return bw_error(BARLOW_E_NOMEM, "%s: out of memory in libtorch", who);
+    } catch (const std::exception &e) {
+        return bw_error(BARLOW_E_BACKEND, "%s: libtorch exception: %s", who,
+                        condense(e.what()).c_str());
+    } catch (...) {
+        return bw_error(BARLOW_E_BACKEND, "%s: unknown C++ exception in libtorch", who);
+    }
+}
+
+/* A read-only, seekable stream over caller memory (no copy). */
+struct mem_streambuf : std::streambuf {
+    mem_streambuf(const void *data, size_t size)
+    {
+        char *p = const_cast<char *>(static_cast<const char *>(data));
+        setg(p, p, p + size);
+    }
+    pos_type seekoff(off_type off, std::ios_base::seekdir dir,
+                     std::ios_base::openmode) override
+    {
+        char *target = dir == std::ios_base::beg   ? eback() + off
+                       : dir == std::ios_base::cur ? gptr() + off
+                                                   : egptr() + off;
+        if (target < eback() || target > egptr()) return pos_type(off_type(-1));
+        setg(eback(), target, egptr());
+        return pos_type(target - eback());
+    }
+    pos_type seekpos(pos_type pos, std::ios_base::openmode mode) override
+    {
+        return seekoff(off_type(pos), std::ios_base::beg, mode);
+    }
+};
+
+std::string shape_str(const at::Tensor &t)
+{
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); i++) {
+        if (i) s += ", ";
+        s += std::to_string(t.size(i));
+    }
+    return s + "]";
+}
+
+const char *const resnet_children[] = {"conv1",  "bn1",    "relu",   "maxpool",
+                                       "layer1", "layer2", "layer3", "layer4"};
+
+} // namespace
+
+struct bw_torch_model {
+    torch::jit::Module module; /* eval mode, as loaded (+ forward_features) */
+    torch::jit::Module fast;   /* frozen + optimised copy, or == module */
+    c10::Device device{c10::kCPU};
+    size_t channels = 3, height = 0, width = 0, threads = 1;
+    bool normalize = false;
+    at::Tensor mean, std; /* 1×C×1×1 on device, when normalize */
+    bw_torch_info info{};
+};
+
+namespace {
+
+at::Tensor input_tensor(bw_torch_model *m, const float *x, size_t n, bool grad)
+{
+    at::Tensor t = torch::from_blob(const_cast<float *>(x),
+                                    {(int64_t)n, (int64_t)m->channels, (int64_t)m->height,
+                                     (int64_t)m->width},
+                                    torch::kFloat32);
+    /* A copy, so that a model writing into its input never touches the
+     * caller's const buffer. */
+    t = m->device.is_cpu() ? t.clone() : t.to(m->device);
+    if (grad) t.set_requires_grad(true);
+    return t;
+}
+
+at::Tensor normalized(bw_torch_model *m, const at::Tensor &t)
+{
+    return m->normalize ? (t - m->mean) / m->std : t;
+}
+
+/* The last feature map; checks it against the contract. `expect` = the dry
+ * run's info to compare with (NULL during the dry run itself). */
+at::Tensor feature_map(bw_torch_model *m, torch::jit::Module &mod, const at::Tensor &x,
+                       const bw_torch_info *expect)
+{
+    c10::IValue out = mod.get_method("forward_features")({x});
+    if (!out.isTensor())
+        fail(BARLOW_E_FORMAT, std::string("forward_features returned a ") +
+                                  out.tagKind() +
+                                  ", not a tensor (the contract wants the last feature "
+                                  "map N×D×h×w)");
+    at::Tensor f = out.toTensor();
+    if (f.dim() != 4)
+        fail(BARLOW_E_FORMAT, "forward_features returned a tensor of shape " + shape_str(f) +
+                                  " (" + std::to_string(f.dim()) +
+                                  " dimensions); the contract wants the last feature "
+                                  "map N×D×h×w (4 dimensions)");
+    if (f.size(0) != x.size(0))
+        fail(BARLOW_E_FORMAT, "forward_features returned " + std::to_string(f.size(0)) +
+                                  " maps for " + std::to_string(x.size(0)) +
+                                  " images (shape " + shape_str(f) + ")");
+    if (!at::isFloatingType(f.scalar_type()))
+        fail(BARLOW_E_FORMAT, std::string("forward_features returned a tensor of type ") +
+                                  c10::toString(f.scalar_type()) +
+                                  "; the contract wants floating point");
+    if (f.size(1) < 1 || f.size(2) < 1 || f.size(3) < 1)
+        fail(BARLOW_E_FORMAT, "forward_features returned an empty feature map of shape " +
+                                  shape_str(f));
+    if (expect && (size_t)f.size(1) != expect->feature_dim)
+        fail(BARLOW_E_FORMAT, "forward_features returned " + std::to_string(f.size(1)) +
+                                  " channels, but the dry run at load gave " +
+                                  std::to_string(expect->feature_dim));
+    (void)m;
+    return f.to(torch::kFloat32);
+}
+
+at::Tensor logits_of(torch::jit::Module &mod, const at::Tensor &x, const bw_torch_info *expect)
+{
+    c10::IValue out = mod.forward({x});
+    if (!out.isTensor())
+        fail(BARLOW_E_FORMAT, std::string("forward returned a ") + out.tagKind() +
+                                  ", not a tensor (the contract wants logits N×K)");
+    at::Tensor l = out.toTensor();
+    if (l.dim() != 2 || l.size(0) != x.size(0) || l.size(1) < 1)
+        fail(BARLOW_E_FORMAT, "forward returned a tensor of shape " + shape_str(l) +
+                                  " for " + std::to_string(x.size(0)) +
+                                  " images; the contract wants logits N×K");
+    if (!at::isFloatingType(l.scalar_type()))
+        fail(BARLOW_E_FORMAT, std::string("forward returned a tensor of type ") +
+                                  c10::toString(l.scalar_type()) +
+                                  "; the contract wants floating point logits");
+    if (expect && (size_t)l.size(1) != expect->num_classes)
+        fail(BARLOW_E_FORMAT, "forward returned " + std::to_string(l.size(1)) +
+                                  " logits, but the dry run at load gave " +
+                                  std::to_string(expect->num_classes));
+    return l.to(torch::kFloat32);
+}
+
+void copy_out(const at::Tensor &t, float *dst)
+{
+    at::Tensor c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+    std::memcpy(dst, c.data_ptr<float>(), (size_t)c.numel() * sizeof(float));
+}
+
+c10::Device parse_device(const char *text)
+{
+    std::string s(text ? text : "cpu");
+    c10::optional<c10::Device> dev;
+    try {
+        dev = c10::Device(s);
+    } catch (const c10::Error &) {
+        fail(BARLOW_E_INVALID_ARG,
+             "device '" + s + "' is not a device name (use cpu, cuda or cuda:N)");
+    }
+    if (dev->is_cpu()) {
+        if (dev->has_index() && dev->index() != 0)
+            fail(BARLOW_E_INVALID_ARG, "device '" + s + "': the CPU device has no index " +
+                                           std::to_string(dev->index()) + " (use cpu)");
+        return c10::Device(c10::kCPU);
+    }
+    if (!dev->is_cuda())
+        fail(BARLOW_E_UNSUPPORTED,
+             "device '" + s + "' is not supported (use cpu, cuda or cuda:N)");
+    if (!torch::cuda::is_available())
+        fail(BARLOW_E_UNSUPPORTED,
+             "device '" + s +
+                 "' is not available: this libtorch was built without CUDA or no CUDA "
+                 "device is visible (use cpu, or build with -Dtorch_prefix=<a CUDA libtorch>)");
+    size_t count = torch::cuda::device_count();
+    if (dev->has_index() && (size_t)dev->index() >= count)
+        fail(BARLOW_E_UNSUPPORTED, "device '" + s + "' is not available: there are " +
+                                       std::to_string(count) + " CUDA device(s)");
+    return *dev;
+}
+
+std::string dry_run_what(const bw_torch_config *cfg)
+{
+    return "the dry run on a 2×" + std::to_string(cfg->channels) + "×" +
+           std::to_string(cfg->height) + "×" + std::to_string(cfg->width) +
+           " input (the channels and input_size options) failed: ";
+}
+
+/* Gives a module without forward_features one that runs the ResNet-style
+ * children in order; explains what is missing otherwise. */
+void resolve_contract(torch::jit::Module &mod, bw_torch_info *info)
+{
+    if (mod.find_method("forward_features")) {
+        info->native_forward_features = 1;
+        return;
+    }
+    std::vector<std::string> have;
+    for (const auto &c : mod.named_children()) have.push_back(c.name);
+    std::string missing;
+    for (const char *name : resnet_children) {
+        bool found = false;
+        for (const auto &h : have) found = found || h == name;
+        if (!found) missing += std::string(missing.empty() ? "" : ", ") + "'" + name + "'";
+    }
+    if (!missing.empty())
+        fail(BARLOW_E_FORMAT,
+             "the model has no forward_features method and is not ResNet-style: it lacks "
+             "the child module(s) " +
+                 missing +
+                 " (the contract wants forward_features(x) returning the last feature map "
+                 "N×D×h×w, or children conv1, bn1, relu, maxpool, layer1..layer4; "
+                 "tools/convert_checkpoint.py makes such a module)");
+    std::string src = "def forward_features(self, x):\n";
+    for (const char *name : resnet_children) src += std::string("    x = self.") + name + ".forward(x)\n";
+    src += "    return x\n";
+    mod.define(src);
+    info->native_forward_features = 0;
+}
+
+} // namespace
+
+extern "C" {
+
+barlow_status bw_torch_load(const char *who, const char *path, const void *data,
+                            size_t size, const bw_torch_config *cfg,
+                            bw_torch_model **out, bw_torch_info *info)
+{
+    return bw_torch_guard(who, [&]() -> barlow_status {
+        c10::Device dev = parse_device(cfg->device);
+        at::set_num_threads((int)cfg->threads);
+        std::unique_ptr<bw_torch_model> m(new bw_torch_model());
+        m->device = dev;
+        m->channels = cfg->channels;
+        m->height = cfg->height;
+        m->width = cfg->width;
+        m->threads = cfg->threads;
+        try {
+            if (data) {
+                mem_streambuf sb(data, size);
+                std::istream in(&sb);
+                m->module = torch::jit::load(in, c10::Device(c10::kCPU));
+            } else {
+                m->module = torch::jit::load(std::string(path), c10::Device(c10::kCPU));
+            }
+        } catch (const c10::Error &e) {
+            fail(BARLOW_E_FORMAT, "not a loadable TorchScript archive (torch.jit.save): " +
+                                      condense(e.what_without_backtrace()));
+        } catch (const std::bad_alloc &) {
+            throw;
+        } catch (const std::exception &e) {
+            fail(BARLOW_E_FORMAT, "not a loadable TorchScript archive (torch.jit.save): " +
+                                      condense(e.what()));
+        }
+        m->module.eval();
+        m->module.to(dev);
+        bw_torch_info inf{};
+        resolve_contract(m->module, &inf);
+        if (cfg->normalize) {
+            m->normalize = true;
+            m->mean = torch::from_blob(const_cast<float *>(cfg->mean),
+                                       {1, (int64_t)cfg->channels, 1, 1}, torch::kFloat32)
+                          .clone()
+                          .to(dev);
+            m->std = torch::from_blob(const_cast<float *>(cfg->std),
+                                      {1, (int64_t)cfg->channels, 1, 1}, torch::kFloat32)
+                         .clone()
+                         .to(dev);
+        }
+
+        /* The dry run: two images of mid-grey. */
+        torch::NoGradGuard no_grad;
+        std::vector<float> grey(2 * cfg->channels * cfg->height * cfg->width, 0.5f);
+        at::Tensor x = normalized(m.get(), input_tensor(m.get(), grey.data(), 2, false));
+        at::Tensor fmap, logits;
+        try {
+            fmap = feature_map(m.get(), m->module, x, nullptr);
+            if (cfg->want_logits) logits = logits_of(m->module, x, nullptr);
+        } catch (const c10::Error &e) {
+            fail(BARLOW_E_BACKEND, dry_run_what(cfg) + condense(e.what_without_backtrace()));
+        } catch (const std::bad_alloc &) {
+            throw;
+        } catch (const std::exception &e) {
+            /* TorchScript's own exceptions (a model's `raise`, shape errors
+             * in the interpreter) are torch::jit::JITException. */
+            fail(BARLOW_E_BACKEND, dry_run_what(cfg) + condense(e.what()));
+        }
+        inf.feature_dim = (size_t)fmap.size(1);
+        inf.fmap_height = (size_t)fmap.size(2);
+        inf.fmap_width = (size_t)fmap.size(3);
+        inf.num_classes = cfg->want_logits ? (size_t)logits.size(1) : 0;
+
+        m->fast = m->module;
+        if (cfg->optimize) {
+            /* Freeze (weights become constants, submodules are inlined) and
+             * let libtorch fuse conv+bn and pick oneDNN kernels. A model
+             * that does not survive this runs as loaded. */
+            try {
+                torch::jit::Module frozen =
+                    torch::jit::freeze(m->module, std::vector<std::string>{"forward_features"});
+                frozen = torch::jit::optimize_for_inference(frozen, {"forward_features"});
+                at::Tensor f2 = feature_map(m.get(), frozen, x, &inf);
+                bool ok = f2.sizes() == fmap.sizes() &&
+                          at::allclose(f2, fmap.to(torch::kFloat32), 1e-3, 1e-4);
+                if (ok && cfg->want_logits) {
+                    at::Tensor l2 = logits_of(frozen, x, &inf);
+                    ok = at::allclose(l2, logits, 1e-3, 1e-4);
+                }
+                if (ok) {
+                    m->fast = frozen;
+                    inf.optimized = 1;
+                }
+            } catch (const bw_fail &) {
+            } catch (const c10::Error &) {
+            } catch (const std::bad_alloc &) {
+                throw;
+            } catch (const std::exception &) {
+            }
+        }
+        m->info = inf;
+        *info = inf;
+        *out = m.release();
+        return BARLOW_OK;
+    });
+}
+
+void bw_torch_free(bw_torch_model *m)
+{
+    try {
+        delete m;
+    } catch (...) {
+    }
+}
+
+barlow_status bw_torch_run(const char *who, bw_torch_model *m, const float *x, size_t n,
+                           float *features, float *logits)
+{
+    return bw_torch_guard(who, [&]() -> barlow_status {
+        at::set_num_threads((int)m->threads);
+        torch::NoGradGuard no_grad;
+        at::Tensor t = normalized(m, input_tensor(m, x, n, false));
+        if (features) {
+            at::Tensor f = feature_map(m, m->fast, t, &m->info);
+            copy_out(f.mean({2, 3}), features);
+        }
+        if (logits) copy_out(logits_of(m->fast, t, &m->info), logits);
+        return BARLOW_OK;
+    });
+}
+
+barlow_status bw_torch_feature_map(const char *who, bw_torch_model *m, const float *x,
+                                   size_t n, size_t channel, float *out)
+{
+    return bw_torch_guard(who, [&]() -> barlow_status {
+        at::set_num_threads((int)m->threads);
+        torch::NoGradGuard no_grad;
+        at::Tensor t = normalized(m, input_tensor(m, x, n, false));
+        at::Tensor f = feature_map(m, m->fast, t, &m->info);
+        if ((size_t)f.size(2) != m->info.fmap_height || (size_t)f.size(3) != m->info.fmap_width)
+            fail(BARLOW_E_FORMAT, "the feature map is " + shape_str(f) +
+                                      " but the dry run at load gave h×w = " +
+                                      std::to_string(m->info.fmap_height) + "×" +
+                                      std::to_string(m->info.fmap_width));
+        copy_out(f.select(1, (int64_t)channel), out);
+        return BARLOW_OK;
+    });
+}
+
+barlow_status bw_torch_feature_grad(const char *who, bw_torch_model *m, const float *x,
+                                    size_t n, size_t feature, float *values, float *grad)
+{
+    return bw_torch_guard(who, [&]() -> barlow_status {
+        at::set_num_threads((int)m->threads);
+        torch::AutoGradMode enable_grad(true);
+        at::Tensor t = input_tensor(m, x, n, true);
+        /* The unfrozen module: autograd runs through it (and through the
+         * normalisation) back to the [0,1] pixels. */
+        at::Tensor f = feature_map(m, m->module, normalized(m, t), &m->info);
+        at::Tensor v = f.mean({2, 3}).select(1, (int64_t)feature);
+        std::vector<at::Tensor> g = torch::autograd::grad({v.sum()}, {t});
+        if (values) copy_out(v, values);
+        copy_out(g.at(0), grad);
+        return BARLOW_OK;
+    });
+}
+
+barlow_status bw_torch_set_threads(const char *who, size_t threads)
+{
+    return bw_torch_guard(who, [&]() -> barlow_status {
+        at::set_num_threads((int)threads);
+        return BARLOW_OK;
+    });
+}
+
+const char *bw_torch_version(void) { return TORCH_VERSION; }
+
+} /* extern "C" */

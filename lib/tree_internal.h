@@ -1,0 +1,49 @@
+/* Internal layout of barlow_tree / barlow_tree_eval shared by lib/tree.c and
+ * lib/tree_export.c. Not installed. */
+#ifndef BW_TREE_INTERNAL_H
+#define BW_TREE_INTERNAL_H
+
+#include "barlow/tree.h"
+#include "internal.h"
+
+typedef struct bw_tnode {
+    int32_t parent, left, right, depth, is_leaf, predicts_failure;
+    int64_t feature;     /* original column; -1 for leaves */
+    double threshold;    /* NaN for leaves */
+    size_t start;        /* first row of the node in the tree's `rows` array */
+    size_t size, failures;
+    double wsize, wfail, impurity, improvement;
+    double er, ec, iv, p;
+} bw_tnode;
+
+/* Statistics shared by a tree and an evaluation. */
+typedef struct bw_tstats {
+    size_t n_nodes, n_leaves;
+    int32_t depth;
+    bw_tnode *nodes;
+    size_t *rank;        /* leaves by IV, best first (n_leaves) */
+    size_t size, failures;
+    double ber, aler, precision, recall;
+    double w0, w1;       /* class weights (correct, failure) */
+} bw_tstats;
+
+struct barlow_tree {
+    bw_tstats s;
+    barlow_tree_options opts; /* effective options (current version) */
+    size_t input_cols;
+    uint32_t *rows;           /* training rows grouped by node, ascending in each */
+    uint8_t *fail;            /* training failure flags (by row) */
+};
+
+struct barlow_tree_eval {
+    bw_tstats s;
+    size_t input_cols;
+};
+
+/* JSON/DOT/text helpers in tree_export.c */
+void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id);
+barlow_status bw_tree_check_rule_options(const barlow_rule_options *in,
+                                         barlow_rule_options *out, const char *who);
+int bw_tree_rule_passes(const bw_tstats *s, size_t id, const barlow_rule_options *o);
+
+#endif

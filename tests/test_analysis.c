@@ -1,0 +1,630 @@
+/* Tests of include/barlow/analysis.h (public API only): the whole-dataset
+ * analysis against the selector and the tree run by hand, degenerate and
+ * empty groups, thread-count invariance, progress and cancel, exports, and
+ * every error path (status, message, untouched outputs). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <barlow/barlow.h>
+
+#include "tap.h"
+
+#define TAP_STATUS(expr, want, needle, ...)                                               \
+    do {                                                                                  \
+        barlow_status st_ = (expr);                                                       \
+        const char *msg_ = barlow_last_error();                                           \
+        TAP_OK(st_ == (want) && strstr(msg_, (needle)) != NULL, __VA_ARGS__);             \
+        if (st_ != (want) || !strstr(msg_, (needle)))                                     \
+            printf("#   status %d (want %d), message \"%s\" (want \"%s\")\n", (int)st_,   \
+                   (int)(want), msg_, (needle));                                          \
+    } while (0)
+
+/* splitmix64 for reproducible synthetic data */
+static uint64_t rng_state = 12345;
+static uint64_t next_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static double uniform(void) { return (double)(next_u64() >> 11) * (1.0 / 9007199254740992.0); }
+
+enum { N = 600, D = 40, K = 5 };
+
+/* Features: ReLU-like; labels cyclic; failures driven by column 7 (and a
+ * little noise) for classes 0..2; class 3 never fails (label grouping);
+ * class 4 is never predicted (every row labelled 4 is predicted 3, so it
+ * always fails). */
+static float X[N * D];
+static int32_t labels[N], preds[N];
+static const char *names[K] = {"tench", "goldfish, carassius", "say \"hi\"", "four", "five"};
+
+static void make_data(void)
+{
+    for (size_t i = 0; i < (size_t)N * D; i++) {
+        double v = uniform() * 2.0 - 0.6;
+        X[i] = v > 0 ? (float)v : 0.0f;
+    }
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % K;
+        int fail = X[(size_t)i * D + 7] > 0.8f || uniform() < 0.05;
+        if (labels[i] == 3) fail = 0;
+        if (labels[i] == 4) fail = 1;
+        preds[i] = fail ? (labels[i] + 1) % K : labels[i];
+        if (labels[i] == 4) preds[i] = 3;
+        if (preds[i] == 4) preds[i] = 0; /* nothing is predicted 4 */
+        if (labels[i] == 0 && preds[i] == 0 && fail) preds[i] = 1;
+    }
+}
+
+static barlow_dataset *make_dataset(void)
+{
+    barlow_dataset *ds = NULL;
+    if (barlow_dataset_create(N, labels, preds, names, K, &ds) != BARLOW_OK) return NULL;
+    return ds;
+}
+
+static int count_cancel;
+static size_t last_done, last_total, calls;
+static int on_progress(size_t done, size_t total, void *user)
+{
+    (void)user;
+    calls++;
+    if (done < last_done) count_cancel = -1000; /* must not go back */
+    last_done = done;
+    last_total = total;
+    return 0;
+}
+static int cancel_after_one(size_t done, size_t total, void *user)
+{
+    (void)total;
+    int *n = user;
+    (*n)++;
+    return done >= 1;
+}
+
+static char *json_of(const barlow_analysis *a)
+{
+    barlow_buffer b = {NULL, 0};
+    if (barlow_analysis_to_json(a, &b) != BARLOW_OK) return NULL;
+    return b.data;
+}
+
+/* The analysis of group i matches the selector and the tree run by hand on
+ * the group's rows. */
+static void check_against_manual(const barlow_analysis *a, const barlow_dataset *ds,
+                                 const barlow_matrix *m, size_t i, size_t k)
+{
+    barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    TAP_OK(barlow_analysis_get_group(a, i, &g) == BARLOW_OK, "group %zu: get_group", i);
+    barlow_group *grp = NULL;
+    barlow_group_create(ds, g.grouping, g.class_id, &grp);
+    size_t gs = barlow_group_size(grp), gf = 0;
+    barlow_group_failure_count(grp, &gf);
+    TAP_OK(g.size == gs && g.failures == gf, "group %zu: size %zu failures %zu as the dataset's",
+           i, g.size, g.failures);
+    TAP_OK(fabs(g.base_error_rate - (gs ? (double)gf / (double)gs : 0.0)) < 1e-15, "group %zu: BER", i);
+    if (g.status != BARLOW_ANALYSIS_ANALYSED) {
+        barlow_group_free(grp);
+        return;
+    }
+    barlow_matrix *rows = NULL;
+    barlow_group_gather_rows(grp, m, &rows);
+    uint8_t *y = malloc(gs);
+    barlow_group_failures(grp, y);
+    barlow_selector *sel = NULL;
+    barlow_selector_create(NULL, &sel);
+    size_t top[64], got[64];
+    double scores[D], got_scores[64];
+    TAP_OK(barlow_selector_top_k(sel, rows, y, k, top, scores) == BARLOW_OK,
+           "group %zu: selector by hand", i);
+    TAP_OK(g.n_selected == k, "group %zu: %zu selected", i, g.n_selected);
+    barlow_analysis_group_selection(a, i, got, got_scores);
+    int same = 1;
+    for (size_t t = 0; t < k; t++)
+        same &= got[t] == top[t] && got_scores[t] == scores[top[t]];
+    TAP_OK(same, "group %zu: the same top-%zu features and scores as barlow_selector_top_k", i,
+           k);
+    barlow_tree *t = NULL;
+    barlow_tree_fit(rows, y, top, k, NULL, &t);
+    barlow_buffer want = {NULL, 0}, have = {NULL, 0};
+    barlow_tree_to_json(t, NULL, NULL, &want);
+    barlow_tree_to_json(barlow_analysis_group_tree(a, i, 0), NULL, NULL, &have);
+    TAP_OK(want.data && have.data && !strcmp(want.data, have.data),
+           "group %zu: the same tree as barlow_tree_fit on the top-k columns", i);
+    size_t leaves[64];
+    barlow_tree_leaves_by_importance(t, leaves);
+    barlow_tree_node nd = {.version = BARLOW_TREE_NODE_VERSION};
+    barlow_tree_get_node(t, leaves[0], &nd);
+    barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+    TAP_OK(barlow_analysis_get_result(a, i, 0, &r) == BARLOW_OK, "group %zu: get_result", i);
+    TAP_OK(r.best_leaf == (int32_t)leaves[0] && r.best_error_rate == nd.error_rate &&
+               r.best_error_coverage == nd.error_coverage && r.best_importance == nd.importance,
+           "group %zu: best leaf %d is the tree's highest-IV leaf", i, (int)r.best_leaf);
+    int valid = nd.error_rate >= g.base_error_rate + 0.1 - 1e-12 && nd.error_coverage >= 0.2 - 1e-12;
+    TAP_OK(r.valid == valid, "group %zu: valid=%d follows ER >= BER + 0.1 and EC >= 0.2", i,
+           (int)r.valid);
+    barlow_buffer_dispose(&want);
+    barlow_buffer_dispose(&have);
+    barlow_tree_free(t);
+    barlow_selector_free(sel);
+    free(y);
+    barlow_matrix_free(rows);
+    barlow_group_free(grp);
+}
+
+static void test_defaults(void)
+{
+    barlow_analysis_options o;
+    memset(&o, 0xff, sizeof o);
+    barlow_analysis_options_init(&o);
+    TAP_OK(o.version == BARLOW_ANALYSIS_OPTIONS_VERSION && o.groupings == BARLOW_ANALYSIS_BY_BOTH &&
+               o.k == 20 && !o.tree && !o.depths && o.n_depths == 0 &&
+               o.estimator == BARLOW_ESTIMATOR_KNN && o.n_neighbors == 3 && o.seed == 0 &&
+               o.threads == 0 && !o.rules && o.delta == 0.1 && o.gamma == 0.2 &&
+               o.min_group_size == 2,
+           "options_init: documented defaults");
+    barlow_analysis_options_init(NULL);
+    TAP_OK(1, "options_init(NULL) is ignored");
+}
+
+static void test_run(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 5;
+    o.threads = 1;
+    barlow_analysis *a = NULL;
+    calls = 0;
+    last_done = 0;
+    TAP_OK(barlow_analyze(m, ds, &o, on_progress, NULL, &a) == BARLOW_OK && a,
+           "analyze: succeeds");
+    if (!a) return;
+    TAP_OK(barlow_analysis_group_count(a) == 2 * K, "analyze: %zu groups = 2 groupings x %d classes",
+           barlow_analysis_group_count(a), K);
+    TAP_OK(calls > 0 && last_done == 2 * K && last_total == 2 * K && count_cancel == 0,
+           "progress: called %zu times, ends at %zu/%zu, never goes back", calls, last_done,
+           last_total);
+    TAP_OK(barlow_analysis_depth_count(a) == 1 && barlow_analysis_depth(a, 0) == 1 &&
+               barlow_analysis_depth(a, 1) == 0 && barlow_analysis_depth(NULL, 0) == 0,
+           "one depth (1) by default");
+    /* order: label grouping, then prediction; class ids ascending */
+    int order = 1;
+    for (size_t i = 0; i < 2 * K; i++) {
+        barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+        barlow_analysis_get_group(a, i, &g);
+        order &= g.grouping == (i < K ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION) &&
+                 g.class_id == (int32_t)(i % K) && !strcmp(g.class_name, names[i % K]);
+    }
+    TAP_OK(order, "groups ordered by grouping then class id, with class names");
+    for (size_t i = 0; i < 2 * K; i++) check_against_manual(a, ds, m, i, 5);
+
+    /* degenerate and empty groups */
+    barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+    barlow_analysis_get_group(a, 3, &g);
+    barlow_analysis_get_result(a, 3, 0, &r);
+    const barlow_tree *t3 = barlow_analysis_group_tree(a, 3, 0);
+    TAP_OK(g.status == BARLOW_ANALYSIS_NO_FAILURES && g.failures == 0 && g.n_selected == 0 && t3 &&
+               barlow_tree_leaf_count(t3) == 1 && r.best_leaf == 0 &&
+               r.best_error_coverage == 0.0 && r.best_error_rate == 0.0 && r.valid == 0,
+           "label 3 (no failures): one-leaf tree, EC 0, not valid, no selection");
+    barlow_analysis_get_group(a, 4, &g);
+    barlow_analysis_get_result(a, 4, 0, &r);
+    TAP_OK(g.status == BARLOW_ANALYSIS_NO_CORRECT && g.failures == g.size &&
+               barlow_tree_leaf_count(barlow_analysis_group_tree(a, 4, 0)) == 1 &&
+               r.best_error_rate == 1.0 && r.best_error_coverage == 1.0 && r.valid == 0,
+           "label 4 (all failures): one-leaf tree, ER 1 = BER, not valid");
+    barlow_analysis_get_group(a, K + 4, &g);
+    barlow_analysis_get_result(a, K + 4, 0, &r);
+    TAP_OK(g.status == BARLOW_ANALYSIS_EMPTY && g.size == 0 && g.base_error_rate == 0.0 &&
+               !barlow_analysis_group_tree(a, K + 4, 0) && r.best_leaf == -1 && r.valid == 0 &&
+               r.best_rule == -1,
+           "prediction 4 (never predicted): listed with size 0, no tree");
+    TAP_OK(!barlow_analysis_group_tree(a, 2 * K, 0) && !barlow_analysis_group_tree(a, 0, 1) &&
+               !barlow_analysis_group_tree(NULL, 0, 0),
+           "group_tree: NULL out of range");
+
+    /* the evaluation */
+    for (int b = 0; b < 2; b++) {
+        barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+        TAP_OK(barlow_analysis_get_evaluation(a, (barlow_group_by)b, 0, &e) == BARLOW_OK,
+               "evaluation %d: ok", b);
+        size_t groups = 0, valid = 0;
+        for (size_t i = (size_t)b * K; i < (size_t)(b + 1) * K; i++) {
+            barlow_analysis_get_group(a, i, &g);
+            barlow_analysis_get_result(a, i, 0, &r);
+            if (g.size == 0) continue;
+            groups++;
+            valid += r.valid ? 1 : 0;
+        }
+        TAP_OK(e.groups == groups && e.valid == valid && e.depth == 1 &&
+                   e.valid_fraction == (double)valid / (double)groups && e.grouping == (barlow_group_by)b,
+               "evaluation %s: %zu of %zu non-empty groups valid", b ? "prediction" : "label",
+               e.valid, e.groups);
+        if (b == 0) TAP_OK(valid >= 2, "label: the planted failure mode is found (%zu valid)", valid);
+    }
+
+    /* thread-count invariance */
+    char *j1 = json_of(a);
+    int same = j1 != NULL;
+    for (size_t th = 2; th <= 4; th++) {
+        barlow_analysis *b = NULL;
+        o.threads = th;
+        barlow_analyze(m, ds, &o, NULL, NULL, &b);
+        char *j2 = b ? json_of(b) : NULL;
+        same &= j2 && !strcmp(j1, j2);
+        barlow_free(j2);
+        barlow_analysis_free(b);
+    }
+    TAP_OK(same, "threads 1..4 give byte-identical JSON");
+
+    /* exports */
+    TAP_OK(j1 && strstr(j1, "\"format\":\"barlow-analysis\"") &&
+               strstr(j1, "\"name\":\"say \\\"hi\\\"\"") && strstr(j1, "\"status\":\"empty\"") &&
+               strstr(j1, "\"tree\":null") && strstr(j1, "\"evaluation\":[") &&
+               strstr(j1, "\"rules\":["),
+           "to_json: format tag, escaped names, empty groups, evaluation, rules");
+    barlow_buffer csv = {NULL, 0};
+    TAP_OK(barlow_analysis_to_csv(a, &csv) == BARLOW_OK, "to_csv: ok");
+    size_t lines = 0;
+    for (size_t i = 0; i < csv.size; i++) lines += ((char *)csv.data)[i] == '\n';
+    TAP_OK(lines == 2 * K + 1 &&
+               !strncmp(csv.data, "grouping,class,name,depth,size,failures,base_error_rate,", 56),
+           "to_csv: header + one line per group (%zu lines)", lines);
+    TAP_OK(strstr(csv.data, "label,1,\"goldfish, carassius\",1,") &&
+               strstr(csv.data, "label,2,\"say \"\"hi\"\"\",1,") &&
+               strstr(csv.data, "prediction,4,five,1,0,0,0,,,,,,false,empty,\n"),
+           "to_csv: RFC 4180 quoting of commas and quotes; empty group row");
+    barlow_buffer_dispose(&csv);
+
+    char dir[] = "/tmp/barlow-analysis-XXXXXX";
+    TAP_OK(mkdtemp(dir) != NULL, "temporary directory");
+    char path[256], bad[256];
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    TAP_OK(barlow_analysis_save_json(a, path) == BARLOW_OK, "save_json: ok");
+    FILE *fp = fopen(path, "rb");
+    char *buf = malloc(strlen(j1) + 16);
+    size_t got = fp ? fread(buf, 1, strlen(j1) + 16, fp) : 0;
+    if (fp) fclose(fp);
+    TAP_OK(got == strlen(j1) + 1 && !memcmp(buf, j1, strlen(j1)) && buf[got - 1] == '\n',
+           "save_json: the to_json text plus a newline");
+    free(buf);
+    snprintf(bad, sizeof bad, "%s/missing/out.json", dir);
+    TAP_STATUS(barlow_analysis_save_json(a, bad), BARLOW_E_IO, "missing/out.json",
+               "save_json into a missing directory: IO naming the path");
+    TAP_OK(access(bad, F_OK) != 0, "save_json: nothing written");
+    snprintf(bad, sizeof bad, "%s/missing/out.csv", dir);
+    TAP_STATUS(barlow_analysis_save_csv(a, bad), BARLOW_E_IO, "missing/out.csv",
+               "save_csv into a missing directory: IO naming the path");
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    TAP_OK(barlow_analysis_save_csv(a, path) == BARLOW_OK && access(path, F_OK) == 0,
+           "save_csv: ok");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    unlink(path);
+    rmdir(dir);
+
+    /* accessor errors leave outputs untouched */
+    barlow_analysis_group g0;
+    memset(&g0, 0x5a, sizeof g0);
+    g0.version = BARLOW_ANALYSIS_GROUP_VERSION;
+    barlow_analysis_group g1 = g0;
+    TAP_STATUS(barlow_analysis_get_group(a, 2 * K, &g1), BARLOW_E_INVALID_ARG, "group 10",
+               "get_group: index out of range");
+    TAP_OK(!memcmp(&g0, &g1, sizeof g0), "get_group: out untouched");
+    g1.version = 99;
+    TAP_STATUS(barlow_analysis_get_group(a, 0, &g1), BARLOW_E_INVALID_ARG, "barlow_analysis_group",
+               "get_group: unknown version");
+    TAP_STATUS(barlow_analysis_get_group(NULL, 0, &g1), BARLOW_E_INVALID_ARG, "barlow_analysis_get_group",
+               "get_group: NULL analysis");
+    barlow_analysis_result r1;
+    memset(&r1, 0x5a, sizeof r1);
+    r1.version = BARLOW_ANALYSIS_RESULT_VERSION;
+    barlow_analysis_result r2 = r1;
+    TAP_STATUS(barlow_analysis_get_result(a, 0, 1, &r2), BARLOW_E_INVALID_ARG, "depth index 1",
+               "get_result: depth index out of range");
+    TAP_STATUS(barlow_analysis_get_result(a, 99, 0, &r2), BARLOW_E_INVALID_ARG, "group 99",
+               "get_result: group out of range");
+    TAP_OK(!memcmp(&r1, &r2, sizeof r1), "get_result: out untouched");
+    barlow_analysis_evaluation e1 = {.version = 0};
+    TAP_STATUS(barlow_analysis_get_evaluation(a, BARLOW_GROUP_BY_LABEL, 0, &e1),
+               BARLOW_E_INVALID_ARG, "barlow_analysis_evaluation", "get_evaluation: version 0");
+    e1.version = BARLOW_ANALYSIS_EVALUATION_VERSION;
+    TAP_STATUS(barlow_analysis_get_evaluation(a, (barlow_group_by)7, 0, &e1), BARLOW_E_INVALID_ARG,
+               "grouping=7", "get_evaluation: bad grouping");
+    TAP_STATUS(barlow_analysis_group_selection(a, 2 * K, NULL, NULL), BARLOW_E_INVALID_ARG,
+               "out of range", "group_selection: index out of range");
+    TAP_STATUS(barlow_analysis_to_json(NULL, &csv), BARLOW_E_INVALID_ARG, "barlow_analysis_to_json",
+               "to_json: NULL");
+    TAP_STATUS(barlow_analysis_to_csv(a, NULL), BARLOW_E_INVALID_ARG, "barlow_analysis_to_csv",
+               "to_csv: NULL out");
+    TAP_STATUS(barlow_analysis_save_json(a, NULL), BARLOW_E_INVALID_ARG, "path is NULL",
+               "save_json: NULL path");
+    barlow_free(j1);
+    barlow_analysis_free(a);
+}
+
+static void test_options(barlow_matrix *m, barlow_dataset *ds)
+{
+    /* one grouping, several depths, a rule filter, min_group_size */
+    int32_t depths[] = {2, 1, 3};
+    barlow_rule_options ro;
+    barlow_rule_options_init(&ro);
+    ro.min_coverage = 0.999;
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.groupings = BARLOW_ANALYSIS_BY_PREDICTION;
+    o.k = 3;
+    o.depths = depths;
+    o.n_depths = 3;
+    o.rules = &ro;
+    o.threads = 2;
+    barlow_analysis *a = NULL;
+    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "prediction grouping, depths 2,1,3");
+    if (!a) return;
+    TAP_OK(barlow_analysis_group_count(a) == K && barlow_analysis_depth_count(a) == 3 &&
+               barlow_analysis_depth(a, 0) == 2 && barlow_analysis_depth(a, 2) == 3,
+           "%d groups, 3 depths in the given order", K);
+    barlow_tree_summary s = {.version = BARLOW_TREE_SUMMARY_VERSION};
+    int depth_ok = 1;
+    for (size_t j = 0; j < 3; j++) {
+        barlow_tree_get_summary(barlow_analysis_group_tree(a, 1, j), &s);
+        depth_ok &= s.depth <= depths[j];
+        barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+        barlow_analysis_get_result(a, 1, j, &r);
+        depth_ok &= r.depth == depths[j];
+    }
+    barlow_tree_get_summary(barlow_analysis_group_tree(a, 1, 2), &s);
+    TAP_OK(depth_ok && s.depth >= 2, "one tree per depth, each within its max_depth (deepest %d)",
+           (int)s.depth);
+    barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+    barlow_analysis_get_result(a, 1, 1, &r);
+    barlow_tree_node nd = {.version = BARLOW_TREE_NODE_VERSION};
+    int rule_ok = 1;
+    if (r.best_rule >= 0) {
+        barlow_tree_get_node(barlow_analysis_group_tree(a, 1, 1), (size_t)r.best_rule, &nd);
+        rule_ok = nd.error_coverage >= 0.999;
+    }
+    TAP_OK(rule_ok && r.best_rule == -1, "rule filter min_coverage 0.999: no depth-1 leaf passes");
+    barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+    TAP_STATUS(barlow_analysis_get_evaluation(a, BARLOW_GROUP_BY_LABEL, 0, &e),
+               BARLOW_E_INVALID_ARG, "label grouping was not analysed",
+               "get_evaluation: a grouping that was not analysed");
+    barlow_analysis_free(a);
+
+    /* min_group_size larger than every group: one-leaf trees, no selection */
+    barlow_analysis_options_init(&o);
+    o.groupings = BARLOW_ANALYSIS_BY_LABEL;
+    o.min_group_size = N;
+    o.k = 2;
+    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "min_group_size=%d", N);
+    barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    barlow_analysis_get_group(a, 0, &g);
+    TAP_OK(g.status == BARLOW_ANALYSIS_TOO_SMALL && g.n_selected == 0 &&
+               barlow_tree_leaf_count(barlow_analysis_group_tree(a, 0, 0)) == 1,
+           "groups below min_group_size: status too_small, one-leaf tree");
+    barlow_analysis_free(a);
+}
+
+static void test_progress_cancel(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis *a = (barlow_analysis *)(uintptr_t)0x1234;
+    int n = 0;
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 2;
+    o.threads = 1;
+    TAP_STATUS(barlow_analyze(m, ds, &o, cancel_after_one, &n, &a), BARLOW_E_CANCELLED,
+               "cancelled", "progress returning non-zero cancels");
+    TAP_OK(a == (barlow_analysis *)(uintptr_t)0x1234 && n >= 1, "cancel: out untouched");
+}
+
+static void test_errors(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis *sentinel = (barlow_analysis *)(uintptr_t)0x1234, *a = sentinel;
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 2;
+    TAP_STATUS(barlow_analyze(NULL, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analyze: features is NULL", "NULL features");
+    TAP_STATUS(barlow_analyze(m, NULL, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "dataset is NULL", "NULL dataset");
+    TAP_STATUS(barlow_analyze(m, ds, &o, NULL, NULL, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
+               "NULL out");
+
+    barlow_matrix *short_m = NULL;
+    barlow_matrix_wrap(X, N - 1, D, D, &short_m);
+    TAP_STATUS(barlow_analyze(short_m, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "features have 599 rows but the dataset has 600 rows", "features rows != dataset size");
+    barlow_matrix_free(short_m);
+
+    barlow_dataset *nopred = NULL;
+    barlow_dataset_create(N, labels, NULL, names, K, &nopred);
+    TAP_STATUS(barlow_analyze(m, nopred, &o, NULL, NULL, &a), BARLOW_E_STATE, "no predictions",
+               "dataset without predictions: STATE");
+    barlow_dataset_free(nopred);
+
+    barlow_analysis_options b = o;
+    b.version = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_options", "options version 0");
+    b.version = 2;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_options", "options version 2");
+    b = o;
+    b.groupings = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=0",
+               "groupings 0");
+    b.groupings = 4;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=4",
+               "groupings 4");
+    b = o;
+    b.k = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "k=0 (must be 1..d=40)",
+               "k = 0");
+    b.k = D + 1;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "k=41 (must be 1..d=40)", "k > d");
+    int32_t d0[] = {0}, d17[] = {17}, drep[] = {1, 2, 1};
+    b = o;
+    b.depths = d0;
+    b.n_depths = 1;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "depths[0]=0 (a tree's max_depth must be 1..16)", "depth 0");
+    b.depths = d17;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "depths[0]=17 (a tree's max_depth must be 1..16)", "depth 17");
+    b.depths = drep;
+    b.n_depths = 3;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "depths[2]=1 repeats depths[0]", "repeated depth");
+    b.depths = NULL;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "depths is NULL with n_depths=3", "NULL depths with n_depths");
+    b.depths = drep;
+    b.n_depths = 17;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_depths=17",
+               "more than 16 depths");
+    barlow_tree_options to;
+    barlow_tree_options_init(&to);
+    to.max_depth = 0;
+    b = o;
+    b.tree = &to;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "1..16",
+               "tree max_depth 0: the tree's message with the range");
+    TAP_OK(!strncmp(barlow_last_error(), "barlow_analyze: ", 16),
+           "tree option errors start with barlow_analyze");
+    to.max_depth = 17;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "max_depth=17",
+               "tree max_depth 17");
+    barlow_tree_options_init(&to);
+    to.version = 9;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_tree_options", "tree options version 9");
+    barlow_tree_options_init(&to);
+    to.min_samples_leaf = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "min_samples_leaf", "tree min_samples_leaf 0");
+    barlow_rule_options ro;
+    barlow_rule_options_init(&ro);
+    ro.min_coverage = 2.0;
+    b = o;
+    b.rules = &ro;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "min_coverage",
+               "rule min_coverage 2");
+    b = o;
+    b.delta = -0.1;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "delta=-0.1 (must be 0..1)", "delta < 0");
+    b.delta = NAN;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "delta=nan",
+               "delta NaN");
+    b = o;
+    b.gamma = 1.5;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "gamma=1.5 (must be 0..1)", "gamma > 1");
+    b = o;
+    b.min_group_size = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "min_group_size=0", "min_group_size 0");
+    b = o;
+    b.estimator = (barlow_estimator)9;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "estimator=9",
+               "estimator out of range");
+    b = o;
+    b.n_neighbors = 0;
+    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_neighbors=0",
+               "n_neighbors 0");
+
+    /* NaN in a row of an analysed group: named by row and column */
+    static float Y[N * D];
+    memcpy(Y, X, sizeof Y);
+    Y[(size_t)123 * D + 17] = NAN; /* row 123: label 3 (no failures), prediction 3 */
+    Y[(size_t)126 * D + 9] = INFINITY; /* row 126: label 1 */
+    barlow_matrix *bad = NULL;
+    barlow_matrix_wrap(Y, N, D, D, &bad);
+    TAP_STATUS(barlow_analyze(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "row 126, column 9", "inf in features: names row and column");
+    TAP_OK(strstr(barlow_last_error(), "barlow_analyze: label group of class 1") != NULL,
+           "non-finite message names the function and the group: %s", barlow_last_error());
+    b = o;
+    for (size_t th = 1; th <= 3; th++) {
+        b.threads = th;
+        TAP_STATUS(barlow_analyze(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+                   "label group of class 1: features[126][9] (row 126, column 9) is inf",
+                   "the first bad group in group order is reported (%zu threads)", th);
+    }
+    Y[(size_t)126 * D + 9] = 0.5f;
+    /* row 123 is in label group 3, which has no failures (no selection):
+     * its rows are still checked */
+    TAP_STATUS(barlow_analyze(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "label group of class 3: features[123][17] (row 123, column 17) is NaN",
+               "NaN in a row of a group without failures: names the group, row and column");
+    b = o;
+    b.groupings = BARLOW_ANALYSIS_BY_PREDICTION;
+    TAP_STATUS(barlow_analyze(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "prediction group of class 3: features[123][17] (row 123, column 17) is NaN",
+               "NaN found by the selector of an analysed group");
+    barlow_matrix_free(bad);
+    TAP_OK(a == sentinel, "out untouched by every failed call");
+}
+
+/* A memory-mapped .npy gives the same analysis as the in-memory matrix. */
+static void test_mapped(barlow_matrix *m, barlow_dataset *ds)
+{
+    char dir[] = "/tmp/barlow-analysis-XXXXXX";
+    if (!mkdtemp(dir)) {
+        TAP_OK(0, "mkdtemp");
+        return;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/X.npy", dir);
+    barlow_matrix *mm = NULL;
+    TAP_OK(barlow_matrix_save_npy(m, path) == BARLOW_OK &&
+               barlow_matrix_map_npy(path, &mm) == BARLOW_OK,
+           "features saved and mapped");
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 4;
+    barlow_analysis *a = NULL, *b = NULL;
+    barlow_analyze(m, ds, &o, NULL, NULL, &a);
+    barlow_analyze(mm, ds, &o, NULL, NULL, &b);
+    char *ja = a ? json_of(a) : NULL, *jb = b ? json_of(b) : NULL;
+    TAP_OK(ja && jb && !strcmp(ja, jb), "mapped .npy: the same JSON as the in-memory matrix");
+    barlow_free(ja);
+    barlow_free(jb);
+    barlow_analysis_free(a);
+    barlow_analysis_free(b);
+    barlow_matrix_free(mm);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    make_data();
+    barlow_matrix *m = NULL;
+    barlow_matrix_wrap(X, N, D, D, &m);
+    barlow_dataset *ds = make_dataset();
+    if (!m || !ds) {
+        TAP_OK(0, "test data: %s", barlow_last_error());
+        return tap_done();
+    }
+    test_defaults();
+    test_run(m, ds);
+    test_options(m, ds);
+    test_progress_cancel(m, ds);
+    test_errors(m, ds);
+    test_mapped(m, ds);
+    barlow_analysis_free(NULL);
+    TAP_OK(1, "analysis_free(NULL) is a no-op");
+    barlow_dataset_free(ds);
+    barlow_matrix_free(m);
+    return tap_done();
+}
