@@ -99,6 +99,7 @@ def libbarlow(driver, model, csv_path, image_dir, size, resize, channels, batch,
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"bench_extract failed: {p.stderr}")
+    print(f"  libbarlow: {p.stdout.strip()}", flush=True)
     return json.loads(p.stdout)
 
 

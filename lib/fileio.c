@@ -2,9 +2,29 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The process umask, read without changing it (umask(2) can only be read by
+ * setting it, which would race with other threads creating files). */
+static mode_t bw_current_umask(void)
+{
+    mode_t mask = 022;
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (!fp) return mask;
+    char line[256];
+    while (fgets(line, sizeof line, fp)) {
+        unsigned int m;
+        if (sscanf(line, "Umask: %o", &m) == 1) {
+            mask = (mode_t)m;
+            break;
+        }
+    }
+    fclose(fp);
+    return mask;
+}
 
 barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *who)
 {
@@ -30,6 +50,8 @@ barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *w
         af->path = af->tmp_path = NULL;
         return bw_error(BARLOW_E_IO, "%s: cannot create %s: %s", who, path, strerror(e));
     }
+    /* mkstemp creates the file 0600; give it the mode a plain fopen would. */
+    (void)fchmod(fd, 0666 & ~bw_current_umask());
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
         int e = errno;

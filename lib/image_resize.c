@@ -32,6 +32,15 @@ typedef struct bw_coeffs {
     int32_t *kk;  /* ksize per output */
 } bw_coeffs;
 
+/* The two passes are the hot loops of the image pipeline: let GCC
+ * vectorise them fully whatever the build type (results are integers, so
+ * they do not depend on it). */
+#if defined(__GNUC__) && !defined(__clang__)
+#  define BW_HOT __attribute__((optimize("O3")))
+#else
+#  define BW_HOT
+#endif
+
 static double tri_filter(double x)
 {
     if (x < 0.0) x = -x;
@@ -47,7 +56,11 @@ static void coeffs_free(bw_coeffs *c)
     c->kk = NULL;
 }
 
-static barlow_status coeffs_compute(int in_size, int out_size, bw_coeffs *c, const char *who)
+/* Coefficients of output positions [first, first + count) of a resize of
+ * in_size to out_size (Pillow's precompute_coeffs + normalize_coeffs_8bpc
+ * for those positions only; each position's taps depend on it alone). */
+static barlow_status coeffs_compute(int in_size, int out_size, int first, int count,
+                                    bw_coeffs *c, const char *who)
 {
     const double support_1 = 1.0; /* bilinear */
     double scale = (double)(float)in_size / out_size;
@@ -56,15 +69,16 @@ static barlow_status coeffs_compute(int in_size, int out_size, bw_coeffs *c, con
     int ksize = (int)ceil(support) * 2 + 1;
     double *w = bw_mallocn((size_t)ksize, sizeof *w, who);
     c->ksize = ksize;
-    c->bounds = bw_mallocn((size_t)out_size * 2, sizeof *c->bounds, who);
-    c->kk = bw_mallocn((size_t)out_size, (size_t)ksize * sizeof *c->kk, who);
+    c->bounds = bw_mallocn((size_t)count * 2, sizeof *c->bounds, who);
+    c->kk = bw_mallocn((size_t)count, (size_t)ksize * sizeof *c->kk, who);
     if (!w || !c->bounds || !c->kk) {
         free(w);
         coeffs_free(c);
         return BARLOW_E_NOMEM;
     }
     double ss = 1.0 / filterscale;
-    for (int xx = 0; xx < out_size; xx++) {
+    for (int i = 0; i < count; i++) {
+        int xx = first + i;
         double center = (xx + 0.5) * scale;
         double ww = 0.0;
         int xmin = (int)(center - support + 0.5);
@@ -81,13 +95,13 @@ static barlow_status coeffs_compute(int in_size, int out_size, bw_coeffs *c, con
         for (x = 0; x < xmax; x++)
             if (ww != 0.0) w[x] /= ww;
         for (; x < ksize; x++) w[x] = 0.0;
-        int32_t *k = c->kk + (size_t)xx * ksize;
+        int32_t *k = c->kk + (size_t)i * ksize;
         for (x = 0; x < ksize; x++) {
             double f = w[x] * (1 << BW_PRECISION_BITS);
             k[x] = (int32_t)(w[x] < 0 ? -0.5 + f : 0.5 + f);
         }
-        c->bounds[2 * xx] = xmin;
-        c->bounds[2 * xx + 1] = xmax;
+        c->bounds[2 * i] = xmin;
+        c->bounds[2 * i + 1] = xmax;
     }
     free(w);
     return BARLOW_OK;
@@ -101,13 +115,14 @@ static inline uint8_t clip8(int32_t v)
     return (uint8_t)v;
 }
 
-/* Horizontal pass: rows [y0, y0 + rows) of src (w×?×nc) into dst (ow×rows). */
-static void pass_horizontal(const uint8_t *src, size_t w, size_t nc, size_t y0, size_t rows,
-                            uint8_t *dst, size_t ow, const bw_coeffs *c)
+/* Horizontal pass: `rows` rows of src (`stride` bytes apart, nc channels)
+ * into dst (ow pixels per row, packed), one output pixel per coefficient. */
+BW_HOT static void pass_horizontal(const uint8_t *src, size_t stride, size_t nc, size_t rows,
+                                   uint8_t *dst, size_t ow, const bw_coeffs *c)
 {
     const int32_t half = 1 << (BW_PRECISION_BITS - 1);
     for (size_t yy = 0; yy < rows; yy++) {
-        const uint8_t *in = src + (y0 + yy) * w * nc;
+        const uint8_t *in = src + yy * stride;
         uint8_t *o = dst + yy * ow * nc;
         for (size_t xx = 0; xx < ow; xx++) {
             int xmin = c->bounds[2 * xx], xmax = c->bounds[2 * xx + 1];
@@ -138,10 +153,12 @@ static void pass_horizontal(const uint8_t *src, size_t w, size_t nc, size_t y0, 
     }
 }
 
-/* Vertical pass: src (rowlen bytes per row) into dst (oh rows); `shift`
- * is subtracted from the tap bounds (the first source row held). */
-static void pass_vertical(const uint8_t *src, size_t rowlen, uint8_t *dst, size_t oh,
-                          const bw_coeffs *c, int shift, int32_t *acc)
+/* Vertical pass: output row yy reads source rows bounds[2yy] - shift + y
+ * of src (`stride` bytes apart, `rowlen` bytes used) into dst (rowlen
+ * bytes per row, packed). */
+BW_HOT static void pass_vertical(const uint8_t *src, size_t stride, size_t rowlen,
+                                 uint8_t *dst, size_t oh, const bw_coeffs *c, int shift,
+                                 int32_t *restrict acc)
 {
     const int32_t half = 1 << (BW_PRECISION_BITS - 1);
     for (size_t yy = 0; yy < oh; yy++) {
@@ -149,60 +166,70 @@ static void pass_vertical(const uint8_t *src, size_t rowlen, uint8_t *dst, size_
         const int32_t *k = c->kk + yy * (size_t)c->ksize;
         for (size_t i = 0; i < rowlen; i++) acc[i] = half;
         for (int y = 0; y < ymax; y++) {
-            const uint8_t *row = src + (size_t)(ymin + y) * rowlen;
+            const uint8_t *restrict row = src + (size_t)(ymin + y) * stride;
             int32_t ky = k[y];
             for (size_t i = 0; i < rowlen; i++) acc[i] += row[i] * ky;
         }
-        uint8_t *o = dst + yy * rowlen;
+        uint8_t *restrict o = dst + yy * rowlen;
         for (size_t i = 0; i < rowlen; i++) o[i] = clip8(acc[i]);
     }
 }
 
-barlow_status bw_resample_bilinear(const uint8_t *src, size_t w, size_t h, size_t nc,
-                                   uint8_t *dst, size_t ow, size_t oh, const char *who)
+/* The window [x0, x0+cw) × [y0, y0+ch) of the resize of src (w×h×nc) to
+ * ow×oh, into dst (cw×ch×nc packed). Equal to resizing fully and cropping. */
+static barlow_status resample_window(const uint8_t *src, size_t w, size_t h, size_t nc,
+                                     size_t ow, size_t oh, size_t x0, size_t y0, size_t cw,
+                                     size_t ch, uint8_t *dst, const char *who)
 {
-    if (ow == w && oh == h) {
-        memcpy(dst, src, w * h * nc);
-        return BARLOW_OK;
-    }
     int need_h = ow != w, need_v = oh != h;
-    bw_coeffs ch = {0}, cv = {0};
+    bw_coeffs chz = {0}, cv = {0};
     uint8_t *tmp = NULL;
     int32_t *acc = NULL;
     barlow_status st = BARLOW_OK;
-    if (need_h) st = coeffs_compute((int)w, (int)ow, &ch, who);
-    if (st == BARLOW_OK && need_v) st = coeffs_compute((int)h, (int)oh, &cv, who);
+    if (need_h) st = coeffs_compute((int)w, (int)ow, (int)x0, (int)cw, &chz, who);
+    if (st == BARLOW_OK && need_v) st = coeffs_compute((int)h, (int)oh, (int)y0, (int)ch, &cv, who);
     if (st != BARLOW_OK) goto done;
-    if (!need_v) {
-        pass_horizontal(src, w, nc, 0, h, dst, ow, &ch);
+    if (!need_h && !need_v) {
+        for (size_t y = 0; y < ch; y++)
+            memcpy(dst + y * cw * nc, src + ((y0 + y) * w + x0) * nc, cw * nc);
         goto done;
     }
-    acc = bw_mallocn(ow * nc, sizeof *acc, who);
+    if (!need_v) {
+        pass_horizontal(src + y0 * w * nc, w * nc, nc, ch, dst, cw, &chz);
+        goto done;
+    }
+    acc = bw_mallocn(cw * nc, sizeof *acc, who);
     if (!acc) {
         st = BARLOW_E_NOMEM;
         goto done;
     }
     if (!need_h) {
-        pass_vertical(src, w * nc, dst, oh, &cv, 0, acc);
+        pass_vertical(src + x0 * nc, w * nc, cw * nc, dst, ch, &cv, 0, acc);
         goto done;
     }
     /* Only the source rows the vertical pass reads go through the
      * horizontal pass (as Pillow does; the values do not depend on it). */
     size_t first = (size_t)cv.bounds[0];
-    size_t last = (size_t)cv.bounds[2 * oh - 2] + (size_t)cv.bounds[2 * oh - 1];
-    tmp = bw_mallocn((last - first) * ow, nc, who);
+    size_t last = (size_t)cv.bounds[2 * ch - 2] + (size_t)cv.bounds[2 * ch - 1];
+    tmp = bw_mallocn((last - first) * cw, nc, who);
     if (!tmp) {
         st = BARLOW_E_NOMEM;
         goto done;
     }
-    pass_horizontal(src, w, nc, first, last - first, tmp, ow, &ch);
-    pass_vertical(tmp, ow * nc, dst, oh, &cv, (int)first, acc);
+    pass_horizontal(src + first * w * nc, w * nc, nc, last - first, tmp, cw, &chz);
+    pass_vertical(tmp, cw * nc, cw * nc, dst, ch, &cv, (int)first, acc);
 done:
     free(tmp);
     free(acc);
-    coeffs_free(&ch);
+    coeffs_free(&chz);
     coeffs_free(&cv);
     return st;
+}
+
+barlow_status bw_resample_bilinear(const uint8_t *src, size_t w, size_t h, size_t nc,
+                                   uint8_t *dst, size_t ow, size_t oh, const char *who)
+{
+    return resample_window(src, w, h, nc, ow, oh, 0, 0, ow, oh, dst, who);
 }
 
 void bw_resize_shorter_size(size_t w, size_t h, size_t r, size_t *ow, size_t *oh)
@@ -285,9 +312,16 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
         free(grey);
         return vst;
     }
+    size_t ow = crop ? crop : rw, oh = crop ? crop : rh;
+    size_t padx, offx, lenx, pady, offy, leny;
+    crop_axis(rw, ow, &padx, &offx, &lenx);
+    crop_axis(rh, oh, &pady, &offy, &leny);
+    size_t sw = rw; /* row length (pixels) of `src` */
     if (rw != w || rh != h) {
-        resized = bw_mallocn(rw * rh, sc, who);
-        barlow_status st = resized ? bw_resample_bilinear(src, w, h, sc, resized, rw, rh, who)
+        /* resize only the window that the crop keeps */
+        resized = bw_mallocn(lenx * leny, sc, who);
+        barlow_status st = resized ? resample_window(src, w, h, sc, rw, rh, offx, offy, lenx,
+                                                     leny, resized, who)
                                    : BARLOW_E_NOMEM;
         if (st != BARLOW_OK) {
             free(resized);
@@ -295,11 +329,9 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
             return st;
         }
         src = resized;
+        sw = lenx;
+        offx = offy = 0;
     }
-    size_t ow = crop ? crop : rw, oh = crop ? crop : rh;
-    size_t padx, offx, lenx, pady, offy, leny;
-    crop_axis(rw, ow, &padx, &offx, &lenx);
-    crop_axis(rh, oh, &pady, &offy, &leny);
     float lut[256];
     for (int i = 0; i < 256; i++) lut[i] = (float)i / 255.0f;
     size_t plane = ow * oh;
@@ -308,7 +340,7 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
         size_t ic = sc == 1 ? 0 : oc;
         float *o = out + oc * plane;
         for (size_t y = 0; y < leny; y++) {
-            const uint8_t *row = src + ((offy + y) * rw + offx) * sc + ic;
+            const uint8_t *row = src + ((offy + y) * sw + offx) * sc + ic;
             float *orow = o + (pady + y) * ow + padx;
             for (size_t x = 0; x < lenx; x++) orow[x] = lut[row[x * sc]];
         }

@@ -137,12 +137,14 @@ static inline uint64_t bw_key_of(double v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof u);
-    return (u & 0x8000000000000000ULL) ? ~u : (u | 0x8000000000000000ULL);
+    uint64_t neg = 0 - (u >> 63); /* all ones for a negative value */
+    return u ^ (neg | 0x8000000000000000ULL);
 }
 
 static inline double bw_value_of(uint64_t k)
 {
-    uint64_t u = (k & 0x8000000000000000ULL) ? (k & 0x7fffffffffffffffULL) : ~k;
+    uint64_t neg = (k >> 63) - 1; /* all ones when the value was negative */
+    uint64_t u = k ^ (neg | 0x8000000000000000ULL);
     double v;
     memcpy(&v, &u, sizeof v);
     return v;
@@ -192,31 +194,35 @@ static int bw_radix_sort(uint64_t *k, uint32_t *p, uint64_t *k2, uint32_t *p2, s
     return swapped;
 }
 
-/* LSD radix sort of packed words by their upper 22 bits (two passes of 11
- * bits), using a2 as the second buffer; hist holds 2 * 2048 counters.
- * Returns the buffer holding the result. */
-static uint64_t *bw_radix_sort_hi22(uint64_t *a, uint64_t *a2, size_t n, uint32_t *hist)
+/* LSD radix sort of packed words by their upper 2*bits bits (two passes of
+ * `bits` bits, bits <= 11), using a2 as the second buffer; hist holds
+ * 2 << bits counters. Returns the buffer holding the result. */
+static uint64_t *bw_radix_sort_top(uint64_t *a, uint64_t *a2, size_t n, uint32_t *hist,
+                                   int bits)
 {
-    memset(hist, 0, 2 * (size_t)BW_RADIX_SIZE * sizeof *hist);
-    uint32_t *h0 = hist, *h1 = hist + BW_RADIX_SIZE;
+    size_t size = (size_t)1 << bits;
+    uint64_t mask = size - 1;
+    int sh0 = 64 - 2 * bits, sh1 = 64 - bits;
+    memset(hist, 0, 2 * size * sizeof *hist);
+    uint32_t *h0 = hist, *h1 = hist + size;
     for (size_t i = 0; i < n; i++) {
         uint64_t x = a[i];
-        h0[(x >> 42) & 0x7ff]++;
-        h1[x >> 53]++;
+        h0[(x >> sh0) & mask]++;
+        h1[x >> sh1]++;
     }
     for (int b = 0; b < 2; b++) {
-        uint32_t *h = hist + b * BW_RADIX_SIZE;
-        int sh = b ? 53 : 42;
-        if (h[(a[0] >> sh) & 0x7ff] == n) continue;
+        uint32_t *h = b ? h1 : h0;
+        int sh = b ? sh1 : sh0;
+        if (h[(a[0] >> sh) & mask] == n) continue; /* one digit value */
         uint32_t sum = 0;
-        for (int v = 0; v < BW_RADIX_SIZE; v++) {
+        for (size_t v = 0; v < size; v++) {
             uint32_t c = h[v];
             h[v] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++) {
             uint64_t x = a[i];
-            a2[h[(x >> sh) & 0x7ff]++] = x;
+            a2[h[(x >> sh) & mask]++] = x;
         }
         uint64_t *t = a;
         a = a2;
@@ -230,7 +236,8 @@ static inline uint32_t bw_key32_of(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    return (u & 0x80000000U) ? ~u : (u | 0x80000000U);
+    uint32_t neg = 0U - (u >> 31);
+    return u ^ (neg | 0x80000000U);
 }
 
 /* ---- the estimator -------------------------------------------------------- */
@@ -238,6 +245,9 @@ static inline uint32_t bw_key32_of(float f)
 /* Sentinel slots on each side of the sorted arrays, so that the short
  * branch-free scans below never test bounds. */
 enum { BW_PAD = 8 };
+
+/* Columns up to this many kept rows are sorted by insertion. */
+enum { BW_SMALL_SORT = 64 };
 
 /* scratch layout (in order): keys k1, k2 (u64); sorted values v with pads;
  * class values w0, w1 with pads; ψ(m) per kept row; payloads p1, p2 (u32);
@@ -267,6 +277,14 @@ static inline double bw_toward_zero(double d)
 static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, size_t k,
                                      double xi)
 {
+    if (k == 3) { /* the default, unrolled: min(R3, max(L1,R2), max(L2,R1), L3) */
+        double L1 = xi - wc[pos - 1], L2 = xi - wc[pos - 2], L3 = xi - wc[pos - 3];
+        double R1 = wc[pos + 1] - xi, R2 = wc[pos + 2] - xi, R3 = wc[pos + 3] - xi;
+        double a = L1 > R2 ? L1 : R2, b = L2 > R1 ? L2 : R1;
+        double m = R3 < L3 ? R3 : L3;
+        m = a < m ? a : m;
+        return b < m ? b : m;
+    }
     if (k <= BW_PAD) {
         /* k-th smallest of two sorted lists L (left distances) and R (right):
          * min over t of max(L_t, R_{k-t}), with L_0 = R_0 = 0 */
@@ -295,6 +313,16 @@ static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, siz
     return dk;
 }
 
+#if defined(__SSE2__)
+/* Bits set in an 8-bit mask (no popcnt instruction in the x86-64 baseline,
+ * and __builtin_popcount would call libgcc). */
+static inline size_t bw_popcount8(unsigned m)
+{
+    static const unsigned char nib[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+    return (size_t)nib[m & 15] + nib[(m >> 4) & 15];
+}
+#endif
+
 /* Number of sorted values v[s+1..] with v[j] − xi <= rad. v is padded with
  * +inf after the end; the predicate is monotone in j (fl(v[j] − xi) never
  * decreases), so a branch-free binary search over the next BW_PAD values
@@ -310,7 +338,7 @@ static inline size_t bw_count_right(const double *v, size_t N, size_t s, double 
         int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 3), X), R));
         int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 5), X), R));
         int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 7), X), R));
-        return (size_t)__builtin_popcount((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
+        return bw_popcount8((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
 #else
         size_t c = 0;
         c += (b[c + 4] - xi <= rad) ? 4 : 0;
@@ -345,7 +373,7 @@ static inline size_t bw_count_left(const double *v, size_t s, double xi, double 
         int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 4)), R));
         int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 6)), R));
         int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 8)), R));
-        return (size_t)__builtin_popcount((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
+        return bw_popcount8((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
 #else
         ptrdiff_t c = 0;
         c += (xi - b[-c - 4] <= rad) ? 4 : 0;
@@ -384,9 +412,9 @@ double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *
     uint32_t *p2 = p1 + N;
     uint32_t *hist = p2 + N;
 
-    /* Sort the kept rows by value: first by the top 22 bits of the value's
-     * float32 key (sign, exponent, 13 bits of mantissa; one packed word per
-     * row: key32 << 32 | compact index << 1 | class; two radix passes),
+    /* Sort the kept rows by value: first by the top bits of the value's
+     * float32 key (sign, exponent, 13 bits of mantissa; one packed word
+     * per row: key32 << 32 | compact index << 1 | class; two radix passes),
      * then each run of equal keys by the exact double. Such runs are short
      * except for exact ties in the input, which only the 1e-10 noise
      * separates. */
@@ -402,17 +430,33 @@ double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *
             j++;
         }
     }
-    uint64_t *ks = bw_radix_sort_hi22(k1, k2, N, hist);
     uint32_t *ps = p1, *cls_pos = p2;
+    /* 22-bit keys, two 2048-bucket passes (16-bit keys with 256-bucket
+     * passes measured slower: more runs to fix). Small columns: the passes'
+     * fixed cost would dominate; one insertion sort of the keys instead. */
+    int bits = BW_RADIX_BITS;
+    int key_shift = 64 - 2 * bits;
+    uint64_t *ks = N <= BW_SMALL_SORT ? k1 : bw_radix_sort_top(k1, k2, N, hist, bits);
+    if (N <= BW_SMALL_SORT) {
+        for (size_t i = 1; i < N; i++) {
+            uint64_t key = k1[i];
+            size_t q = i;
+            while (q > 0 && (k1[q - 1] >> key_shift) > (key >> key_shift)) {
+                k1[q] = k1[q - 1];
+                q--;
+            }
+            k1[q] = key;
+        }
+    }
     for (size_t s = 0; s < N; s++) {
         uint32_t pay = (uint32_t)ks[s];
         ps[s] = pay;
         v[s] = xs[pay >> 1];
     }
     for (size_t s = 0; s + 1 < N;) {
-        uint64_t ks_s = ks[s] >> 42;
+        uint64_t ks_s = ks[s] >> key_shift;
         size_t e = s + 1;
-        while (e < N && (ks[e] >> 42) == ks_s) e++;
+        while (e < N && (ks[e] >> key_shift) == ks_s) e++;
         size_t len = e - s;
         if (len > 32) {
             /* radix sort of the run by the double. Buffers: the one of k1/k2

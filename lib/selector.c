@@ -268,7 +268,8 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
     size_t j0 = b * BW_SEL_BLOCK;
     size_t nb = d - j0 < BW_SEL_BLOCK ? d - j0 : BW_SEL_BLOCK;
     double *tile = C->scratch[worker]; /* n rows of nb doubles */
-    double *col = tile + C->tile_cols * n; /* one column, n doubles */
+    double *cm = tile + C->tile_cols * n; /* the same block column-major */
+    double *col = cm;                     /* or: one column, n doubles */
     void *est_scratch = (char *)C->scratch[worker] + C->tile_bytes;
 
     /* gather the block row-major, widening; x*0 stays 0 unless x is not
@@ -315,13 +316,20 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
         if (d == 1) c[0] = bw_scale_column(tile, n, col);
         else if (nb == BW_SEL_BLOCK) bw_scale_block(tile, n, BW_SEL_BLOCK, c);
         else bw_scale_block(tile, n, nb, c);
+        /* the last step of the preprocessing, x + c * g with the column-major
+         * noise, transposing the tile to column-major: column by column, so
+         * that the noise (read from memory) streams sequentially while the
+         * tile (in cache) is read with a stride */
+        const double *g0 = C->noise->data + j0 * C->noise->rows;
+        size_t grows = C->noise->rows;
         for (size_t t = 0; t < nb; t++) {
-            /* the last step of the preprocessing: x + c * g, column by column
-             * with the column-major noise */
-            const double *g = C->noise->data + (j0 + t) * C->noise->rows;
-            for (size_t i = 0; i < n; i++) col[i] = tile[i * nb + t] + c[t] * g[i];
-            C->scores[j0 + t] = bw_knn_mi(C->plan, col, 1, est_scratch);
+            const double *g = g0 + t * grows;
+            double *dst = cm + t * n;
+            double ct = c[t];
+            for (size_t i = 0; i < n; i++) dst[i] = tile[i * nb + t] + ct * g[i];
         }
+        for (size_t t = 0; t < nb; t++)
+            C->scores[j0 + t] = bw_knn_mi(C->plan, cm + t * n, 1, est_scratch);
         break;
     }
     case BARLOW_ESTIMATOR_SPLIT_GAIN:
@@ -386,7 +394,7 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
     if (o->estimator == BARLOW_ESTIMATOR_KNN) est_bytes = bw_knn_scratch_size(n);
     else if (o->estimator == BARLOW_ESTIMATOR_SPLIT_GAIN) est_bytes = bw_split_scratch_size(n);
     size_t tile_cols = d < BW_SEL_BLOCK ? d : BW_SEL_BLOCK;
-    size_t tile_bytes = (tile_cols + 1) * n * sizeof(double);
+    size_t tile_bytes = 2 * tile_cols * n * sizeof(double); /* tile + cm */
     size_t per_worker = tile_bytes + est_bytes + 64;
     void **scratch = bw_calloc(nt, sizeof *scratch, who);
     size_t *bad_row = bw_mallocn(n_blocks, sizeof *bad_row, who);

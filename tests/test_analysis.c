@@ -3,6 +3,7 @@
  * empty groups, thread-count invariance, progress and cancel, exports, and
  * every error path (status, message, untouched outputs). */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,12 +70,14 @@ static barlow_dataset *make_dataset(void)
     return ds;
 }
 
-static int count_cancel;
+static int count_cancel, wrong_thread;
 static size_t last_done, last_total, calls;
+static pthread_t caller;
 static int on_progress(size_t done, size_t total, void *user)
 {
     (void)user;
     calls++;
+    if (!pthread_equal(pthread_self(), caller)) wrong_thread++;
     if (done < last_done) count_cancel = -1000; /* must not go back */
     last_done = done;
     last_total = total;
@@ -180,7 +183,21 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
     o.k = 5;
     o.threads = 1;
     barlow_analysis *a = NULL;
+    caller = pthread_self();
     calls = 0;
+    wrong_thread = 0;
+    {
+        barlow_analysis *p = NULL;
+        barlow_analysis_options o3 = o;
+        o3.threads = 3;
+        barlow_status st3 = barlow_analyze(m, ds, &o3, on_progress, NULL, &p);
+        size_t n_calls = calls;
+        TAP_OK(st3 == BARLOW_OK && n_calls > 0 && wrong_thread == 0,
+               "progress with 3 threads: called %zu times, only on the calling thread", n_calls);
+        barlow_analysis_free(p);
+    }
+    calls = 0;
+    last_done = 0;
     last_done = 0;
     TAP_OK(barlow_analyze(m, ds, &o, on_progress, NULL, &a) == BARLOW_OK && a,
            "analyze: succeeds");

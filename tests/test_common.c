@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "barlow/barlow.h"
@@ -104,6 +105,11 @@ int main(void)
     fputs("hello", af.fp);
     TAP_OK(access(path, F_OK) != 0, "nothing at the final path before commit");
     TAP_OK(bw_atomic_commit(&af, "t") == BARLOW_OK, "commit");
+    struct stat sbuf;
+    mode_t mask = umask(022);
+    umask(mask);
+    TAP_OK(stat(path, &sbuf) == 0 && (sbuf.st_mode & 0777) == (0666 & ~mask),
+           "committed file has mode 0666 & ~umask (%o)", (unsigned)(sbuf.st_mode & 0777));
     char *data = NULL;
     size_t size = 0;
     TAP_OK(bw_read_file(path, "t", &data, &size) == BARLOW_OK && size == 5 &&

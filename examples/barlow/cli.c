@@ -71,10 +71,15 @@ int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *
 {
     char *end;
     errno = 0;
-    if (!text || !*text || *text == '-') return -1;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end || v < min || v > max) {
-        fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt, text, min, max);
+    unsigned long long v = 0;
+    bool ok = text && *text && *text != '-' && *text != '+';
+    if (ok) {
+        v = strtoull(text, &end, 10);
+        ok = !errno && !*end && v >= min && v <= max;
+    }
+    if (!ok) {
+        fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt,
+                text ? text : "", min, max);
         return -1;
     }
     *out = (size_t)v;

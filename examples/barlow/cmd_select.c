@@ -30,16 +30,6 @@ static const char select_usage[] =
     "\n"
     "Exit status: 0 success, 1 error, 2 bad usage.\n";
 
-/* cli_size with a message for negative numbers too. */
-static int select_size(const char *opt, const char *text, size_t min, size_t max, size_t *out)
-{
-    if (text && text[0] == '-') {
-        fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt, text, min, max);
-        return -1;
-    }
-    return cli_size(opt, text, min, max, out);
-}
-
 int cmd_select(int argc, char **argv)
 {
     const char *features = NULL, *failures = NULL, *k_text = NULL, *est_text = NULL,
@@ -63,7 +53,7 @@ int cmd_select(int argc, char **argv)
     barlow_selector_options o;
     barlow_selector_options_init(&o);
     size_t k = 0;
-    if (k_text && select_size("k", k_text, 1, SIZE_MAX, &k) != 0) return CLI_USAGE;
+    if (k_text && cli_size("k", k_text, 1, SIZE_MAX, &k) != 0) return CLI_USAGE;
     if (est_text) {
         if (!strcmp(est_text, "knn")) {
             o.estimator = BARLOW_ESTIMATOR_KNN;
@@ -76,14 +66,14 @@ int cmd_select(int argc, char **argv)
                                    est_text);
         }
     }
-    if (nn_text && select_size("n-neighbors", nn_text, 1, 1000000, &o.n_neighbors) != 0)
+    if (nn_text && cli_size("n-neighbors", nn_text, 1, 1000000, &o.n_neighbors) != 0)
         return CLI_USAGE;
     if (seed_text) {
         size_t seed;
-        if (select_size("seed", seed_text, 0, UINT32_MAX, &seed) != 0) return CLI_USAGE;
+        if (cli_size("seed", seed_text, 0, UINT32_MAX, &seed) != 0) return CLI_USAGE;
         o.seed = (uint32_t)seed;
     }
-    if (threads_text && select_size("threads", threads_text, 0, 4096, &o.threads) != 0)
+    if (threads_text && cli_size("threads", threads_text, 0, 4096, &o.threads) != 0)
         return CLI_USAGE;
 
     barlow_matrix *X = NULL;

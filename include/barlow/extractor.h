@@ -86,7 +86,8 @@ typedef struct barlow_extractor_options {
     const char *device;    /* "cpu" (default, also NULL), "cuda", "cuda:N";
                               copied */
     uint32_t outputs;      /* BARLOW_EXTRACT_FEATURES (default) and/or
-                              BARLOW_EXTRACT_LOGITS */
+                              BARLOW_EXTRACT_LOGITS (forward is a separate
+                              call: asking for both runs the network twice) */
     const char *sha256;    /* NULL (default) or 64 hex digits the model
                               file's SHA-256 must equal (either case) */
     int32_t optimize;      /* 1 (default): inference runs a frozen copy

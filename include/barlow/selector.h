@@ -61,7 +61,7 @@ enum { BARLOW_SELECTOR_OPTIONS_VERSION = 1 };
 typedef struct barlow_selector_options {
     uint32_t version;           /* BARLOW_SELECTOR_OPTIONS_VERSION */
     barlow_estimator estimator; /* default BARLOW_ESTIMATOR_KNN */
-    size_t n_neighbors;         /* knn: neighbours k, default 3, >= 1 */
+    size_t n_neighbors;         /* knn: neighbours k, default 3, 1..1000000 */
     uint32_t seed;              /* knn: noise seed (numpy RandomState), default 0 */
     size_t threads;             /* worker threads, 0 (default) = all cores */
 } barlow_selector_options;
@@ -71,7 +71,7 @@ BARLOW_API void barlow_selector_options_init(barlow_selector_options *opts);
 
 /* Creates a selector. opts: NULL for defaults (copied; not kept).
  * Errors: INVALID_ARG (NULL out, unknown options version, an estimator value
- * that is not a barlow_estimator, n_neighbors = 0), NOMEM. */
+ * that is not a barlow_estimator, n_neighbors outside 1..1000000), NOMEM. */
 BARLOW_API barlow_status barlow_selector_create(const barlow_selector_options *opts,
                                                 barlow_selector **out);
 

@@ -23,10 +23,10 @@ K = 6
 
 
 def make_data(tmp_path, seed=0):
-    """ReLU-like features; class c fails mostly when feature 3 + 5c is large.
-    Class 3 never fails; nothing is predicted as class 2's neighbour 3? No:
-    predictions of failures go to (label + 1) % 4 except that class 2's
-    failures go to 0, so class 3 is predicted only for its own rows."""
+    """ReLU-like features; class c fails mostly when feature 3 + 5c is large
+    (plus 5% noise). Class 3 never fails. Failures are predicted as
+    (label + 1) % 4, except class 2's, which go to 0, so the prediction group
+    of class 3 holds only correct rows (a one-leaf tree)."""
     rng = np.random.default_rng(seed)
     n = N_CLASSES * N_PER
     X = np.maximum(rng.normal(size=(n, D)), 0).astype(np.float32)
@@ -141,6 +141,10 @@ def test_threads_and_npz_give_identical_results(cli, tmp_path):
     np.savez_compressed(tmp_path / "F.npz", features=X)
     paths2 = dict(paths, X=tmp_path / "F.npz")
     _, _, _, out = analyze(cli, paths2, "--k", 4, "--threads", 2, "--depth", "1,2")
+    assert out.read_bytes() == outs[0]
+    # float64 features cannot be mapped: read and converted, same results
+    np.save(tmp_path / "X64.npy", X.astype(np.float64))
+    _, _, _, out = analyze(cli, dict(paths, X=tmp_path / "X64.npy"), "--k", 4, "--depth", "1,2")
     assert out.read_bytes() == outs[0]
     doc = json.loads(outs[0])
     assert doc["options"]["depths"] == [1, 2]
