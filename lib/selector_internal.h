@@ -36,6 +36,7 @@ typedef struct bw_knn_plan {
     size_t n_kept;     /* rows whose class has >= 2 members */
     const uint8_t *y;  /* borrowed failure flags (0/1), n entries */
     int keep[2];       /* class c has >= 2 members */
+    size_t kept[2];    /* members of class c that are kept (0 or its count) */
     size_t k[2];       /* neighbours per class: min(n_neighbors, count-1) */
     double base;       /* (ψ(N) + mean ψ(k)) − mean ψ(count), sklearn's order */
     double *psi;       /* ψ(m) for m = 0..n_kept (psi[0] unused) */
