@@ -415,10 +415,25 @@ static barlow_status read_class_names(const char *path, const char *who, char **
 
 /* ---- from .npy ------------------------------------------------------------- */
 
+/* Reads "file.npy", or member M of an archive given as "file.npz:M". */
+static barlow_status load_id_array(const char *path, const char *who, barlow_array **a)
+{
+    const char *sep = strstr(path, ".npz:");
+    if (!sep) return barlow_array_load_npy(path, a);
+    size_t len = (size_t)(sep - path) + 4;
+    char *archive = bw_malloc(len + 1, who);
+    if (!archive) return BARLOW_E_NOMEM;
+    memcpy(archive, path, len);
+    archive[len] = '\0';
+    barlow_status st = barlow_array_load_npz(archive, sep + 5, a);
+    free(archive);
+    return st;
+}
+
 static barlow_status load_ids(const char *path, const char *who, int32_t **ids, size_t *n)
 {
     barlow_array *a = NULL;
-    barlow_status st = barlow_array_load_npy(path, &a);
+    barlow_status st = load_id_array(path, who, &a);
     if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
     size_t nd = barlow_array_ndim(a), m = barlow_array_size(a);
     if (nd != 1) {

@@ -719,7 +719,32 @@ static void test_npy(void)
            "load_npy labels only");
     barlow_dataset_free(ds);
 
+    /* the same arrays as members of an .npz archive ("archive.npz:member") */
+    char zp[512], zl[560], zpred[560], zmissing[560];
+    snprintf(zp, sizeof zp, "%s", tmp_path("extracted.npz"));
+    barlow_npz_writer *w = NULL;
+    ok = barlow_npz_writer_open(zp, &w) == BARLOW_OK &&
+         barlow_npz_writer_add(w, "labels", BARLOW_DTYPE_INT64, 1, shape, lab) == BARLOW_OK &&
+         barlow_npz_writer_add(w, "predictions", BARLOW_DTYPE_INT32, 1, shape, pred) == BARLOW_OK &&
+         barlow_npz_writer_commit(w) == BARLOW_OK;
+    barlow_npz_writer_free(w);
+    TAP_OK(ok, "wrote labels/predictions .npz (%s)", barlow_last_error());
+    snprintf(zl, sizeof zl, "%s:labels", zp);
+    snprintf(zpred, sizeof zpred, "%s:predictions", zp);
+    snprintf(zmissing, sizeof zmissing, "%s:logits", zp);
+    ds = NULL;
+    st = barlow_dataset_load_npy(zl, zpred, np, &ds);
+    TAP_OK(st == BARLOW_OK && barlow_dataset_size(ds) == 4 && barlow_dataset_labels(ds)[0] == 2 &&
+               barlow_dataset_predictions(ds)[3] == 0 &&
+               !strcmp(barlow_dataset_class_name(ds, 0), "cat"),
+           "load_npy reads archive.npz:member specs (%s)", barlow_last_error());
+    barlow_dataset_free(ds);
+
     barlow_dataset *out = SENTINEL_DS;
+    st = barlow_dataset_load_npy(zl, zmissing, NULL, &out);
+    TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_load_npy", "logits", NULL) &&
+               out == SENTINEL_DS,
+           "a missing .npz member is named");
     const char *short_p = tmp_path("preds3.npy");
     size_t s3[1] = {3};
     barlow_npy_save(short_p, BARLOW_DTYPE_INT32, 1, s3, pred);

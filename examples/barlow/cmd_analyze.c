@@ -12,8 +12,8 @@
 #include "cli.h"
 
 static const char analyze_usage[] =
-    "usage: barlow analyze --features F.npy|F.npz[:member] --labels L.npy\n"
-    "                      --predictions P.npy [--class-names N.txt]\n"
+    "usage: barlow analyze --features F.npy|F.npz[:member] --labels L.npy|L.npz:member\n"
+    "                      --predictions P.npy|P.npz:member [--class-names N.txt]\n"
     "                      [--by label,prediction] [--k 20] [--depth 1[,2,3...]]\n"
     "                      [--threads N] [--seed 0] [--estimator knn|split-gain|mean]\n"
     "                      [--delta 0.1] [--gamma 0.2] [--min-group-size 2]\n"
@@ -30,7 +30,9 @@ static const char analyze_usage[] =
     "  --features F           n x d float32 features; a .npy is memory-mapped\n"
     "                         (never read whole), .npz[:member] is loaded\n"
     "                         (member \"features\" by default)\n"
-    "  --labels L.npy         n class ids      --predictions P.npy  n class ids\n"
+    "  --labels L             n class ids (.npy, or an .npz member such as\n"
+    "                         features.npz:labels from barlow extract)\n"
+    "  --predictions P        n class ids (.npy or .npz:member)\n"
     "  --class-names N.txt    one class name per line (id i = line i+1)\n"
     "  --by G                 label, prediction or label,prediction (default)\n"
     "  --k K                  features selected per group (default 20)\n"

@@ -75,6 +75,9 @@ BARLOW_API barlow_status barlow_dataset_create(size_t n, const int32_t *labels,
 
 /* Creates a dataset from .npy files (any integer dtype, or floats holding
  * integers, read with barlow_array_load_npy and barlow_array_to_int32).
+ * Either array path may also name a member of an .npz archive as
+ * "archive.npz:member" (e.g. "features.npz:labels", the layout that
+ * barlow_extraction_save_npz writes), read with barlow_array_load_npz.
  *  labels_path:      a 1-D array of n class ids, required.
  *  predictions_path: a 1-D array of n class ids, or NULL.
  *  class_names_path: a UTF-8 text file, one class name per line (LF or

@@ -8,7 +8,7 @@
       the built library and runs (header and library versions agree).
   headers.py cxx LIBRARY VERSION_H
       the same as C++11 (-pedantic -Werror) with the system C++ compiler: a
-      declaration missing extern "C" fails to link. Exit 77 without one.
+      declaration missing extern "C" fails to link. Skipped (TAP "1..0 # SKIP") without one.
   headers.py conventions LIBRARY VERSION_H
       the rules that let cffi bind the headers mechanically: umbrella
       completeness, include hygiene, guards, BARLOW_ names, no varargs,
