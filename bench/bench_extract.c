@@ -4,7 +4,9 @@
  * input tensors; prints one JSON object.
  *
  *   bench_extract MODEL.pt CSV IMAGE_DIR SIZE RESIZE CHANNELS BATCH THREADS
- *                 [MODEL_ONLY_IMAGES]
+ *                 [MODEL_ONLY_IMAGES [OPTIMIZE]]
+ * (OPTIMIZE 0 runs the module as loaded instead of libtorch's frozen,
+ * optimised copy.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ int main(int argc, char **argv)
 {
     if (argc < 9) {
         fprintf(stderr, "usage: bench_extract MODEL CSV IMAGE_DIR SIZE RESIZE CHANNELS BATCH "
-                        "THREADS [MODEL_ONLY_IMAGES]\n");
+                        "THREADS [MODEL_ONLY_IMAGES [OPTIMIZE]]\n");
         return 2;
     }
     barlow_extractor_options o;
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
     o.batch_size = (size_t)atol(argv[7]);
     o.threads = (size_t)atol(argv[8]);
     size_t model_only = argc > 9 ? (size_t)atol(argv[9]) : 0;
+    if (argc > 10) o.optimize = atoi(argv[10]);
 
     barlow_dataset_csv_options co;
     barlow_dataset_csv_options_init(&co);

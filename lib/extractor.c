@@ -1,7 +1,8 @@
 /* barlow_extractor: options, model loading (with an optional SHA-256 check),
  * batched inference over caller tensors, and dataset extraction with a
  * decoding thread that prepares batch b+1 while the model runs batch b.
- * Pure C; every libtorch call goes through lib/torch/shim.h. */
+ * Pure C; every libtorch call goes through the table of the libtorch plugin
+ * (lib/torch/shim.h), which lib/torch_plugin.c loads on first use. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,11 +14,12 @@
 #include "sha256.h"
 
 #ifdef BARLOW_HAVE_TORCH
-#include "torch/shim.h"
+#include "torch_plugin.h"
 #endif
 
 struct barlow_extractor {
 #ifdef BARLOW_HAVE_TORCH
+    const bw_torch_plugin *tp; /* the loaded plugin's functions */
     bw_torch_model *model;
     bw_torch_info info;
 #endif
@@ -40,7 +42,7 @@ struct barlow_extraction {
 int barlow_has_torch(void)
 {
 #ifdef BARLOW_HAVE_TORCH
-    return 1;
+    return bw_torch_plugin_get(NULL) != NULL;
 #else
     return 0;
 #endif
@@ -167,6 +169,8 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
                     "feature extractor is not available",
                     who);
 #else
+    const bw_torch_plugin *tp = bw_torch_plugin_get(who);
+    if (!tp) return BARLOW_E_UNSUPPORTED;
     char *file = NULL;
     if (path) {
         size_t fsize = 0;
@@ -194,6 +198,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
         free(file);
         return BARLOW_E_NOMEM;
     }
+    ex->tp = tp;
     ex->opts = o;
     ex->opts.device = NULL;
     ex->opts.sha256 = NULL;
@@ -220,7 +225,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     cfg.optimize = o.optimize;
     char whobuf[1200];
     snprintf(whobuf, sizeof whobuf, "%s: %s", who, name);
-    st = bw_torch_load(whobuf, NULL, data, size, &cfg, &ex->model, &ex->info);
+    st = tp->load(whobuf, NULL, data, size, &cfg, &ex->model, &ex->info);
     free(file);
     if (st != BARLOW_OK) {
         free(ex);
@@ -258,7 +263,7 @@ void barlow_extractor_free(barlow_extractor *ex)
 {
     if (!ex) return;
 #ifdef BARLOW_HAVE_TORCH
-    bw_torch_free(ex->model);
+    ex->tp->free(ex->model);
 #endif
     free(ex);
 }
@@ -321,9 +326,9 @@ barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input, siz
     size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
     for (size_t i = 0; i < n; i += bs) {
         size_t k = n - i < bs ? n - i : bs;
-        barlow_status st = bw_torch_run(who, ex->model, input + i * per, k,
-                                        features ? features + i * ex->info.feature_dim : NULL,
-                                        logits ? logits + i * ex->info.num_classes : NULL);
+        barlow_status st = ex->tp->run(who, ex->model, input + i * per, k,
+                                       features ? features + i * ex->info.feature_dim : NULL,
+                                       logits ? logits + i * ex->info.num_classes : NULL);
         if (st != BARLOW_OK) return st;
     }
     return BARLOW_OK;
@@ -350,7 +355,7 @@ barlow_status barlow_extractor_feature_map(barlow_extractor *ex, const float *in
     for (size_t i = 0; i < n; i += bs) {
         size_t k = n - i < bs ? n - i : bs;
         barlow_status st =
-            bw_torch_feature_map(who, ex->model, input + i * per, k, channel, out + i * hw);
+            ex->tp->feature_map(who, ex->model, input + i * per, k, channel, out + i * hw);
         if (st != BARLOW_OK) return st;
     }
     return BARLOW_OK;
@@ -377,8 +382,8 @@ barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex, const floa
     size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
     for (size_t i = 0; i < n; i += bs) {
         size_t k = n - i < bs ? n - i : bs;
-        barlow_status st = bw_torch_feature_grad(who, ex->model, input + i * per, k, feature,
-                                                 values ? values + i : NULL, grad + i * per);
+        barlow_status st = ex->tp->feature_grad(who, ex->model, input + i * per, k, feature,
+                                                values ? values + i : NULL, grad + i * per);
         if (st != BARLOW_OK) return st;
     }
     return BARLOW_OK;
@@ -587,8 +592,8 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
         if (k > 0) {
             char bwho[256];
             snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, first, first + count - 1);
-            st = bw_torch_run(bwho, ex->model, buf, k, want_f ? feat + m * D : NULL,
-                              want_l ? logit + m * K : NULL);
+            st = ex->tp->run(bwho, ex->model, buf, k, want_f ? feat + m * D : NULL,
+                             want_l ? logit + m * K : NULL);
             m += k;
         }
         pthread_mutex_lock(&p.mu);

@@ -23,9 +23,14 @@
  * trust; the `sha256` option makes loading fail unless the file's SHA-256
  * matches the expected digest (checked before libtorch parses a byte).
  *
- * Without libtorch (built with -Dtorch=disabled) barlow_has_torch() returns
- * 0 and every create function fails with BARLOW_E_UNSUPPORTED ("libbarlow
- * was built without libtorch").
+ * libbarlow does not link libtorch: the extractor's libtorch code is a
+ * plugin, libbarlow-torch.so, loaded the first time it is needed (see
+ * barlow_has_torch), so programs that never extract do not pay libtorch's
+ * start-up. When the plugin cannot be loaded every create function fails
+ * with BARLOW_E_UNSUPPORTED naming the paths tried. Without libtorch (built
+ * with -Dtorch=disabled) barlow_has_torch() returns 0 and every create
+ * function fails with BARLOW_E_UNSUPPORTED ("libbarlow was built without
+ * libtorch").
  *
  * Images of a dataset are decoded and preprocessed like torchvision's
  * Resize(resize) → CenterCrop(input_size) → ToTensor() (docs/images.md) by
@@ -100,8 +105,18 @@ typedef struct barlow_extractor_options {
     uint64_t max_image_pixels; /* width*height limit; default 2^28; 1..2^40 */
 } barlow_extractor_options;
 
-/* 1 when this libbarlow was built with libtorch (the extractor works), 0
- * when it was built with -Dtorch=disabled. */
+/* 1 when the feature extractor works: this libbarlow was built with
+ * libtorch and its libtorch plugin, libbarlow-torch.so, loads; 0 when it was
+ * built with -Dtorch=disabled or the plugin cannot be loaded. The first call
+ * (or the first extractor create) loads the plugin, and with it libtorch
+ * (about a second of start-up), once per process; the outcome is kept.
+ * The plugin is looked for, in order: the file named by the environment
+ * variable BARLOW_TORCH_PLUGIN when it is set and not empty (then only that
+ * file); <directory of libbarlow.so>/barlow-<soversion>/libbarlow-torch.so
+ * (the installed layout); <directory of libbarlow.so>/torch/
+ * libbarlow-torch.so (a build tree); <libdir>/barlow-<soversion>/ of the
+ * configured install prefix. Never sets an error message; the create
+ * functions say why the plugin did not load. */
 BARLOW_API int barlow_has_torch(void);
 
 /* Fills *opts with the defaults above. NULL is ignored. */

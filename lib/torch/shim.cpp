@@ -1,12 +1,17 @@
 /*
- * The libtorch shim (see shim.h): extern "C" functions over libtorch 1.13.
- * The only C++ file of libbarlow and the only one including libtorch headers.
+ * The libtorch shim (see shim.h): extern "C" functions over libtorch 1.13,
+ * built as the plugin libbarlow-torch.so that libbarlow dlopens on first
+ * use. The only C++ file of libbarlow and the only one including libtorch
+ * headers. It does not call into libbarlow: messages go to the host's
+ * set_error callback, and barlow_torch_plugin_v1 (the one exported symbol)
+ * hands libbarlow the table of the functions below.
  *
  * Rule: every exported function that returns a barlow_status runs its body
  * through bw_torch_guard(), the one place that catches C++ exceptions
  * (bw_fail raised here, c10::Error, std::bad_alloc, std::exception and
  * anything else) and turns them into a status and a message. A test
- * (tests/test_extractor.c, "shim guard") greps this file to keep it so.
+ * (tests/python/test_extract.py, test_shim_guard) greps this file to keep
+ * it so, and checks that the table holds exactly these functions.
  */
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -14,6 +19,8 @@
 #include <torch/script.h>
 #include <torch/version.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -22,12 +29,27 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-#include "internal.h"
-}
 #include "shim.h"
 
 namespace {
+
+/* libbarlow's callbacks, stored by barlow_torch_plugin_v1 before any other
+ * function of the plugin can be reached. */
+const bw_torch_host *host_table = nullptr;
+
+/* Formats a message (truncated to libbarlow's message size) and hands it to
+ * the host, on the calling thread. Never throws. */
+barlow_status report(barlow_status st, const char *fmt, ...) noexcept
+    __attribute__((format(printf, 2, 3)));
+barlow_status report(barlow_status st, const char *fmt, ...) noexcept
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return host_table ? host_table->set_error(st, buf) : st;
+}
 
 /* A failure with a status of our own choosing, raised inside a guarded body. */
 struct bw_fail {
@@ -66,17 +88,17 @@ barlow_status bw_torch_guard(const char *who, F &&body) noexcept
     try {
         return body();
     } catch (const bw_fail &f) {
-        return bw_error(f.status, "%s: %s", who, f.msg.c_str());
+        return report(f.status, "%s: %s", who, f.msg.c_str());
     } catch (const c10::Error &e) {
-        return bw_error(BARLOW_E_BACKEND, "%s: libtorch error: %s", who,
+        return report(BARLOW_E_BACKEND, "%s: libtorch error: %s", who,
                         condense(e.what_without_backtrace()).c_str());
     } catch (const std::bad_alloc &) {
-        return bw_error(BARLOW_E_NOMEM, "%s: out of memory in libtorch", who);
+        return report(BARLOW_E_NOMEM, "%s: out of memory in libtorch", who);
     } catch (const std::exception &e) {
-        return bw_error(BARLOW_E_BACKEND, "%s: libtorch exception: %s", who,
+        return report(BARLOW_E_BACKEND, "%s: libtorch exception: %s", who,
                         condense(e.what()).c_str());
     } catch (...) {
-        return bw_error(BARLOW_E_BACKEND, "%s: unknown C++ exception in libtorch", who);
+        return report(BARLOW_E_BACKEND, "%s: unknown C++ exception in libtorch", who);
     }
 }
 
@@ -111,6 +133,14 @@ std::string shape_str(const at::Tensor &t)
         s += std::to_string(t.size(i));
     }
     return s + "]";
+}
+
+/* at::set_num_threads also resizes libtorch's pthreadpool by destroying
+ * and re-creating it, so it is called only when the count differs (the
+ * OpenMP count it reads back is the calling thread's own). */
+void use_threads(size_t threads)
+{
+    if (at::get_num_threads() != (int)threads) at::set_num_threads((int)threads);
 }
 
 const char *const resnet_children[] = {"conv1",  "bn1",    "relu",   "maxpool",
@@ -291,7 +321,7 @@ barlow_status bw_torch_load(const char *who, const char *path, const void *data,
 {
     return bw_torch_guard(who, [&]() -> barlow_status {
         c10::Device dev = parse_device(cfg->device);
-        at::set_num_threads((int)cfg->threads);
+        use_threads(cfg->threads);
         std::unique_ptr<bw_torch_model> m(new bw_torch_model());
         m->device = dev;
         m->channels = cfg->channels;
@@ -399,7 +429,7 @@ barlow_status bw_torch_run(const char *who, bw_torch_model *m, const float *x, s
                            float *features, float *logits)
 {
     return bw_torch_guard(who, [&]() -> barlow_status {
-        at::set_num_threads((int)m->threads);
+        use_threads(m->threads);
         torch::NoGradGuard no_grad;
         at::Tensor t = normalized(m, input_tensor(m, x, n, false));
         if (features) {
@@ -415,7 +445,7 @@ barlow_status bw_torch_feature_map(const char *who, bw_torch_model *m, const flo
                                    size_t n, size_t channel, float *out)
 {
     return bw_torch_guard(who, [&]() -> barlow_status {
-        at::set_num_threads((int)m->threads);
+        use_threads(m->threads);
         torch::NoGradGuard no_grad;
         at::Tensor t = normalized(m, input_tensor(m, x, n, false));
         at::Tensor f = feature_map(m, m->fast, t, &m->info);
@@ -433,7 +463,7 @@ barlow_status bw_torch_feature_grad(const char *who, bw_torch_model *m, const fl
                                     size_t n, size_t feature, float *values, float *grad)
 {
     return bw_torch_guard(who, [&]() -> barlow_status {
-        at::set_num_threads((int)m->threads);
+        use_threads(m->threads);
         torch::AutoGradMode enable_grad(true);
         at::Tensor t = input_tensor(m, x, n, true);
         /* The unfrozen module: autograd runs through it (and through the
@@ -450,11 +480,32 @@ barlow_status bw_torch_feature_grad(const char *who, bw_torch_model *m, const fl
 barlow_status bw_torch_set_threads(const char *who, size_t threads)
 {
     return bw_torch_guard(who, [&]() -> barlow_status {
-        at::set_num_threads((int)threads);
+        use_threads(threads);
         return BARLOW_OK;
     });
 }
 
 const char *bw_torch_version(void) { return TORCH_VERSION; }
+
+/* The plugin's entry point (shim.h), the only symbol plugin.map exports. */
+__attribute__((visibility("default"))) uint32_t
+barlow_torch_plugin_v1(uint32_t abi, const bw_torch_host *host, bw_torch_plugin *out)
+{
+    if (abi != BW_TORCH_PLUGIN_ABI || !host || host->abi != BW_TORCH_PLUGIN_ABI ||
+        !host->set_error || !out)
+        return BW_TORCH_PLUGIN_ABI;
+    host_table = host;
+    bw_torch_plugin t{};
+    t.abi = BW_TORCH_PLUGIN_ABI;
+    t.load = bw_torch_load;
+    t.free = bw_torch_free;
+    t.run = bw_torch_run;
+    t.feature_map = bw_torch_feature_map;
+    t.feature_grad = bw_torch_feature_grad;
+    t.set_threads = bw_torch_set_threads;
+    t.version = bw_torch_version;
+    *out = t;
+    return 0;
+}
 
 } /* extern "C" */

@@ -1,22 +1,34 @@
 /*
  * The libtorch shim: the C interface of lib/torch/shim.cpp, the only C++ in
- * libbarlow and the only file that includes a libtorch header. Internal (not
- * installed, hidden symbols). Every status-returning function catches every
- * C++ exception (c10::Error, std::bad_alloc, std::exception, anything else)
- * in one helper and turns it into a barlow_status plus a message (set with
- * bw_error) that starts with the caller's `who` text; nothing C++ crosses.
+ * libbarlow's sources and the only file that includes a libtorch header.
+ * Internal (not installed). shim.cpp is built as a separate plugin,
+ * libbarlow-torch.so (a meson shared_module linking libtorch), that
+ * libbarlow dlopens the first time something needs libtorch
+ * (lib/torch_plugin.c), so that programs using only the pure-C core never
+ * load libtorch. The plugin exports one symbol, barlow_torch_plugin_v1
+ * (lib/torch/plugin.map); everything else in it is hidden, and libbarlow
+ * reaches the functions below only through the bw_torch_plugin table it
+ * fills.
  *
- * Only compiled when the library is built with libtorch (BARLOW_HAVE_TORCH).
+ * Every status-returning function catches every C++ exception (c10::Error,
+ * std::bad_alloc, std::exception, anything else) in one helper and turns it
+ * into a barlow_status plus a message that starts with the caller's `who`
+ * text, handed to libbarlow through the host's set_error callback (on the
+ * calling thread, so barlow_last_error() sees it); nothing C++ crosses.
+ *
+ * Only used when the library is built with libtorch (BARLOW_HAVE_TORCH).
  *
  * Thread safety: a bw_torch_model is used by one thread at a time.
  * bw_torch_set_threads changes libtorch's intra-op thread count, which is
  * process-global (ATen's pool / OpenMP): the extractor calls it right before
- * each model call on the calling thread.
+ * each model call on the calling thread. barlow_torch_plugin_v1 is called
+ * once, under libbarlow's pthread_once.
  */
 #ifndef BARLOW_TORCH_SHIM_H
 #define BARLOW_TORCH_SHIM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "barlow/common.h"
 
@@ -88,6 +100,47 @@ barlow_status bw_torch_set_threads(const char *who, size_t threads);
 
 /* libtorch's version string, e.g. "1.13.1" (static). */
 const char *bw_torch_version(void);
+
+/* ---- the plugin interface ------------------------------------------------ */
+
+/* Bumped whenever bw_torch_host, bw_torch_plugin, bw_torch_config,
+ * bw_torch_info or a function's meaning changes: a plugin and a libbarlow
+ * with different numbers refuse each other. */
+enum { BW_TORCH_PLUGIN_ABI = 1 };
+
+/* What libbarlow gives the plugin. */
+typedef struct bw_torch_host {
+    uint32_t abi; /* BW_TORCH_PLUGIN_ABI */
+    /* Sets this thread's error message (barlow_last_error()) to `message`
+     * and returns `status`. Never NULL. */
+    barlow_status (*set_error)(barlow_status status, const char *message);
+} bw_torch_host;
+
+/* What the plugin gives libbarlow: the functions above. */
+typedef struct bw_torch_plugin {
+    uint32_t abi; /* BW_TORCH_PLUGIN_ABI */
+    barlow_status (*load)(const char *who, const char *path, const void *data, size_t size,
+                          const bw_torch_config *cfg, bw_torch_model **out,
+                          bw_torch_info *info);
+    void (*free)(bw_torch_model *m);
+    barlow_status (*run)(const char *who, bw_torch_model *m, const float *x, size_t n,
+                         float *features, float *logits);
+    barlow_status (*feature_map)(const char *who, bw_torch_model *m, const float *x,
+                                 size_t n, size_t channel, float *out);
+    barlow_status (*feature_grad)(const char *who, bw_torch_model *m, const float *x,
+                                  size_t n, size_t feature, float *values, float *grad);
+    barlow_status (*set_threads)(const char *who, size_t threads);
+    const char *(*version)(void);
+} bw_torch_plugin;
+
+/* The plugin's one exported symbol, looked up with dlsym. When `abi` equals
+ * the plugin's BW_TORCH_PLUGIN_ABI (and host->abi too), stores `host` for
+ * its error messages, fills *out and returns 0; otherwise returns the
+ * plugin's own BW_TORCH_PLUGIN_ABI (never 0) and touches nothing. Never
+ * throws. */
+typedef uint32_t (*bw_torch_plugin_entry)(uint32_t abi, const bw_torch_host *host,
+                                          bw_torch_plugin *out);
+#define BW_TORCH_PLUGIN_ENTRY "barlow_torch_plugin_v1"
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,10 @@ and run the tiny consumer of tests/consumers/ against it.
 
   consumers.py layout     the installed files: every public header, version.h,
                           the library and its SONAME/dev links, barlow.pc,
-                          the CMake package files; nothing private
+                          the CMake package files; nothing private; the
+                          libtorch plugin in <libdir>/barlow-<soversion>/,
+                          found by an installed libbarlow (and
+                          BARLOW_TORCH_PLUGIN honoured); no libtorch NEEDED
   consumers.py pkgconfig  cc $(pkg-config --cflags --libs barlow)
   consumers.py cmake      find_package(barlow CONFIG) + barlow::barlow
   consumers.py meson      the source tree as a subproject, dependency('barlow')
@@ -121,6 +124,104 @@ def mode_layout(tap, dest, p):
                is not None, f"barlow.pc says Version: {v}", text)
         tap.ok(not re.search(r"build-|/work/|meson-private", text),
                "barlow.pc does not point into the build or source tree", text)
+    layout_torch_plugin(tap, dest, p, libdir, real)
+
+
+# Prints barlow_has_torch(), the libbarlow-torch.so mapped into the process
+# (from /proc/self/maps, "-" when none) and, when there is no libtorch, the
+# status (UNSUPPORTED or its number) and message of
+# barlow_extractor_create_from_memory.
+PLUGIN_PROBE = r"""#include <stdio.h>
+#include <string.h>
+#include <barlow/barlow.h>
+int main(void)
+{
+    int has = barlow_has_torch();
+    char line[4096], where[4096] = "-";
+    FILE *f = fopen("/proc/self/maps", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *p = strchr(line, '/');
+        if (p && strstr(p, "libbarlow-torch.so")) {
+            p[strcspn(p, "\n")] = 0;
+            snprintf(where, sizeof where, "%s", p);
+        }
+    }
+    if (f) fclose(f);
+    printf("%d\n%s\n", has, where);
+    if (!has) {
+        static const char model[] = "not a model";
+        barlow_extractor *ex = NULL;
+        barlow_status st = barlow_extractor_create_from_memory(model, sizeof model, NULL, &ex);
+        if (st == BARLOW_E_UNSUPPORTED)
+            printf("UNSUPPORTED\n%s\n", barlow_last_error());
+        else
+            printf("status %d\n%s\n", (int)st, barlow_last_error());
+        barlow_extractor_free(ex);
+    }
+    return 0;
+}
+"""
+
+
+def layout_torch_plugin(tap, dest, p, libdir, real):
+    """libbarlow links no libtorch; with libtorch, the plugin is installed in
+    <libdir>/barlow-<soversion>/ and an installed libbarlow finds it there
+    (and honours BARLOW_TORCH_PLUGIN)."""
+    have = os.environ.get("BARLOW_HAVE_TORCH") == "1"
+    rc, out = run(["readelf", "-d", real])
+    needed = re.findall(r"\(NEEDED\).*\[(.*)\]", out)
+    bad = [n for n in needed if re.match(r"lib(torch|c10|stdc\+\+)", n)]
+    tap.ok(rc == 0 and needed and not bad, "libbarlow.so does not link libtorch or "
+           "libstdc++ (the libtorch plugin is dlopened on first use)",
+           f"NEEDED: {needed}")
+    plugdir = libdir / f"barlow-{p['soversion']}"
+    plugin = plugdir / "libbarlow-torch.so"
+    if have:
+        tap.ok(plugin.is_file(), f"<libdir>/barlow-{p['soversion']}/libbarlow-torch.so "
+               "is installed")
+    else:
+        tap.ok(not plugdir.exists(), "no plugin directory is installed without libtorch",
+               str(plugdir))
+    scratch = Path(dest).parent
+    (scratch / "probe.c").write_text(PLUGIN_PROBE)
+    exe = scratch / "probe"
+    rc, out = run([*c_compiler(), "-std=c11", *sanitize_flags(), scratch / "probe.c",
+                   "-o", exe, f"-I{in_dest(dest, p['includedir'])}", f"-L{libdir}",
+                   "-lbarlow"])
+    if not tap.ok(rc == 0, "the plugin probe builds against the installed library", out):
+        return
+    env = dict(os.environ)
+    env.pop("BARLOW_TORCH_PLUGIN", None)
+    env["LD_LIBRARY_PATH"] = str(libdir)
+    rc, out = run([exe], env=env)
+    lines = out.splitlines()
+    if have:
+        tap.ok(rc == 0 and lines[:1] == ["1"] and len(lines) > 1
+               and Path(lines[1]).resolve() == plugin.resolve(),
+               "an installed libbarlow finds its installed plugin: barlow_has_torch() "
+               "prints 1 and the plugin mapped is <libdir>/barlow-0/libbarlow-torch.so",
+               f"exit {rc}, output: {out}")
+    else:
+        tap.ok(rc == 0 and lines[:3] == ["0", "-", "UNSUPPORTED"]
+               and "built without libtorch" in out,
+               "without libtorch, barlow_has_torch() prints 0 and create says "
+               "\"built without libtorch\"", f"exit {rc}, output: {out}")
+    missing = "/nonexistent/libbarlow-torch.so"
+    env["BARLOW_TORCH_PLUGIN"] = missing
+    rc, out = run([exe], env=env)
+    lines = out.splitlines()
+    if have:
+        tap.ok(rc == 0 and lines[:2] == ["0", "-"] and len(lines) > 3
+               and lines[2] == "UNSUPPORTED" and missing in lines[3]
+               and "BARLOW_TORCH_PLUGIN" in lines[3],
+               "BARLOW_TORCH_PLUGIN=/nonexistent/...: barlow_has_torch() prints 0, no "
+               "plugin is mapped, create fails with UNSUPPORTED naming that path",
+               f"exit {rc}, output: {out}")
+    else:
+        tap.ok(rc == 0 and lines[:3] == ["0", "-", "UNSUPPORTED"]
+               and "built without libtorch" in out,
+               "without libtorch, BARLOW_TORCH_PLUGIN changes nothing",
+               f"exit {rc}, output: {out}")
 
 
 def mode_pkgconfig(tap, dest, p, scratch):

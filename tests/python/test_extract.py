@@ -27,7 +27,8 @@ RESIZE, CROP = 128, 112
 
 def test_shim_guard():
     """Every status-returning extern "C" function of the shim runs its body
-    through the one bw_torch_guard helper; no other file includes libtorch."""
+    through the one bw_torch_guard helper, and the plugin's table holds
+    exactly those functions; no other file includes libtorch."""
     src = (ROOT / "lib" / "torch" / "shim.cpp").read_text()
     extern = src[src.index('extern "C" {\n\nbarlow_status'):]
     funcs = re.findall(r"^barlow_status (bw_\w+)\(.*?\)\n\{\n(.*?)^\}", extern, re.S | re.M)
@@ -36,6 +37,18 @@ def test_shim_guard():
     assert sorted(f for f, _ in funcs) == sorted(declared) and len(declared) >= 5
     for name, body in funcs:
         assert body.lstrip().startswith("return bw_torch_guard(who, [&]() -> barlow_status {"), name
+    # libbarlow reaches the shim only through the plugin's table: every
+    # status-returning table slot is filled with one of the guarded functions
+    # above, and the shim never calls libbarlow's bw_error directly
+    hdr = (ROOT / "lib" / "torch" / "shim.h").read_text()
+    table = hdr[hdr.index("typedef struct bw_torch_plugin {"):]
+    table = table[:table.index("} bw_torch_plugin;")]
+    slots = re.findall(r"barlow_status \(\*(\w+)\)\(", table)
+    entry = src[src.index("barlow_torch_plugin_v1("):]
+    filled = dict(re.findall(r"^\s*t\.(\w+) = (\w+);", entry, re.M))
+    assert slots and all(filled.get(s) in dict(funcs) for s in slots), (slots, filled)
+    assert sorted(filled[s] for s in slots) == sorted(declared)
+    assert not re.search(r"\bbw_error\s*\(", src)
     # catch clauses only inside the helper and in the load/dry-run steps that
     # rethrow our own bw_fail (they never swallow into a status themselves)
     assert src.count("catch (...)") == 2  # the helper and the noexcept free()
