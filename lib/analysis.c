@@ -992,19 +992,6 @@ barlow_status barlow_analysis_to_csv(const barlow_analysis *a, barlow_buffer *ou
     return bw_sb_finish(&sb, out, who);
 }
 
-static barlow_status save_text(const barlow_buffer *b, const char *path, int newline,
-                               const char *who)
-{
-    bw_atomic_file af;
-    barlow_status st = bw_atomic_open(&af, path, who);
-    if (st != BARLOW_OK) return st;
-    if (fwrite(b->data, 1, b->size, af.fp) != b->size || (newline && fputc('\n', af.fp) == EOF)) {
-        bw_atomic_abort(&af);
-        return bw_error(BARLOW_E_IO, "%s: cannot write %s", who, path);
-    }
-    return bw_atomic_commit(&af, who);
-}
-
 barlow_status barlow_analysis_save_json(const barlow_analysis *a, const char *path)
 {
     static const char who[] = "barlow_analysis_save_json";
@@ -1013,17 +1000,13 @@ barlow_status barlow_analysis_save_json(const barlow_analysis *a, const char *pa
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
     bw_sb sb;
     bw_sb_init(&sb);
-    barlow_buffer b = {NULL, 0};
     barlow_status st = build_json(a, &sb, who);
     if (st != BARLOW_OK) {
         bw_sb_free(&sb);
         return st;
     }
-    st = bw_sb_finish(&sb, &b, who);
-    if (st != BARLOW_OK) return st;
-    st = save_text(&b, path, 1, who);
-    barlow_buffer_dispose(&b);
-    return st;
+    bw_sb_append(&sb, "\n");
+    return bw_sb_save(&sb, path, who);
 }
 
 barlow_status barlow_analysis_save_csv(const barlow_analysis *a, const char *path)
@@ -1034,15 +1017,10 @@ barlow_status barlow_analysis_save_csv(const barlow_analysis *a, const char *pat
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
     bw_sb sb;
     bw_sb_init(&sb);
-    barlow_buffer b = {NULL, 0};
     barlow_status st = build_csv(a, &sb, who);
     if (st != BARLOW_OK) {
         bw_sb_free(&sb);
         return st;
     }
-    st = bw_sb_finish(&sb, &b, who);
-    if (st != BARLOW_OK) return st;
-    st = save_text(&b, path, 0, who);
-    barlow_buffer_dispose(&b);
-    return st;
+    return bw_sb_save(&sb, path, who);
 }

@@ -106,5 +106,9 @@ void bw_sb_free(bw_sb *sb);
 /* Moves the text into *buf (buf->size = length). Returns NOMEM (message
  * naming who) if an append failed; the builder is freed either way. */
 barlow_status bw_sb_finish(bw_sb *sb, barlow_buffer *buf, const char *who);
+/* Writes the text to path atomically (bw_atomic_*): NOMEM if an append
+ * failed, IO naming the path; nothing is left behind on failure. The
+ * builder is freed either way. */
+barlow_status bw_sb_save(bw_sb *sb, const char *path, const char *who);
 
 #endif /* BARLOW_INTERNAL_H */

@@ -104,3 +104,24 @@ barlow_status bw_sb_finish(bw_sb *sb, barlow_buffer *buf, const char *who)
     bw_sb_init(sb);
     return BARLOW_OK;
 }
+
+barlow_status bw_sb_save(bw_sb *sb, const char *path, const char *who)
+{
+    if (sb->failed) {
+        bw_sb_free(sb);
+        return bw_error(BARLOW_E_NOMEM, "%s: out of memory building text", who);
+    }
+    bw_atomic_file af;
+    barlow_status st = bw_atomic_open(&af, path, who);
+    if (st != BARLOW_OK) {
+        bw_sb_free(sb);
+        return st;
+    }
+    if (sb->len && fwrite(sb->data, 1, sb->len, af.fp) != sb->len) {
+        bw_atomic_abort(&af);
+        bw_sb_free(sb);
+        return bw_error(BARLOW_E_IO, "%s: cannot write %s", who, path);
+    }
+    bw_sb_free(sb);
+    return bw_atomic_commit(&af, who);
+}

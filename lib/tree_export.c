@@ -419,22 +419,7 @@ barlow_status barlow_tree_save_json(const barlow_tree *tree, const barlow_rule_o
     bw_sb_init(&sb);
     build_json(&sb, tree, &ro, held_out);
     bw_sb_append(&sb, "\n");
-    barlow_buffer buf = {NULL, 0};
-    st = bw_sb_finish(&sb, &buf, who);
-    if (st) return st;
-    bw_atomic_file af;
-    st = bw_atomic_open(&af, path, who);
-    if (st) {
-        barlow_buffer_dispose(&buf);
-        return st;
-    }
-    if (fwrite(buf.data, 1, buf.size, af.fp) != buf.size) {
-        bw_atomic_abort(&af);
-        barlow_buffer_dispose(&buf);
-        return bw_error(BARLOW_E_IO, "%s: %s: write failed", who, path);
-    }
-    barlow_buffer_dispose(&buf);
-    return bw_atomic_commit(&af, who);
+    return bw_sb_save(&sb, path, who);
 }
 
 /* ---- DOT -------------------------------------------------------------------------- */

@@ -124,6 +124,19 @@ int main(void)
     st = bw_atomic_open(&af, path, "t");
     TAP_OK(st == BARLOW_E_IO && strstr(barlow_last_error(), "missing/x.txt"),
            "missing directory: IO naming the path (%s)", barlow_last_error());
+    bw_sb sv;
+    bw_sb_init(&sv);
+    bw_sb_append(&sv, "saved\n");
+    snprintf(path, sizeof path, "%s/saved.txt", dir);
+    TAP_OK(bw_sb_save(&sv, path, "t") == BARLOW_OK && bw_read_file(path, "t", &data, &size) == BARLOW_OK &&
+               size == 6 && strcmp(data, "saved\n") == 0,
+           "bw_sb_save writes the text");
+    free(data);
+    bw_sb_init(&sv);
+    bw_sb_append(&sv, "x");
+    snprintf(path, sizeof path, "%s/missing/saved.txt", dir);
+    TAP_OK(bw_sb_save(&sv, path, "t") == BARLOW_E_IO && strstr(barlow_last_error(), "missing/saved.txt"),
+           "bw_sb_save into a missing directory: IO naming the path");
     snprintf(path, sizeof path, "rm -rf %s", dir);
     TAP_OK(system(path) == 0, "cleanup");
 
