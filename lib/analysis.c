@@ -764,36 +764,16 @@ static const char *estimator_name(barlow_estimator e)
     return "unknown";
 }
 
-static void kv_num(bw_sb *sb, const char *k, double v)
-{
-    bw_sb_json_string(sb, k);
-    bw_sb_append(sb, ":");
-    bw_sb_json_double(sb, v);
-}
-
-static void kv_size(bw_sb *sb, const char *k, size_t v)
-{
-    bw_sb_json_string(sb, k);
-    bw_sb_appendf(sb, ":%zu", v);
-}
-
-static void kv_str(bw_sb *sb, const char *k, const char *v)
-{
-    bw_sb_json_string(sb, k);
-    bw_sb_append(sb, ":");
-    bw_sb_json_string(sb, v);
-}
-
 static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char *who)
 {
     bw_sb_append(sb, "{");
-    kv_str(sb, "format", "barlow-analysis");
+    bw_sb_json_kv_string(sb, "format", "barlow-analysis");
     bw_sb_append(sb, ",\"format_version\":1,");
-    kv_size(sb, "rows", a->n_rows);
+    bw_sb_json_kv_size(sb, "rows", a->n_rows);
     bw_sb_append(sb, ",");
-    kv_size(sb, "columns", a->d);
+    bw_sb_json_kv_size(sb, "columns", a->d);
     bw_sb_append(sb, ",");
-    kv_size(sb, "classes", a->n_classes);
+    bw_sb_json_kv_size(sb, "classes", a->n_classes);
     bw_sb_append(sb, ",\"options\":{\"groupings\":[");
     int first = 1;
     for (int b = 0; b < 2; b++)
@@ -803,28 +783,28 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
             first = 0;
         }
     bw_sb_append(sb, "],");
-    kv_size(sb, "k", a->k);
+    bw_sb_json_kv_size(sb, "k", a->k);
     bw_sb_append(sb, ",\"depths\":[");
     for (size_t j = 0; j < a->n_depths; j++)
         bw_sb_appendf(sb, "%s%d", j ? "," : "", (int)a->depths[j]);
     bw_sb_append(sb, "],");
-    kv_str(sb, "estimator", estimator_name(a->estimator));
+    bw_sb_json_kv_string(sb, "estimator", estimator_name(a->estimator));
     bw_sb_append(sb, ",");
-    kv_size(sb, "n_neighbors", a->n_neighbors);
+    bw_sb_json_kv_size(sb, "n_neighbors", a->n_neighbors);
     bw_sb_append(sb, ",");
-    kv_size(sb, "seed", a->seed);
+    bw_sb_json_kv_size(sb, "seed", a->seed);
     bw_sb_append(sb, ",");
-    kv_num(sb, "delta", a->delta);
+    bw_sb_json_kv_double(sb, "delta", a->delta);
     bw_sb_append(sb, ",");
-    kv_num(sb, "gamma", a->gamma);
+    bw_sb_json_kv_double(sb, "gamma", a->gamma);
     bw_sb_append(sb, ",");
-    kv_size(sb, "min_group_size", a->min_group_size);
+    bw_sb_json_kv_size(sb, "min_group_size", a->min_group_size);
     bw_sb_append(sb, ",\"rules\":{");
-    kv_num(sb, "min_coverage", a->ropts.min_coverage);
+    bw_sb_json_kv_double(sb, "min_coverage", a->ropts.min_coverage);
     bw_sb_append(sb, ",");
-    kv_num(sb, "min_error_rate", a->ropts.min_error_rate);
+    bw_sb_json_kv_double(sb, "min_error_rate", a->ropts.min_error_rate);
     bw_sb_append(sb, ",");
-    kv_num(sb, "max_p_value", a->ropts.max_p_value);
+    bw_sb_json_kv_double(sb, "max_p_value", a->ropts.max_p_value);
     bw_sb_append(sb, "}},\"evaluation\":[");
     first = 1;
     for (int b = 0; b < 2; b++) {
@@ -835,13 +815,13 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
             if (!first) bw_sb_append(sb, ",");
             first = 0;
             bw_sb_append(sb, "{");
-            kv_str(sb, "grouping", grouping_name((barlow_group_by)b));
+            bw_sb_json_kv_string(sb, "grouping", grouping_name((barlow_group_by)b));
             bw_sb_appendf(sb, ",\"depth\":%d,", (int)e->depth);
-            kv_size(sb, "groups", e->groups);
+            bw_sb_json_kv_size(sb, "groups", e->groups);
             bw_sb_append(sb, ",");
-            kv_size(sb, "valid", e->valid);
+            bw_sb_json_kv_size(sb, "valid", e->valid);
             bw_sb_append(sb, ",");
-            kv_num(sb, "valid_fraction", e->valid_fraction);
+            bw_sb_json_kv_double(sb, "valid_fraction", e->valid_fraction);
             bw_sb_append(sb, "}");
         }
     }
@@ -850,17 +830,17 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
         const bw_agroup *g = &a->g[i];
         if (i) bw_sb_append(sb, ",");
         bw_sb_append(sb, "{");
-        kv_str(sb, "grouping", grouping_name(g->by));
+        bw_sb_json_kv_string(sb, "grouping", grouping_name(g->by));
         bw_sb_appendf(sb, ",\"class\":%d,", (int)g->cls);
-        kv_str(sb, "name", a->names[g->cls]);
+        bw_sb_json_kv_string(sb, "name", a->names[g->cls]);
         bw_sb_append(sb, ",");
-        kv_size(sb, "size", g->size);
+        bw_sb_json_kv_size(sb, "size", g->size);
         bw_sb_append(sb, ",");
-        kv_size(sb, "failures", g->failures);
+        bw_sb_json_kv_size(sb, "failures", g->failures);
         bw_sb_append(sb, ",");
-        kv_num(sb, "base_error_rate", g->ber);
+        bw_sb_json_kv_double(sb, "base_error_rate", g->ber);
         bw_sb_append(sb, ",");
-        kv_str(sb, "status", status_name(g->status));
+        bw_sb_json_kv_string(sb, "status", status_name(g->status));
         bw_sb_append(sb, ",\"selected_features\":[");
         for (size_t t = 0; t < g->n_top; t++) bw_sb_appendf(sb, "%s%zu", t ? "," : "", g->top[t]);
         bw_sb_append(sb, "],\"selection_scores\":[");
@@ -879,13 +859,13 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
                                  "\"valid\":false,\"best_rule\":null,\"tree\":null}");
                 continue;
             }
-            kv_num(sb, "aler", r->aler);
+            bw_sb_json_kv_double(sb, "aler", r->aler);
             bw_sb_appendf(sb, ",\"best_leaf\":%d,", (int)r->best_leaf);
-            kv_num(sb, "best_error_rate", r->best_error_rate);
+            bw_sb_json_kv_double(sb, "best_error_rate", r->best_error_rate);
             bw_sb_append(sb, ",");
-            kv_num(sb, "best_error_coverage", r->best_error_coverage);
+            bw_sb_json_kv_double(sb, "best_error_coverage", r->best_error_coverage);
             bw_sb_append(sb, ",");
-            kv_num(sb, "best_importance", r->best_importance);
+            bw_sb_json_kv_double(sb, "best_importance", r->best_importance);
             bw_sb_appendf(sb, ",\"valid\":%s,", r->valid ? "true" : "false");
             if (r->best_rule >= 0) bw_sb_appendf(sb, "\"best_rule\":%d,", (int)r->best_rule);
             else bw_sb_append(sb, "\"best_rule\":null,");

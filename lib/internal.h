@@ -102,6 +102,13 @@ void bw_sb_appendf(bw_sb *sb, const char *fmt, ...) BW_PRINTF(2, 3);
 void bw_sb_json_string(bw_sb *sb, const char *s);
 /* A JSON number with round-trip precision (%.17g trimmed); NaN/inf → null. */
 void bw_sb_json_double(bw_sb *sb, double v);
+/* JSON object members: `"key":` and `"key":value` for a double (as
+ * bw_sb_json_double), a size, an id (negative → null) and a string. */
+void bw_sb_json_key(bw_sb *sb, const char *key);
+void bw_sb_json_kv_double(bw_sb *sb, const char *key, double v);
+void bw_sb_json_kv_size(bw_sb *sb, const char *key, size_t v);
+void bw_sb_json_kv_id(bw_sb *sb, const char *key, int64_t v);
+void bw_sb_json_kv_string(bw_sb *sb, const char *key, const char *v);
 void bw_sb_free(bw_sb *sb);
 /* Moves the text into *buf (buf->size = length). Returns NOMEM (message
  * naming who) if an append failed; the builder is freed either way. */

@@ -87,6 +87,37 @@ void bw_sb_json_double(bw_sb *sb, double v)
     bw_sb_append(sb, buf);
 }
 
+void bw_sb_json_key(bw_sb *sb, const char *key)
+{
+    bw_sb_json_string(sb, key);
+    bw_sb_append(sb, ":");
+}
+
+void bw_sb_json_kv_double(bw_sb *sb, const char *key, double v)
+{
+    bw_sb_json_key(sb, key);
+    bw_sb_json_double(sb, v);
+}
+
+void bw_sb_json_kv_size(bw_sb *sb, const char *key, size_t v)
+{
+    bw_sb_json_key(sb, key);
+    bw_sb_appendf(sb, "%zu", v);
+}
+
+void bw_sb_json_kv_id(bw_sb *sb, const char *key, int64_t v)
+{
+    bw_sb_json_key(sb, key);
+    if (v < 0) bw_sb_append(sb, "null");
+    else bw_sb_appendf(sb, "%lld", (long long)v);
+}
+
+void bw_sb_json_kv_string(bw_sb *sb, const char *key, const char *v)
+{
+    bw_sb_json_key(sb, key);
+    bw_sb_json_string(sb, v);
+}
+
 void bw_sb_free(bw_sb *sb)
 {
     free(sb->data);

@@ -107,69 +107,44 @@ barlow_status barlow_tree_rule_text(const barlow_tree *tree, size_t id, barlow_b
 
 /* ---- JSON ------------------------------------------------------------------------ */
 
-static void json_key(bw_sb *sb, const char *k)
-{
-    bw_sb_json_string(sb, k);
-    bw_sb_append(sb, ":");
-}
-
-static void json_num(bw_sb *sb, const char *k, double v)
-{
-    json_key(sb, k);
-    bw_sb_json_double(sb, v);
-}
-
-static void json_size(bw_sb *sb, const char *k, size_t v)
-{
-    json_key(sb, k);
-    bw_sb_appendf(sb, "%zu", v);
-}
-
-static void json_id(bw_sb *sb, const char *k, int64_t v)
-{
-    json_key(sb, k);
-    if (v < 0) bw_sb_append(sb, "null");
-    else bw_sb_appendf(sb, "%lld", (long long)v);
-}
-
 static void json_summary_fields(bw_sb *sb, const bw_tstats *s)
 {
-    json_size(sb, "size", s->size);
+    bw_sb_json_kv_size(sb, "size", s->size);
     bw_sb_append(sb, ",");
-    json_size(sb, "failures", s->failures);
+    bw_sb_json_kv_size(sb, "failures", s->failures);
     bw_sb_append(sb, ",");
-    json_num(sb, "base_error_rate", s->ber);
+    bw_sb_json_kv_double(sb, "base_error_rate", s->ber);
     bw_sb_append(sb, ",");
-    json_num(sb, "aler", s->aler);
+    bw_sb_json_kv_double(sb, "aler", s->aler);
     bw_sb_append(sb, ",");
-    json_num(sb, "aler_gain", s->aler - s->ber);
+    bw_sb_json_kv_double(sb, "aler_gain", s->aler - s->ber);
     bw_sb_append(sb, ",");
-    json_num(sb, "precision", s->precision);
+    bw_sb_json_kv_double(sb, "precision", s->precision);
     bw_sb_append(sb, ",");
-    json_num(sb, "recall", s->recall);
+    bw_sb_json_kv_double(sb, "recall", s->recall);
 }
 
 static void json_stats_fields(bw_sb *sb, const bw_tnode *nd)
 {
-    json_size(sb, "size", nd->size);
+    bw_sb_json_kv_size(sb, "size", nd->size);
     bw_sb_append(sb, ",");
-    json_size(sb, "failures", nd->failures);
+    bw_sb_json_kv_size(sb, "failures", nd->failures);
     bw_sb_append(sb, ",");
-    json_num(sb, "weighted_size", nd->wsize);
+    bw_sb_json_kv_double(sb, "weighted_size", nd->wsize);
     bw_sb_append(sb, ",");
-    json_num(sb, "weighted_failures", nd->wfail);
+    bw_sb_json_kv_double(sb, "weighted_failures", nd->wfail);
     bw_sb_append(sb, ",");
-    json_num(sb, "impurity", nd->impurity);
+    bw_sb_json_kv_double(sb, "impurity", nd->impurity);
     bw_sb_append(sb, ",");
-    json_num(sb, "error_rate", nd->er);
+    bw_sb_json_kv_double(sb, "error_rate", nd->er);
     bw_sb_append(sb, ",");
-    json_num(sb, "error_coverage", nd->ec);
+    bw_sb_json_kv_double(sb, "error_coverage", nd->ec);
     bw_sb_append(sb, ",");
-    json_num(sb, "importance", nd->iv);
+    bw_sb_json_kv_double(sb, "importance", nd->iv);
     bw_sb_append(sb, ",");
-    json_num(sb, "p_value", nd->p);
+    bw_sb_json_kv_double(sb, "p_value", nd->p);
     bw_sb_append(sb, ",");
-    json_key(sb, "predicts_failure");
+    bw_sb_json_key(sb, "predicts_failure");
     bw_sb_append(sb, nd->predicts_failure ? "true" : "false");
 }
 
@@ -205,65 +180,65 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
     bw_sb_append(sb, "{");
     json_summary_fields(sb, s);
     bw_sb_append(sb, ",");
-    json_size(sb, "node_count", s->n_nodes);
+    bw_sb_json_kv_size(sb, "node_count", s->n_nodes);
     bw_sb_append(sb, ",");
-    json_size(sb, "leaf_count", s->n_leaves);
+    bw_sb_json_kv_size(sb, "leaf_count", s->n_leaves);
     bw_sb_append(sb, ",");
-    json_size(sb, "depth", (size_t)s->depth);
+    bw_sb_json_kv_size(sb, "depth", (size_t)s->depth);
     bw_sb_append(sb, ",");
-    json_size(sb, "input_columns", t->input_cols);
+    bw_sb_json_kv_size(sb, "input_columns", t->input_cols);
     bw_sb_append(sb, ",");
 
-    json_key(sb, "options");
+    bw_sb_json_key(sb, "options");
     bw_sb_append(sb, "{");
-    json_size(sb, "max_depth", (size_t)t->opts.max_depth);
+    bw_sb_json_kv_size(sb, "max_depth", (size_t)t->opts.max_depth);
     bw_sb_append(sb, ",");
-    json_key(sb, "criterion");
+    bw_sb_json_key(sb, "criterion");
     bw_sb_json_string(sb, criterion_name(t->opts.criterion));
     bw_sb_append(sb, ",");
-    json_key(sb, "class_weight");
+    bw_sb_json_key(sb, "class_weight");
     bw_sb_json_string(sb, class_weight_name(t->opts.class_weight));
     bw_sb_append(sb, ",");
-    json_num(sb, "weight_correct", s->w0);
+    bw_sb_json_kv_double(sb, "weight_correct", s->w0);
     bw_sb_append(sb, ",");
-    json_num(sb, "weight_failure", s->w1);
+    bw_sb_json_kv_double(sb, "weight_failure", s->w1);
     bw_sb_append(sb, ",");
-    json_size(sb, "min_samples_split", t->opts.min_samples_split);
+    bw_sb_json_kv_size(sb, "min_samples_split", t->opts.min_samples_split);
     bw_sb_append(sb, ",");
-    json_size(sb, "min_samples_leaf", t->opts.min_samples_leaf);
+    bw_sb_json_kv_size(sb, "min_samples_leaf", t->opts.min_samples_leaf);
     bw_sb_append(sb, ",");
-    json_num(sb, "min_impurity_decrease", t->opts.min_impurity_decrease);
+    bw_sb_json_kv_double(sb, "min_impurity_decrease", t->opts.min_impurity_decrease);
     bw_sb_append(sb, "},");
 
-    json_key(sb, "nodes");
+    bw_sb_json_key(sb, "nodes");
     bw_sb_append(sb, "[");
     for (size_t i = 0; i < s->n_nodes; i++) {
         const bw_tnode *nd = &s->nodes[i];
         if (i) bw_sb_append(sb, ",");
         bw_sb_append(sb, "{");
-        json_size(sb, "id", i);
+        bw_sb_json_kv_size(sb, "id", i);
         bw_sb_append(sb, ",");
-        json_id(sb, "parent", nd->parent);
+        bw_sb_json_kv_id(sb, "parent", nd->parent);
         bw_sb_append(sb, ",");
-        json_id(sb, "left", nd->left);
+        bw_sb_json_kv_id(sb, "left", nd->left);
         bw_sb_append(sb, ",");
-        json_id(sb, "right", nd->right);
+        bw_sb_json_kv_id(sb, "right", nd->right);
         bw_sb_append(sb, ",");
-        json_size(sb, "depth", (size_t)nd->depth);
+        bw_sb_json_kv_size(sb, "depth", (size_t)nd->depth);
         bw_sb_append(sb, ",");
-        json_key(sb, "is_leaf");
+        bw_sb_json_key(sb, "is_leaf");
         bw_sb_append(sb, nd->is_leaf ? "true" : "false");
         bw_sb_append(sb, ",");
-        json_id(sb, "feature", nd->feature);
+        bw_sb_json_kv_id(sb, "feature", nd->feature);
         bw_sb_append(sb, ",");
-        json_num(sb, "threshold", nd->is_leaf ? NAN : nd->threshold);
+        bw_sb_json_kv_double(sb, "threshold", nd->is_leaf ? NAN : nd->threshold);
         bw_sb_append(sb, ",");
         json_stats_fields(sb, nd);
         bw_sb_append(sb, ",");
-        json_num(sb, "improvement", nd->improvement);
+        bw_sb_json_kv_double(sb, "improvement", nd->improvement);
         if (ho) {
             bw_sb_append(sb, ",");
-            json_key(sb, "held_out");
+            bw_sb_json_key(sb, "held_out");
             bw_sb_append(sb, "{");
             json_stats_fields(sb, &ho->s.nodes[i]);
             bw_sb_append(sb, "}");
@@ -272,21 +247,21 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
     }
     bw_sb_append(sb, "],");
 
-    json_key(sb, "leaves_by_importance");
+    bw_sb_json_key(sb, "leaves_by_importance");
     bw_sb_append(sb, "[");
     for (size_t i = 0; i < s->n_leaves; i++) bw_sb_appendf(sb, i ? ",%zu" : "%zu", s->rank[i]);
     bw_sb_append(sb, "],");
 
-    json_key(sb, "rule_filter");
+    bw_sb_json_key(sb, "rule_filter");
     bw_sb_append(sb, "{");
-    json_num(sb, "min_coverage", ro->min_coverage);
+    bw_sb_json_kv_double(sb, "min_coverage", ro->min_coverage);
     bw_sb_append(sb, ",");
-    json_num(sb, "min_error_rate", ro->min_error_rate);
+    bw_sb_json_kv_double(sb, "min_error_rate", ro->min_error_rate);
     bw_sb_append(sb, ",");
-    json_num(sb, "max_p_value", ro->max_p_value);
+    bw_sb_json_kv_double(sb, "max_p_value", ro->max_p_value);
     bw_sb_append(sb, "},");
 
-    json_key(sb, "rules");
+    bw_sb_json_key(sb, "rules");
     bw_sb_append(sb, "[");
     int first = 1;
     for (size_t r = 0; r < s->n_leaves; r++) {
@@ -296,9 +271,9 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
         if (!first) bw_sb_append(sb, ",");
         first = 0;
         bw_sb_append(sb, "{");
-        json_size(sb, "leaf", id);
+        bw_sb_json_kv_size(sb, "leaf", id);
         bw_sb_append(sb, ",");
-        json_key(sb, "conditions");
+        bw_sb_json_key(sb, "conditions");
         bw_sb_append(sb, "[");
         size_t path[BARLOW_TREE_MAX_DEPTH + 1];
         size_t depth = (size_t)nd->depth, cur = id;
@@ -311,29 +286,29 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
             const bw_tnode *p = &s->nodes[parent];
             if (k) bw_sb_append(sb, ",");
             bw_sb_append(sb, "{");
-            json_id(sb, "feature", p->feature);
+            bw_sb_json_kv_id(sb, "feature", p->feature);
             bw_sb_append(sb, ",");
-            json_key(sb, "op");
+            bw_sb_json_key(sb, "op");
             bw_sb_json_string(sb, p->left == (int32_t)path[k] ? "<=" : ">");
             bw_sb_append(sb, ",");
-            json_num(sb, "threshold", p->threshold);
+            bw_sb_json_kv_double(sb, "threshold", p->threshold);
             bw_sb_append(sb, "}");
             parent = path[k];
         }
         bw_sb_append(sb, "],");
-        json_size(sb, "size", nd->size);
+        bw_sb_json_kv_size(sb, "size", nd->size);
         bw_sb_append(sb, ",");
-        json_size(sb, "failures", nd->failures);
+        bw_sb_json_kv_size(sb, "failures", nd->failures);
         bw_sb_append(sb, ",");
-        json_num(sb, "error_rate", nd->er);
+        bw_sb_json_kv_double(sb, "error_rate", nd->er);
         bw_sb_append(sb, ",");
-        json_num(sb, "error_coverage", nd->ec);
+        bw_sb_json_kv_double(sb, "error_coverage", nd->ec);
         bw_sb_append(sb, ",");
-        json_num(sb, "importance", nd->iv);
+        bw_sb_json_kv_double(sb, "importance", nd->iv);
         bw_sb_append(sb, ",");
-        json_num(sb, "p_value", nd->p);
+        bw_sb_json_kv_double(sb, "p_value", nd->p);
         bw_sb_append(sb, ",");
-        json_key(sb, "text");
+        bw_sb_json_key(sb, "text");
         bw_sb sent;
         bw_sb_init(&sent);
         bw_tree_rule_sentence(&sent, t, id);
@@ -343,19 +318,19 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
         if (ho) {
             const bw_tnode *h = &ho->s.nodes[id];
             bw_sb_append(sb, ",");
-            json_key(sb, "held_out");
+            bw_sb_json_key(sb, "held_out");
             bw_sb_append(sb, "{");
-            json_size(sb, "size", h->size);
+            bw_sb_json_kv_size(sb, "size", h->size);
             bw_sb_append(sb, ",");
-            json_size(sb, "failures", h->failures);
+            bw_sb_json_kv_size(sb, "failures", h->failures);
             bw_sb_append(sb, ",");
-            json_num(sb, "error_rate", h->er);
+            bw_sb_json_kv_double(sb, "error_rate", h->er);
             bw_sb_append(sb, ",");
-            json_num(sb, "error_coverage", h->ec);
+            bw_sb_json_kv_double(sb, "error_coverage", h->ec);
             bw_sb_append(sb, ",");
-            json_num(sb, "importance", h->iv);
+            bw_sb_json_kv_double(sb, "importance", h->iv);
             bw_sb_append(sb, ",");
-            json_num(sb, "p_value", h->p);
+            bw_sb_json_kv_double(sb, "p_value", h->p);
             bw_sb_append(sb, "}");
         }
         bw_sb_append(sb, "}");
@@ -364,11 +339,11 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
 
     if (ho) {
         bw_sb_append(sb, ",");
-        json_key(sb, "held_out");
+        bw_sb_json_key(sb, "held_out");
         bw_sb_append(sb, "{");
         json_summary_fields(sb, &ho->s);
         bw_sb_append(sb, ",");
-        json_key(sb, "leaves_by_importance");
+        bw_sb_json_key(sb, "leaves_by_importance");
         bw_sb_append(sb, "[");
         for (size_t i = 0; i < ho->s.n_leaves; i++)
             bw_sb_appendf(sb, i ? ",%zu" : "%zu", ho->s.rank[i]);
