@@ -10,6 +10,8 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "image_internal.h"
 
@@ -49,11 +51,59 @@ int bw_stbi_info(const uint8_t *data, size_t size, int *w, int *h, int *comp)
     return stbi_info_from_memory(data, (int)size, w, h, comp);
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* stb 2.27 computes `idata + ioff` with idata still NULL when the first
+ * IDAT chunk is empty (undefined behaviour, found by tests/fuzz). An empty
+ * IDAT carries no data, so a PNG that has one is decoded from a copy
+ * without its empty IDAT chunks (up to the first damaged chunk; the bytes
+ * from there on are kept as they are, for stb to report). Returns that copy
+ * (malloc'd; *out_size set), or NULL when there is nothing to strip. */
+static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t *out_size)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size < 8 || memcmp(data, sig, 8) != 0) return NULL;
+    size_t pos = 8, empty = 0;
+    while (pos + 12 <= size) {
+        uint32_t len = be32(data + pos);
+        if (len > size - pos - 12) break; /* damaged from here: kept as is */
+        if (len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0) empty++;
+        pos += 12 + (size_t)len;
+    }
+    if (empty == 0) return NULL;
+    uint8_t *copy = malloc(size);
+    if (!copy) return NULL;
+    memcpy(copy, data, 8);
+    size_t o = 8;
+    pos = 8;
+    while (pos + 12 <= size) {
+        uint32_t len = be32(data + pos);
+        if (len > size - pos - 12) break;
+        if (!(len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0)) {
+            memcpy(copy + o, data + pos, 12 + (size_t)len);
+            o += 12 + (size_t)len;
+        }
+        pos += 12 + (size_t)len;
+    }
+    memcpy(copy + o, data + pos, size - pos); /* trailing bytes, if any */
+    *out_size = o + (size - pos);
+    return copy;
+}
+
 uint8_t *bw_stbi_load(const uint8_t *data, size_t size, int *w, int *h, int *comp,
                       int req_comp)
 {
     if (size > (size_t)INT32_MAX) return NULL;
-    return stbi_load_from_memory(data, (int)size, w, h, comp, req_comp);
+    size_t stripped_size = 0;
+    uint8_t *stripped = png_without_empty_idat(data, size, &stripped_size);
+    uint8_t *px = stbi_load_from_memory(stripped ? stripped : data,
+                                        (int)(stripped ? stripped_size : size), w, h, comp,
+                                        req_comp);
+    free(stripped);
+    return px;
 }
 
 void bw_stbi_free(void *pixels)

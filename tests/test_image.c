@@ -154,6 +154,21 @@ static void test_png(void)
                memcmp(barlow_image_data(img), rgb, 18) == 0,
            "PNG RGB decodes exactly");
     barlow_image_free(img);
+    {
+        /* An empty IDAT chunk first (legal, no data): decodes the same. It
+         * used to reach stb's `NULL + 0` (UB found by tests/fuzz). */
+        static const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T',
+                                               0x35, 0xaf, 0x06, 0x1e};
+        uint8_t *e = malloc(n + 12);
+        memcpy(e, d, 33); /* signature + IHDR chunk */
+        memcpy(e + 33, empty_idat, 12);
+        memcpy(e + 45, d + 33, n - 33);
+        img = dec(e, n + 12, 0);
+        TAP_OK(img && barlow_image_width(img) == 3 && memcmp(barlow_image_data(img), rgb, 18) == 0,
+               "PNG with an empty first IDAT chunk decodes exactly");
+        barlow_image_free(img);
+        free(e);
+    }
     img = dec(d, n, 1);
     int ok = img && barlow_image_channels(img) == 1;
     for (int i = 0; ok && i < 6; i++)
