@@ -59,37 +59,32 @@ static uint32_t be32(const uint8_t *p)
 /* stb 2.27 computes `idata + ioff` with idata still NULL when the first
  * IDAT chunk is empty (undefined behaviour, found by tests/fuzz). An empty
  * IDAT carries no data, so a PNG that has one is decoded from a copy
- * without its empty IDAT chunks (up to the first damaged chunk; the bytes
- * from there on are kept as they are, for stb to report). Returns that copy
- * (malloc'd; *out_size set), or NULL when there is nothing to strip. */
+ * without its empty IDAT chunks (a truncated one included; every other
+ * byte is kept as it is, damage and all, for stb to report). Returns that
+ * copy (malloc'd; *out_size set), or NULL when there is nothing to strip. */
 static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t *out_size)
 {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (size < 8 || memcmp(data, sig, 8) != 0) return NULL;
-    size_t pos = 8, empty = 0;
-    while (pos + 12 <= size) {
+    uint8_t *copy = NULL;
+    size_t o = 0, pos = 8, kept_from = 0; /* data[kept_from, pos) not yet copied */
+    /* Walk the chunk headers as stb does: length, type, data, CRC. */
+    while (pos + 8 <= size) {
         uint32_t len = be32(data + pos);
-        if (len > size - pos - 12) break; /* damaged from here: kept as is */
-        if (len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0) empty++;
-        pos += 12 + (size_t)len;
-    }
-    if (empty == 0) return NULL;
-    uint8_t *copy = malloc(size);
-    if (!copy) return NULL;
-    memcpy(copy, data, 8);
-    size_t o = 8;
-    pos = 8;
-    while (pos + 12 <= size) {
-        uint32_t len = be32(data + pos);
-        if (len > size - pos - 12) break;
-        if (!(len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0)) {
-            memcpy(copy + o, data + pos, 12 + (size_t)len);
-            o += 12 + (size_t)len;
+        size_t next = (size_t)len <= size - pos - 8 ? pos + 8 + (size_t)len : size;
+        next = size - next >= 4 ? next + 4 : size; /* the CRC, if present */
+        if (len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0) {
+            if (!copy && !(copy = malloc(size))) return NULL;
+            memcpy(copy + o, data + kept_from, pos - kept_from);
+            o += pos - kept_from;
+            kept_from = next; /* drop this chunk */
         }
-        pos += 12 + (size_t)len;
+        if (next >= size) break;
+        pos = next;
     }
-    memcpy(copy + o, data + pos, size - pos); /* trailing bytes, if any */
-    *out_size = o + (size - pos);
+    if (!copy) return NULL;
+    memcpy(copy + o, data + kept_from, size - kept_from);
+    *out_size = o + (size - kept_from);
     return copy;
 }
 
