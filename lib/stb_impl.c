@@ -45,8 +45,12 @@
 #  pragma GCC diagnostic pop
 #endif
 
+/* This thread's reason for a file refused before stb saw it (NULL: ask stb). */
+static _Thread_local const char *bw_png_refused;
+
 int bw_stbi_info(const uint8_t *data, size_t size, int *w, int *h, int *comp)
 {
+    bw_png_refused = NULL;
     if (size > (size_t)INT32_MAX) return 0;
     return stbi_info_from_memory(data, (int)size, w, h, comp);
 }
@@ -88,10 +92,33 @@ static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t 
     return copy;
 }
 
+/* stb 2.27 grows its IDAT buffer to whatever length a chunk header claims
+ * before reading the chunk, so a 100-byte file can make it allocate 2 GiB
+ * (found by tests/fuzz). A chunk before IEND that claims more bytes than
+ * the file has left cannot be decoded anyway: such files are refused here.
+ * Returns 1 when the chunk list is sound up to IEND (or the end). */
+static int png_lengths_fit(const uint8_t *data, size_t size)
+{
+    size_t pos = 8;
+    while (pos + 8 <= size) {
+        uint32_t len = be32(data + pos);
+        if (memcmp(data + pos + 4, "IEND", 4) == 0) return 1;
+        if ((size_t)len > size - pos - 8) return 0;
+        pos += 8 + (size_t)len;
+        pos = size - pos >= 4 ? pos + 4 : size;
+    }
+    return 1;
+}
+
 uint8_t *bw_stbi_load(const uint8_t *data, size_t size, int *w, int *h, int *comp,
                       int req_comp)
 {
+    bw_png_refused = NULL;
     if (size > (size_t)INT32_MAX) return NULL;
+    if (size >= 8 && data[0] == 0x89 && !png_lengths_fit(data, size)) {
+        bw_png_refused = "a PNG chunk is longer than the rest of the file (truncated or corrupt)";
+        return NULL;
+    }
     size_t stripped_size = 0;
     uint8_t *stripped = png_without_empty_idat(data, size, &stripped_size);
     uint8_t *px = stbi_load_from_memory(stripped ? stripped : data,
@@ -108,6 +135,7 @@ void bw_stbi_free(void *pixels)
 
 const char *bw_stbi_failure_reason(void)
 {
+    if (bw_png_refused) return bw_png_refused;
     const char *r = stbi_failure_reason();
     return r ? r : "unknown error";
 }

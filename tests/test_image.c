@@ -167,6 +167,18 @@ static void test_png(void)
         TAP_OK(img && barlow_image_width(img) == 3 && memcmp(barlow_image_data(img), rgb, 18) == 0,
                "PNG with an empty first IDAT chunk decodes exactly");
         barlow_image_free(img);
+        /* An IDAT claiming ~2 GiB in a tiny file: refused before stb would
+         * allocate the claimed size (found by tests/fuzz). */
+        memcpy(e, d, n);
+        e[33] = 0x7f; /* the first IDAT's length: 0x7f...... */
+        barlow_image_options io;
+        barlow_image_options_init(&io);
+        barlow_image *big = SENTINEL;
+        barlow_status bst = barlow_image_decode_memory(e, n, &io, &big);
+        TAP_OK(bst == BARLOW_E_FORMAT && strstr(barlow_last_error(), "longer than the rest") &&
+                   big == SENTINEL,
+               "PNG chunk longer than the file: FORMAT, nothing allocated (%s)",
+               barlow_last_error());
         free(e);
     }
     img = dec(d, n, 1);
