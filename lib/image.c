@@ -685,16 +685,23 @@ barlow_status barlow_image_convert(const barlow_image *img, size_t channels, bar
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     if (channels != 1 && channels != 3)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who, channels);
-    size_t n = img->width * img->height;
+    return bw_image_from_pixels(img->data, img->width, img->height, img->channels, channels,
+                                who, out);
+}
+
+barlow_status bw_image_from_pixels(const uint8_t *src, size_t w, size_t h, size_t c,
+                                   size_t out_c, const char *who, barlow_image **out)
+{
+    size_t n = w * h;
     bw_pixels px = {0};
-    px.data = bw_mallocn(n, channels, who);
+    px.data = bw_mallocn(n, out_c, who);
     if (!px.data) return BARLOW_E_NOMEM;
-    if (channels == img->channels) memcpy(px.data, img->data, n * channels);
-    else if (channels == 1) bw_rgb_to_grey(img->data, n, px.data);
-    else grey_to_rgb(img->data, n, px.data);
-    px.width = img->width;
-    px.height = img->height;
-    px.channels = channels;
+    if (out_c == c) memcpy(px.data, src, n * c);
+    else if (out_c == 1) bw_rgb_to_grey(src, n, px.data);
+    else grey_to_rgb(src, n, px.data);
+    px.width = w;
+    px.height = h;
+    px.channels = out_c;
     px.format = BARLOW_IMAGE_FORMAT_NONE;
     barlow_image *res = bw_image_wrap(&px, who);
     if (!res) {

@@ -160,6 +160,12 @@ barlow_status bw_image_read_options(const barlow_image_options *opts, const char
  * failure; px->data is then still the caller's). */
 barlow_image *bw_image_wrap(const bw_pixels *px, const char *who);
 
+/* A new barlow_image with a copy of the w×h pixels at src (c channels, 1 or
+ * 3), converted to out_c channels (1 or 3: PIL's 'L' formula, or grey
+ * repeated). Errors: NOMEM (message starting with `who`). */
+barlow_status bw_image_from_pixels(const uint8_t *src, size_t w, size_t h, size_t c,
+                                   size_t out_c, const char *who, barlow_image **out);
+
 /* Copies this thread's barlow_last_error() into reason (when non-NULL and
  * reason_len > 0) and returns st. */
 barlow_status bw_image_fill_reason(barlow_status st, char *reason, size_t reason_len);

@@ -298,30 +298,8 @@ barlow_status barlow_dataset_load_image(const barlow_dataset *ds, size_t i,
         st = bw_image_check_limits(ds->img_w, ds->img_h, &lim, "<in-memory image>", 0);
         if (st != BARLOW_OK) return bw_error_prefix(st, "%s: row %zu", who, i);
         size_t n = ds->img_w * ds->img_h, c = ds->img_c;
-        size_t oc = channels ? channels : c;
-        const uint8_t *src = ds->pixels + i * n * c;
-        bw_pixels px = {0};
-        px.data = bw_mallocn(n, oc, who);
-        if (!px.data) return BARLOW_E_NOMEM;
-        if (oc == c) {
-            memcpy(px.data, src, n * c);
-        } else if (oc == 1) {
-            bw_rgb_to_grey(src, n, px.data);
-        } else {
-            for (size_t k = 0; k < n; k++)
-                px.data[3 * k] = px.data[3 * k + 1] = px.data[3 * k + 2] = src[k];
-        }
-        px.width = ds->img_w;
-        px.height = ds->img_h;
-        px.channels = oc;
-        px.format = BARLOW_IMAGE_FORMAT_NONE;
-        barlow_image *img = bw_image_wrap(&px, who);
-        if (!img) {
-            free(px.data);
-            return BARLOW_E_NOMEM;
-        }
-        *out = img;
-        return BARLOW_OK;
+        return bw_image_from_pixels(ds->pixels + i * n * c, ds->img_w, ds->img_h, c,
+                                    channels ? channels : c, who, out);
     }
     if (!ds->sources || !ds->sources[i])
         return bw_error(BARLOW_E_STATE, "%s: row %zu has no image (no file name, no in-memory "
