@@ -883,20 +883,6 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
     return BARLOW_OK;
 }
 
-barlow_status barlow_analysis_to_json(const barlow_analysis *a, barlow_buffer *out)
-{
-    static const char who[] = "barlow_analysis_to_json";
-    bw_clear_error();
-    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
-    bw_sb sb;
-    bw_sb_init(&sb);
-    barlow_status st = build_json(a, &sb, who);
-    if (st != BARLOW_OK) {
-        bw_sb_free(&sb);
-        return st;
-    }
-    return bw_sb_finish(&sb, out, who);
-}
 
 /* An RFC 4180 field: quoted (with "" for ") when it holds a comma, a quote,
  * CR or LF, or begins or ends with a space. */
@@ -957,50 +943,46 @@ static barlow_status build_csv(const barlow_analysis *a, bw_sb *sb, const char *
     return BARLOW_OK;
 }
 
-barlow_status barlow_analysis_to_csv(const barlow_analysis *a, barlow_buffer *out)
+/* The four exports: build the JSON or CSV text, then return it in *out
+ * (to_file 0) or write it to path atomically (to_file 1). */
+typedef barlow_status (*bw_analysis_builder)(const barlow_analysis *, bw_sb *, const char *);
+
+static barlow_status export_text(const barlow_analysis *a, bw_analysis_builder build,
+                                 int to_file, int trailing_newline, barlow_buffer *out,
+                                 const char *path, const char *who)
 {
-    static const char who[] = "barlow_analysis_to_csv";
     bw_clear_error();
-    if (!a || !out) return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "out" : "a");
+    if (!a || (to_file ? !path : !out))
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !a ? "a" : to_file ? "path" : "out");
     bw_sb sb;
     bw_sb_init(&sb);
-    barlow_status st = build_csv(a, &sb, who);
+    barlow_status st = build(a, &sb, who);
     if (st != BARLOW_OK) {
         bw_sb_free(&sb);
         return st;
     }
-    return bw_sb_finish(&sb, out, who);
+    if (!to_file) return bw_sb_finish(&sb, out, who);
+    if (trailing_newline) bw_sb_append(&sb, "\n");
+    return bw_sb_save(&sb, path, who);
+}
+
+barlow_status barlow_analysis_to_json(const barlow_analysis *a, barlow_buffer *out)
+{
+    return export_text(a, build_json, 0, 0, out, NULL, "barlow_analysis_to_json");
+}
+
+barlow_status barlow_analysis_to_csv(const barlow_analysis *a, barlow_buffer *out)
+{
+    return export_text(a, build_csv, 0, 0, out, NULL, "barlow_analysis_to_csv");
 }
 
 barlow_status barlow_analysis_save_json(const barlow_analysis *a, const char *path)
 {
-    static const char who[] = "barlow_analysis_save_json";
-    bw_clear_error();
-    if (!a || !path)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
-    bw_sb sb;
-    bw_sb_init(&sb);
-    barlow_status st = build_json(a, &sb, who);
-    if (st != BARLOW_OK) {
-        bw_sb_free(&sb);
-        return st;
-    }
-    bw_sb_append(&sb, "\n");
-    return bw_sb_save(&sb, path, who);
+    return export_text(a, build_json, 1, 1, NULL, path, "barlow_analysis_save_json");
 }
 
 barlow_status barlow_analysis_save_csv(const barlow_analysis *a, const char *path)
 {
-    static const char who[] = "barlow_analysis_save_csv";
-    bw_clear_error();
-    if (!a || !path)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, a ? "path" : "a");
-    bw_sb sb;
-    bw_sb_init(&sb);
-    barlow_status st = build_csv(a, &sb, who);
-    if (st != BARLOW_OK) {
-        bw_sb_free(&sb);
-        return st;
-    }
-    return bw_sb_save(&sb, path, who);
+    return export_text(a, build_csv, 1, 0, NULL, path, "barlow_analysis_save_csv");
 }
