@@ -486,13 +486,13 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
     a->g = bw_calloc(a->n_groups, sizeof *a->g, WHO);
     if (!a->names || !sizes || !offsets || !a->g) {
         st = BARLOW_E_NOMEM;
-        goto fail;
+        goto done;
     }
     for (size_t c = 0; c < K; c++) {
         a->names[c] = bw_strdup(barlow_dataset_class_name(dataset, (int32_t)c), WHO);
         if (!a->names[c]) {
             st = BARLOW_E_NOMEM;
-            goto fail;
+            goto done;
         }
     }
     size_t gi = 0, max_n = 1;
@@ -503,7 +503,7 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
                                  offsets + b * K);
         if (!members[b]) {
             st = BARLOW_E_NOMEM;
-            goto fail;
+            goto done;
         }
         for (size_t c = 0; c < K; c++) {
             bw_agroup *g = &a->g[gi++];
@@ -524,7 +524,7 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
             g->res = bw_calloc(a->n_depths, sizeof *g->res, WHO);
             if (!g->trees || !g->res) {
                 st = BARLOW_E_NOMEM;
-                goto fail;
+                goto done;
             }
             for (size_t j = 0; j < a->n_depths; j++) {
                 g->res[j].version = BARLOW_ANALYSIS_RESULT_VERSION;
@@ -537,7 +537,7 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
                 g->top_scores = bw_mallocn(a->k, sizeof *g->top_scores, WHO);
                 if (!g->top || !g->top_scores) {
                     st = BARLOW_E_NOMEM;
-                    goto fail;
+                    goto done;
                 }
             }
         }
@@ -550,14 +550,14 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
     scratch = bw_calloc(nt, sizeof *scratch, WHO);
     if (!scratch) {
         st = BARLOW_E_NOMEM;
-        goto fail;
+        goto done;
     }
     for (size_t w = 0; w < nt; w++) {
         scratch[w].y = bw_malloc(max_n, WHO);
         scratch[w].scores = bw_mallocn(d, sizeof(double), WHO);
         if (!scratch[w].y || !scratch[w].scores) {
             st = BARLOW_E_NOMEM;
-            goto fail;
+            goto done;
         }
     }
 
@@ -569,16 +569,17 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
         for (size_t i = 0; i < a->n_groups; i++)
             if (a->g[i].err != BARLOW_OK) {
                 st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : WHO);
-                goto fail;
+                goto done;
             }
         if (rc == BARLOW_E_CANCELLED)
             st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback", WHO);
         else
             st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
                           "%s: the worker threads failed", WHO);
-        goto fail;
+        goto done;
     }
 
+    st = BARLOW_OK;
     /* the automatic evaluation */
     for (int b = 0; b < 2; b++)
         for (size_t j = 0; j < a->n_depths; j++) {
@@ -595,6 +596,7 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
             e->valid_fraction = e->groups ? (double)e->valid / (double)e->groups : 0.0;
         }
 
+done:
     if (scratch)
         for (size_t w = 0; w < nt; w++) {
             free(scratch[w].y);
@@ -607,23 +609,8 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
     free(sizes);
     free(offsets);
     barlow_selector_free(sel);
-    *out = a;
-    return BARLOW_OK;
-
-fail:
-    if (scratch)
-        for (size_t w = 0; w < nt; w++) {
-            free(scratch[w].y);
-            free(scratch[w].scores);
-            scratch_release(&scratch[w]);
-        }
-    free(scratch);
-    free(members[0]);
-    free(members[1]);
-    free(sizes);
-    free(offsets);
-    barlow_selector_free(sel);
-    barlow_analysis_free(a);
+    if (st == BARLOW_OK) *out = a;
+    else barlow_analysis_free(a);
     return st;
 }
 

@@ -550,16 +550,20 @@ barlow_status bw_image_read_options(const barlow_image_options *opts, const char
     return BARLOW_OK;
 }
 
-barlow_image *bw_image_wrap(const bw_pixels *px, const char *who)
+barlow_status bw_image_wrap(const bw_pixels *px, const char *who, barlow_image **out)
 {
     barlow_image *img = bw_calloc(1, sizeof *img, who);
-    if (!img) return NULL;
+    if (!img) {
+        free(px->data);
+        return BARLOW_E_NOMEM;
+    }
     img->width = px->width;
     img->height = px->height;
     img->channels = px->channels;
     img->format = (barlow_image_format)px->format;
     img->data = px->data;
-    return img;
+    *out = img;
+    return BARLOW_OK;
 }
 
 barlow_status barlow_image_create(size_t width, size_t height, size_t channels,
@@ -584,13 +588,7 @@ barlow_status barlow_image_create(size_t width, size_t height, size_t channels,
     px.height = height;
     px.channels = channels;
     px.format = BARLOW_IMAGE_FORMAT_NONE;
-    barlow_image *img = bw_image_wrap(&px, who);
-    if (!img) {
-        free(px.data);
-        return BARLOW_E_NOMEM;
-    }
-    *out = img;
-    return BARLOW_OK;
+    return bw_image_wrap(&px, who, out);
 }
 
 void barlow_image_free(barlow_image *img)
@@ -638,13 +636,7 @@ static barlow_status decode_common(const uint8_t *data, size_t size, const char 
     bw_pixels px = {0};
     st = bw_image_decode_raw(data, size, name, channels, &lim, &px);
     if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
-    barlow_image *img = bw_image_wrap(&px, who);
-    if (!img) {
-        free(px.data);
-        return BARLOW_E_NOMEM;
-    }
-    *out = img;
-    return BARLOW_OK;
+    return bw_image_wrap(&px, who, out);
 }
 
 barlow_status barlow_image_decode_memory(const void *data, size_t size,
@@ -703,13 +695,7 @@ barlow_status bw_image_from_pixels(const uint8_t *src, size_t w, size_t h, size_
     px.height = h;
     px.channels = out_c;
     px.format = BARLOW_IMAGE_FORMAT_NONE;
-    barlow_image *res = bw_image_wrap(&px, who);
-    if (!res) {
-        free(px.data);
-        return BARLOW_E_NOMEM;
-    }
-    *out = res;
-    return BARLOW_OK;
+    return bw_image_wrap(&px, who, out);
 }
 
 barlow_status barlow_image_resize(const barlow_image *img, size_t width, size_t height,
@@ -735,13 +721,7 @@ barlow_status barlow_image_resize(const barlow_image *img, size_t width, size_t 
     px.height = height;
     px.channels = img->channels;
     px.format = BARLOW_IMAGE_FORMAT_NONE;
-    barlow_image *res = bw_image_wrap(&px, who);
-    if (!res) {
-        free(px.data);
-        return BARLOW_E_NOMEM;
-    }
-    *out = res;
-    return BARLOW_OK;
+    return bw_image_wrap(&px, who, out);
 }
 
 /* ---- preprocessing (public) ---------------------------------------------- */

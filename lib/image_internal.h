@@ -156,9 +156,10 @@ barlow_status bw_image_check_limits(size_t w, size_t h, const bw_image_limits *l
 barlow_status bw_image_read_options(const barlow_image_options *opts, const char *who,
                                     size_t *channels, bw_image_limits *lim);
 
-/* A barlow_image taking ownership of px->data (NULL + NOMEM message on
- * failure; px->data is then still the caller's). */
-barlow_image *bw_image_wrap(const bw_pixels *px, const char *who);
+/* Sets *out to a barlow_image that takes ownership of px->data. On failure
+ * (NOMEM, message starting with `who`) px->data is freed and *out is left
+ * untouched, so callers can `return bw_image_wrap(&px, who, out);`. */
+barlow_status bw_image_wrap(const bw_pixels *px, const char *who, barlow_image **out);
 
 /* A new barlow_image with a copy of the w×h pixels at src (c channels, 1 or
  * 3), converted to out_c channels (1 or 3: PIL's 'L' formula, or grey
