@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
     if (argc < 9) {
         fprintf(stderr, "usage: bench_extract MODEL CSV IMAGE_DIR SIZE RESIZE CHANNELS BATCH "
-                        "THREADS [MODEL_ONLY_IMAGES [OPTIMIZE]]\n");
+                        "THREADS [MODEL_ONLY_IMAGES [OPTIMIZE [MODEL_BATCH]]]\n");
         return 2;
     }
     barlow_extractor_options o;
@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     o.threads = (size_t)atol(argv[8]);
     size_t model_only = argc > 9 ? (size_t)atol(argv[9]) : 0;
     if (argc > 10) o.optimize = atoi(argv[10]);
+    if (argc > 11) o.model_batch = (size_t)atol(argv[11]); /* 0 = automatic */
 
     barlow_dataset_csv_options co;
     barlow_dataset_csv_options_init(&co);

@@ -4,6 +4,7 @@
  * Pure C; every libtorch call goes through the table of the libtorch plugin
  * (lib/torch/shim.h), which lib/torch_plugin.c loads on first use. */
 #include <ctype.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct barlow_extractor {
     barlow_extractor_options opts; /* device/sha256 pointers cleared */
     size_t threads;                /* resolved */
     size_t decode_threads;         /* resolved */
+    size_t pipe_depth;             /* batches decoded ahead: 2 overlap, 1 take turns */
+    size_t model_batch;            /* resolved: images per forward call */
     bw_preprocess pp;
 };
 
@@ -72,6 +75,7 @@ void barlow_extractor_options_init(barlow_extractor_options *opts)
     opts->optimize = 1;
     opts->max_image_side = BW_IMAGE_DEFAULT_MAX_SIDE;
     opts->max_image_pixels = BW_IMAGE_DEFAULT_MAX_PIXELS;
+    opts->model_batch = 0;
 }
 
 /* ---- option checks ----------------------------------------------------------- */
@@ -97,6 +101,7 @@ static barlow_status bw_extractor_check_options(const char *who,
         (st = bw_check_range(who, "batch_size", o->batch_size, 1, 65536)) ||
         (st = bw_check_range(who, "threads", o->threads, 0, 1024)) ||
         (st = bw_check_range(who, "decode_threads", o->decode_threads, 0, 256)) ||
+        (st = bw_check_range(who, "model_batch", o->model_batch, 0, 65536)) ||
         (st = bw_check_range(who, "max_image_side", o->max_image_side, 1, 2147483647u)))
         return st;
     if (o->channels != 1 && o->channels != 3)
@@ -141,6 +146,29 @@ static barlow_status bw_extractor_check_options(const char *who,
     return BARLOW_OK;
 }
 
+static size_t bw_input_floats(const barlow_extractor *ex)
+{
+    return ex->opts.channels * ex->opts.input_size * ex->opts.input_size;
+}
+
+#ifdef BARLOW_HAVE_TORCH
+/* Runs the network on n inputs in pieces of ex->model_batch (the one place
+ * that calls the backend's forward). */
+static barlow_status bw_run_pieces(barlow_extractor *ex, const char *who, const float *x,
+                                   size_t n, float *features, float *logits)
+{
+    size_t per = bw_input_floats(ex), mb = ex->model_batch;
+    for (size_t i = 0; i < n; i += mb) {
+        size_t k = n - i < mb ? n - i : mb;
+        barlow_status st = ex->tp->run(who, ex->model, x + i * per, k,
+                                       features ? features + i * ex->info.feature_dim : NULL,
+                                       logits ? logits + i * ex->info.num_classes : NULL);
+        if (st != BARLOW_OK) return st;
+    }
+    return BARLOW_OK;
+}
+#endif
+
 /* ---- creation ------------------------------------------------------------------ */
 
 static barlow_status bw_extractor_create(const char *who, const char *path,
@@ -155,7 +183,11 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
                                                     BARLOW_EXTRACTOR_OPTIONS_VERSION,
                                                     "barlow_extractor_options");
         if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
-        o = *opts; /* version 1 is the whole struct */
+        /* read only the fields of the caller's version: a version 1 struct
+         * ends before model_batch */
+        size_t have = opts->version == 1 ? offsetof(barlow_extractor_options, model_batch)
+                                         : sizeof o;
+        memcpy(&o, opts, have);
     }
     barlow_status st = bw_extractor_check_options(who, &o);
     if (st != BARLOW_OK) return st;
@@ -203,7 +235,21 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     ex->opts.device = NULL;
     ex->opts.sha256 = NULL;
     ex->threads = bw_resolve_threads(o.threads, 0);
-    ex->decode_threads = o.decode_threads ? o.decode_threads : 1 + barlow_cpu_count() / 8;
+    /* Decoding alongside a model that already runs on every core only
+     * slows both (the model's threads wait for each other at every layer,
+     * and one of them keeps losing its core to the decoder: ResNet-50 lost
+     * 10-15% end to end for ~1% of decoding work). Then the two take turns,
+     * and each batch is decoded on every core; otherwise (an accelerator,
+     * or spare cores) the next batch is decoded while the model runs. */
+    bool on_cpu = !o.device || strcmp(o.device, "cpu") == 0;
+    size_t cores = barlow_cpu_count();
+    bool turns = on_cpu && ex->threads >= cores;
+    ex->pipe_depth = turns ? 1 : 2;
+    ex->decode_threads = o.decode_threads ? o.decode_threads : turns ? cores : 1 + cores / 8;
+    /* automatic piece size: 4 on the CPU (measured: bench/bench_extract.py),
+     * the whole batch on an accelerator */
+    ex->model_batch = o.model_batch ? o.model_batch : on_cpu ? 4 : o.batch_size;
+    if (ex->model_batch > o.batch_size) ex->model_batch = o.batch_size;
     bw_preprocess_init(&ex->pp);
     ex->pp.resize = o.resize;
     ex->pp.crop = o.input_size;
@@ -229,6 +275,27 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     free(file);
     if (st != BARLOW_OK) {
         free(ex);
+        return st;
+    }
+    /* Warm-up: one forward of a full piece of mid-grey images, so that the
+     * one-off costs of that input shape (oneDNN primitives, TorchScript's
+     * profiling run) are paid here and not by the first batch of a
+     * measured or progress-reported extraction. Skipped when a piece is
+     * large (over 64 MiB of input). */
+    size_t per = bw_input_floats(ex), mb = ex->model_batch;
+    size_t outs = ex->info.feature_dim + (cfg.want_logits ? ex->info.num_classes : 0);
+    if (mb <= ((size_t)64 << 20) / sizeof(float) / (per + outs)) {
+        float *grey = bw_mallocn(mb, (per + outs) * sizeof *grey, whobuf);
+        if (!grey) st = BARLOW_E_NOMEM;
+        for (size_t i = 0; grey && i < mb * per; i++) grey[i] = 0.5f;
+        if (grey)
+            st = bw_run_pieces(ex, whobuf, grey, mb, grey + mb * per,
+                               cfg.want_logits ? grey + mb * (per + ex->info.feature_dim)
+                                               : NULL);
+        free(grey);
+    }
+    if (st != BARLOW_OK) {
+        barlow_extractor_free(ex);
         return st;
     }
     *out = ex;
@@ -300,10 +367,6 @@ size_t barlow_extractor_input_size(const barlow_extractor *ex)
     return ex ? ex->opts.input_size : 0;
 }
 
-static size_t bw_input_floats(const barlow_extractor *ex)
-{
-    return ex->opts.channels * ex->opts.input_size * ex->opts.input_size;
-}
 
 /* ---- tensors --------------------------------------------------------------------- */
 
@@ -323,15 +386,7 @@ barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input, siz
                         "(outputs option lacks BARLOW_EXTRACT_LOGITS)",
                         who);
 #ifdef BARLOW_HAVE_TORCH
-    size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
-    for (size_t i = 0; i < n; i += bs) {
-        size_t k = n - i < bs ? n - i : bs;
-        barlow_status st = ex->tp->run(who, ex->model, input + i * per, k,
-                                       features ? features + i * ex->info.feature_dim : NULL,
-                                       logits ? logits + i * ex->info.num_classes : NULL);
-        if (st != BARLOW_OK) return st;
-    }
-    return BARLOW_OK;
+    return bw_run_pieces(ex, who, input, n, features, logits);
 #else
     return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
 #endif
@@ -469,7 +524,9 @@ const char *barlow_extraction_row_reason(const barlow_extraction *r, size_t row)
 
 /* The decoding side of the pipeline: a loader thread fills batch b into
  * buffer b % 2 (its images in parallel on decode_threads workers) while the
- * calling thread runs the model on batch b - 1 from the other buffer. */
+ * calling thread runs the model on batch b - 1 from the other buffer
+ * (pipe_depth 2), or, when the model uses every core, only once the model is
+ * done with batch b - 1 (pipe_depth 1: the two take turns). */
 typedef struct bw_pipe {
     const barlow_extractor *ex;
     const barlow_dataset *ds;
@@ -508,7 +565,8 @@ static void *bw_pipe_loader(void *arg)
     bw_pipe *p = arg;
     for (size_t b = 0; b < p->n_batches; b++) {
         pthread_mutex_lock(&p->mu);
-        while (!p->stop && b >= p->consumed + 2) pthread_cond_wait(&p->cv, &p->mu);
+        while (!p->stop && b >= p->consumed + p->ex->pipe_depth)
+            pthread_cond_wait(&p->cv, &p->mu);
         int stop = p->stop;
         pthread_mutex_unlock(&p->mu);
         if (stop) break;
@@ -592,8 +650,8 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
         if (k > 0) {
             char bwho[256];
             snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, first, first + count - 1);
-            st = ex->tp->run(bwho, ex->model, buf, k, want_f ? feat + m * D : NULL,
-                             want_l ? logit + m * K : NULL);
+            st = bw_run_pieces(ex, bwho, buf, k, want_f ? feat + m * D : NULL,
+                               want_l ? logit + m * K : NULL);
             m += k;
         }
         pthread_mutex_lock(&p.mu);

@@ -178,20 +178,22 @@ static void test_tiny_cnn(void)
     barlow_extractor_free(ex);
 
     /* results independent of batch size, thread count and optimisation */
-    size_t bss[] = {1, 3}, ths[] = {2, 1};
-    int opts_[] = {1, 0};
-    for (int k = 0; k < 2; k++) {
+    size_t bss[] = {1, 3, 4}, ths[] = {2, 1, 2}, mbs[] = {0, 1, 3};
+    int opts_[] = {1, 0, 1};
+    for (int k = 0; k < 3; k++) {
         o.batch_size = bss[k];
         o.threads = ths[k];
         o.optimize = opts_[k];
+        o.model_batch = mbs[k];
         barlow_extractor *e2 = NULL;
         float f2[4 * 16], l2[4 * 5];
         st = barlow_extractor_create_from_file(path_of("tiny_cnn.pt"), &o, &e2);
         if (st == BARLOW_OK) st = barlow_extractor_run(e2, x, n, f2, l2);
         double d1 = rel_err(f2, f, n * D), d2 = rel_err(l2, l, n * K);
         TAP_OK(st == BARLOW_OK && d1 < 1e-5 && d2 < 1e-5,
-               "batch %zu, %zu threads, optimize %d: same features (%.2g) and logits (%.2g)",
-               bss[k], ths[k], opts_[k], d1, d2);
+               "batch %zu, model batch %zu, %zu threads, optimize %d: same features (%.2g) "
+               "and logits (%.2g)",
+               bss[k], mbs[k], ths[k], opts_[k], d1, d2);
         if (k == 1) TAP_OK(barlow_extractor_is_optimized(e2) == 0, "optimize=0 runs as loaded");
         barlow_extractor_free(e2);
     }

@@ -95,6 +95,21 @@ static void test_options(void)
     o = d; o.normalize = 1; o.std[1] = 0; expect_bad_option(o, "std[1]=0");
     o = d; o.sha256 = "xyz";   expect_bad_option(o, "64 hexadecimal digits");
     o = d; o.max_image_pixels = 0; expect_bad_option(o, "max_image_pixels=0");
+    o = d; o.model_batch = 70000; expect_bad_option(o, "model_batch=70000 (must be 0..65536)");
+    TAP_OK(d.model_batch == 0, "model_batch defaults to 0 (automatic)");
+    {
+        /* a version 1 caller's struct ends before model_batch: whatever
+         * lies there is not read */
+        o = d;
+        o.version = 1;
+        o.model_batch = 70000;
+        barlow_extractor *ex1 = NULL;
+        static const char junk[] = "not a model";
+        barlow_status st = barlow_extractor_create_from_memory(junk, sizeof junk, &o, &ex1);
+        TAP_OK(st != BARLOW_E_INVALID_ARG && !strstr(barlow_last_error(), "model_batch") &&
+                   ex1 == NULL,
+               "a version 1 struct is read without model_batch (%s)", barlow_last_error());
+    }
     barlow_extractor *ex = (barlow_extractor *)&o;
     TAP_OK(barlow_extractor_create_from_file(NULL, NULL, &ex) == BARLOW_E_INVALID_ARG &&
                strstr(barlow_last_error(), "path is NULL") && ex == (barlow_extractor *)&o,

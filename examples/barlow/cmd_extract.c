@@ -14,7 +14,8 @@ static const char usage_text[] =
     "         (--metadata M.csv --images DIR | --folder DIR |\n"
     "          --idx IMAGES.idx[.gz] --idx-labels LABELS.idx[.gz])\n"
     "         [--predict INSPECTED.pt] [--size 224] [--resize 256] [--channels 3]\n"
-    "         [--batch 32] [--threads N] [--decode-threads N] [--device cpu]\n"
+    "         [--batch 32] [--model-batch N] [--threads N] [--decode-threads N]\n"
+    "         [--device cpu]\n"
     "         [--sha256 HEX] [--predict-sha256 HEX] [--class-names FILE]\n"
     "         [--logits] [--no-optimize] [--quiet] --out FEATURES.npz\n"
     "\n"
@@ -38,7 +39,9 @@ static const char usage_text[] =
     "  --size N           model input size, the centre crop (224)\n"
     "  --resize N         shorter side before the crop; 0 = none (256)\n"
     "  --channels N       1 (grey) or 3 (RGB, default)\n"
-    "  --batch N          images per model call (32)\n"
+    "  --batch N          images decoded and run per step (32)\n"
+    "  --model-batch N    images per forward call within a step; 0 = auto:\n"
+    "                     4 on cpu, the whole batch on cuda (0)\n"
     "  --threads N        libtorch threads, 0 = all cores (0)\n"
     "  --decode-threads N image decoding threads, 0 = auto (0)\n"
     "  --device D         cpu, cuda or cuda:N (cpu)\n"
@@ -125,8 +128,9 @@ int cmd_extract(int argc, char **argv)
 {
     const char *model = NULL, *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
                *idx_labels = NULL, *predict = NULL, *size_s = NULL, *resize_s = NULL,
-               *channels_s = NULL, *batch_s = NULL, *threads_s = NULL, *dthreads_s = NULL,
-               *device = NULL, *sha = NULL, *psha = NULL, *class_names = NULL, *out = NULL;
+               *channels_s = NULL, *batch_s = NULL, *mbatch_s = NULL, *threads_s = NULL,
+               *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
+               *class_names = NULL, *out = NULL;
     bool logits = false, no_opt = false, quiet = false, help = false;
     const cli_opt opts[] = {
         {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
@@ -135,6 +139,7 @@ int cmd_extract(int argc, char **argv)
         {"predict", true, &predict, NULL},      {"size", true, &size_s, NULL},
         {"resize", true, &resize_s, NULL},      {"channels", true, &channels_s, NULL},
         {"batch", true, &batch_s, NULL},        {"threads", true, &threads_s, NULL},
+        {"model-batch", true, &mbatch_s, NULL},
         {"decode-threads", true, &dthreads_s, NULL},
         {"device", true, &device, NULL},        {"sha256", true, &sha, NULL},
         {"predict-sha256", true, &psha, NULL},  {"class-names", true, &class_names, NULL},
@@ -169,6 +174,7 @@ int cmd_extract(int argc, char **argv)
         (resize_s && cli_size("resize", resize_s, 0, 65536, &eo.resize)) ||
         (channels_s && cli_size("channels", channels_s, 1, 3, &eo.channels)) ||
         (batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
+        (mbatch_s && cli_size("model-batch", mbatch_s, 0, 65536, &eo.model_batch)) ||
         (threads_s && cli_size("threads", threads_s, 0, 1024, &eo.threads)) ||
         (dthreads_s && cli_size("decode-threads", dthreads_s, 0, 256, &eo.decode_threads)))
         return CLI_USAGE;

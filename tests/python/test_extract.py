@@ -248,6 +248,18 @@ def test_idx_fashion_mnist(torch_cli, tmp_path):
     assert rel(z["features"], ref) <= 1e-5
     assert (z["labels"] == np.frombuffer(lab, np.uint8)).all()
     assert "predictions" not in z.files
+    # the network run on pieces of 7 (and 1 decoding worker, overlapped)
+    # gives the same features; a bad value is a usage error
+    run_cli(torch_cli, "extract", "--model", tmp_path / "grey.pt", "--idx",
+            tmp_path / "img.idx.gz", "--idx-labels", tmp_path / "lab.idx", "--batch", 64,
+            "--model-batch", 7, "--decode-threads", 1, "--threads", 1, "--quiet",
+            "--out", tmp_path / "f7.npz")
+    assert rel(np.load(tmp_path / "f7.npz")["features"], ref) <= 1e-5
+    rc, _, err = run_cli(torch_cli, "extract", "--model", tmp_path / "grey.pt", "--idx",
+                         tmp_path / "img.idx.gz", "--idx-labels", tmp_path / "lab.idx",
+                         "--model-batch", "x", "--out", tmp_path / "bad.npz", check=False)
+    assert rc == 2 and "model-batch" in err
+    assert not (tmp_path / "bad.npz").exists()
 
 
 def test_image_folder(torch_cli, resnet18, tmp_path):

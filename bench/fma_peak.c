@@ -1,0 +1,141 @@
+/* This machine's FP32 multiply-add peak, for the extraction benchmark's
+ * "share of the peak bound": every thread runs independent chains of
+ * vector multiply-adds that stay in registers (no memory traffic), with the
+ * widest instructions the CPU has (AVX-512F, else AVX2+FMA, else SSE
+ * multiply and add). Prints {"isa": ..., "threads": N, "gflops": G}.
+ *
+ *   bench/fma_peak [THREADS]      (default: every CPU)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <barlow/barlow.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+enum { CHAINS = 12, ROUNDS = 1 << 20 };
+_Static_assert(CHAINS == 12, "the unroll pragmas below say 12");
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Each kernel runs ROUNDS rounds of CHAINS independent multiply-adds on
+ * `lanes`-wide vectors and returns a value depending on all of them (so that
+ * none is optimised away); flops per call = 2 * CHAINS * lanes * ROUNDS. */
+#if HAVE_X86
+__attribute__((target("avx512f"))) static float kernel_avx512(float seed)
+{
+    __m512 acc[CHAINS], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(seed + (float)c);
+    for (long r = 0; r < ROUNDS; r++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+    __m512 s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float kernel_avx2(float seed)
+{
+    __m256 acc[CHAINS], a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps(seed + (float)c);
+    for (long r = 0; r < ROUNDS; r++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+    __m256 s = acc[0];
+    for (int c = 1; c < CHAINS; c++) s = _mm256_add_ps(s, acc[c]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+#endif
+
+static float kernel_scalar4(float seed)
+{
+    float acc[CHAINS][4];
+    for (int c = 0; c < CHAINS; c++)
+        for (int l = 0; l < 4; l++) acc[c][l] = seed + (float)c;
+    for (long r = 0; r < ROUNDS; r++)
+#pragma GCC unroll 12
+        for (int c = 0; c < CHAINS; c++)
+#pragma GCC unroll 4
+            for (int l = 0; l < 4; l++) acc[c][l] = acc[c][l] * 0.999999f + 1e-7f;
+    float s = 0;
+    for (int c = 0; c < CHAINS; c++)
+        for (int l = 0; l < 4; l++) s += acc[c][l];
+    return s;
+}
+
+typedef struct {
+    float (*kernel)(float);
+    int calls;
+    float result;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    float s = 0;
+    for (int i = 0; i < j->calls; i++) s += j->kernel((float)i);
+    j->result = s;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : (int)barlow_cpu_count();
+    if (threads < 1 || threads > 1024) {
+        fprintf(stderr, "usage: fma_peak [THREADS 1..1024]\n");
+        return 2;
+    }
+    float (*kernel)(float) = kernel_scalar4;
+    const char *isa = "sse";
+    int lanes = 4;
+#if HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        kernel = kernel_avx512;
+        isa = "avx512f";
+        lanes = 16;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        kernel = kernel_avx2;
+        isa = "avx2+fma";
+        lanes = 8;
+    }
+#endif
+    kernel(0.0f); /* warm up: clocks, code */
+    /* calibrate one call, then run each thread for about a second */
+    double t0 = now();
+    kernel(1.0f);
+    double per_call = now() - t0;
+    int calls = per_call > 0 ? (int)(1.0 / per_call) + 1 : 100;
+    job *jobs = calloc((size_t)threads, sizeof *jobs);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!jobs || !tid) return 1;
+    t0 = now();
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (job){kernel, calls, 0.0f};
+        if (pthread_create(&tid[t], NULL, worker, &jobs[t]) != 0) return 1;
+    }
+    float sink = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+        sink += jobs[t].result;
+    }
+    double dt = now() - t0;
+    double flops = 2.0 * CHAINS * lanes * (double)ROUNDS * calls * threads;
+    printf("{\"isa\": \"%s\", \"threads\": %d, \"gflops\": %.1f, \"check\": %g}\n", isa, threads,
+           flops / dt / 1e9, (double)sink);
+    free(jobs);
+    free(tid);
+    return 0;
+}
