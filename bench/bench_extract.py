@@ -18,7 +18,8 @@ on this machine (or given with --peak-gflops; the issue's AVX-512 machine:
 454 GFLOP/s on 2 cores → ≈ 55 images/s).
 
 libbarlow decodes and hands over --batch images per step and runs the network
-on pieces of --model-batch (default 0: its automatic choice, 4 on the CPU).
+on pieces of --model-batch (default 0: its automatic choice, 4 at 224x224 on
+the CPU, the whole batch for 28x28).
 
   bench/bench_extract.py [--build build] [--threads 2] [--batch 32]
                          [--model-batch 0] [--quick] [--only resnet50|cnn]
@@ -139,7 +140,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers (2)")
     ap.add_argument("--model-batch", type=int, default=0,
-                    help="libbarlow's images per forward call (0 = automatic: 4 on cpu)")
+                    help="libbarlow's images per forward call (0 = automatic: 4 at 224x224)")
     ap.add_argument("--peak-gflops", type=float, default=None,
                     help="FP32 peak of the cores used; default: measured by bench/fma_peak")
     ap.add_argument("--quick", action="store_true")

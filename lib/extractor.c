@@ -246,9 +246,14 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     bool turns = on_cpu && ex->threads >= cores;
     ex->pipe_depth = turns ? 1 : 2;
     ex->decode_threads = o.decode_threads ? o.decode_threads : turns ? cores : 1 + cores / 8;
-    /* automatic piece size: 4 on the CPU (measured: bench/bench_extract.py),
-     * the whole batch on an accelerator */
-    ex->model_batch = o.model_batch ? o.model_batch : on_cpu ? 4 : o.batch_size;
+    /* automatic piece size on the CPU: about 2.4 MB of input, i.e. 4 images
+     * of 3x224x224 (measured: docs/extractor.md) and the whole batch for
+     * small images, whose activations fit in cache anyway; on an
+     * accelerator the whole batch */
+    size_t piece_floats = (size_t)4 * 3 * 224 * 224;
+    size_t in_floats = o.channels * o.input_size * o.input_size;
+    size_t auto_piece = in_floats < piece_floats ? piece_floats / in_floats : 1;
+    ex->model_batch = o.model_batch ? o.model_batch : on_cpu ? auto_piece : o.batch_size;
     if (ex->model_batch > o.batch_size) ex->model_batch = o.batch_size;
     bw_preprocess_init(&ex->pp);
     ex->pp.resize = o.resize;

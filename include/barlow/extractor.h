@@ -116,10 +116,12 @@ typedef struct barlow_extractor_options {
                               images (the unit of decoding, progress and
                               cancel) runs through the network in pieces of
                               at most this many. 0 (default) = automatic:
-                              4 on "cpu" (per image, small pieces keep the
-                              activations in cache: ResNet-50 at 224 ran
+                              on "cpu" about 2.4 MB of input per piece
+                              (4 images of 3x224x224; small images: the
+                              whole batch), as small pieces keep the
+                              activations in cache (ResNet-50 at 224 ran
                               ~1.3x faster per image at 4 than at 32 on a
-                              2-core AVX2 machine), batch_size on CUDA.
+                              2-core AVX2 machine); batch_size on CUDA.
                               Results do not depend on it beyond float
                               rounding (~1e-6 relative). 0..65536 */
 } barlow_extractor_options;
