@@ -82,13 +82,15 @@ def pytorch_eager(paths, tf, mode, features, batch, threads, workers):
     dl = torch.utils.data.DataLoader(Files(paths, tf, mode), batch_size=batch,
                                      num_workers=workers)
     out = []
+    x = next(iter(torch.utils.data.DataLoader(Files(paths[:batch], tf, mode),
+                                              batch_size=batch)))
+    with torch.no_grad():
+        features(x)  # warm-up, as libbarlow's driver does
     t0 = time.perf_counter()
     with torch.no_grad():
         for x in dl:
             out.append(features(x).mean(dim=(2, 3)))
     e2e = len(paths) / (time.perf_counter() - t0)
-    x = next(iter(torch.utils.data.DataLoader(Files(paths[:batch], tf, mode),
-                                              batch_size=batch)))
     done, t0 = 0, time.perf_counter()
     with torch.no_grad():
         while done < len(paths):
@@ -122,7 +124,9 @@ def report(title, lb, pt_e2e, pt_model, bound=None):
           f"{args.model_batch or 'auto'}), {args.threads} threads")
     print(f"  libbarlow  end to end {lb['e2e_ips']:8.1f} img/s   model only "
           f"{lb['model_ips']:8.1f} img/s   (e2e = {100 * lb['e2e_ips'] / lb['model_ips']:.0f}% "
-          f"of model-only; optimised module: {bool(lb['optimized'])})")
+          f"of model-only; optimised module: {bool(lb['optimized'])}; model-only before / "
+          f"after the end-to-end run {lb['model_ips_before']:.1f} / "
+          f"{lb['model_ips_after']:.1f})")
     print(f"  PyTorch    end to end {pt_e2e:8.1f} img/s   model only {pt_model:8.1f} img/s")
     print(f"  ratio end to end {lb['e2e_ips'] / pt_e2e:.2f}x, model only "
           f"{lb['model_ips'] / pt_model:.2f}x")

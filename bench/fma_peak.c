@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     }
 #endif
     kernel(0.0f); /* warm up: clocks, code */
-    /* calibrate one call, then run each thread for about a second */
+    /* calibrate one call; each trial runs every thread for about a second */
     double t0 = now();
     kernel(1.0f);
     double per_call = now() - t0;
@@ -121,20 +121,26 @@ int main(int argc, char **argv)
     job *jobs = calloc((size_t)threads, sizeof *jobs);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
     if (!jobs || !tid) return 1;
-    t0 = now();
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){kernel, calls, 0.0f};
-        if (pthread_create(&tid[t], NULL, worker, &jobs[t]) != 0) return 1;
-    }
+    /* the peak is the best of five trials (a shared or throttled machine
+     * only ever makes a trial slower) */
+    double best = 0;
     float sink = 0;
-    for (int t = 0; t < threads; t++) {
-        pthread_join(tid[t], NULL);
-        sink += jobs[t].result;
+    for (int trial = 0; trial < 5; trial++) {
+        t0 = now();
+        for (int t = 0; t < threads; t++) {
+            jobs[t] = (job){kernel, calls, 0.0f};
+            if (pthread_create(&tid[t], NULL, worker, &jobs[t]) != 0) return 1;
+        }
+        for (int t = 0; t < threads; t++) {
+            pthread_join(tid[t], NULL);
+            sink += jobs[t].result;
+        }
+        double gflops = 2.0 * CHAINS * lanes * (double)ROUNDS * calls * threads /
+                        (now() - t0) / 1e9;
+        if (gflops > best) best = gflops;
     }
-    double dt = now() - t0;
-    double flops = 2.0 * CHAINS * lanes * (double)ROUNDS * calls * threads;
-    printf("{\"isa\": \"%s\", \"threads\": %d, \"gflops\": %.1f, \"check\": %g}\n", isa, threads,
-           flops / dt / 1e9, (double)sink);
+    printf("{\"isa\": \"%s\", \"threads\": %d, \"gflops\": %.1f, \"check\": %g}\n", isa,
+           threads, best, (double)sink);
     free(jobs);
     free(tid);
     return 0;
