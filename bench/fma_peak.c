@@ -32,31 +32,25 @@ static double now(void)
  * `lanes`-wide vectors and returns a value depending on all of them (so that
  * none is optimised away); flops per call = 2 * CHAINS * lanes * ROUNDS. */
 #if HAVE_X86
-__attribute__((target("avx512f"))) static float kernel_avx512(float seed)
-{
-    __m512 acc[CHAINS], a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps(seed + (float)c);
-    for (long r = 0; r < ROUNDS; r++)
-#pragma GCC unroll 12
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-    __m512 s = acc[0];
-    for (int c = 1; c < CHAINS; c++) s = _mm512_add_ps(s, acc[c]);
-    return _mm512_reduce_add_ps(s);
-}
-
-__attribute__((target("avx2,fma"))) static float kernel_avx2(float seed)
-{
-    __m256 acc[CHAINS], a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps(seed + (float)c);
-    for (long r = 0; r < ROUNDS; r++)
-#pragma GCC unroll 12
-        for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
-    __m256 s = acc[0];
-    for (int c = 1; c < CHAINS; c++) s = _mm256_add_ps(s, acc[c]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
-}
+/* One kernel per vector width: TYPE, its intrinsics' prefix PFX (_mm512 /
+ * _mm256) and the target attribute that enables them. */
+#define FMA_KERNEL(NAME, TARGET, TYPE, PFX, LANES)                                  \
+    __attribute__((target(TARGET))) static float NAME(float seed)                  \
+    {                                                                              \
+        TYPE acc[CHAINS], a = PFX##_set1_ps(0.999999f), b = PFX##_set1_ps(1e-7f);  \
+        for (int c = 0; c < CHAINS; c++) acc[c] = PFX##_set1_ps(seed + (float)c);  \
+        for (long r = 0; r < ROUNDS; r++)                                          \
+            _Pragma("GCC unroll 12") for (int c = 0; c < CHAINS; c++) acc[c] =     \
+                PFX##_fmadd_ps(acc[c], a, b);                                      \
+        TYPE s = acc[0];                                                           \
+        for (int c = 1; c < CHAINS; c++) s = PFX##_add_ps(s, acc[c]);              \
+        float out[LANES], sum = 0;                                                 \
+        PFX##_storeu_ps(out, s);                                                   \
+        for (int l = 0; l < LANES; l++) sum += out[l];                             \
+        return sum;                                                                \
+    }
+FMA_KERNEL(kernel_avx512, "avx512f", __m512, _mm512, 16)
+FMA_KERNEL(kernel_avx2, "avx2,fma", __m256, _mm256, 8)
 #endif
 
 static float kernel_scalar4(float seed)
