@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 {
     if (argc < 9) {
         fprintf(stderr, "usage: bench_extract MODEL CSV IMAGE_DIR SIZE RESIZE CHANNELS BATCH "
-                        "THREADS [MODEL_ONLY_IMAGES [OPTIMIZE [MODEL_BATCH]]]\n");
+                        "THREADS [MODEL_ONLY_IMAGES [OPTIMIZE [MODEL_BATCH [TUNE_MALLOC]]]]\n");
         return 2;
     }
     barlow_extractor_options o;
@@ -58,6 +58,7 @@ int main(int argc, char **argv)
     size_t model_only = argc > 9 ? (size_t)atol(argv[9]) : 0;
     if (argc > 10) o.optimize = atoi(argv[10]);
     if (argc > 11) o.model_batch = (size_t)atol(argv[11]); /* 0 = automatic */
+    if (argc > 12) o.tune_malloc = atoi(argv[12]);
 
     barlow_dataset_csv_options co;
     barlow_dataset_csv_options_init(&co);

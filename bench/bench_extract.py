@@ -17,12 +17,16 @@ against the multiply-add peak of the cores used, measured by bench/fma_peak
 on this machine (or given with --peak-gflops; the issue's AVX-512 machine:
 454 GFLOP/s on 2 cores → ≈ 55 images/s).
 
+Both sides run with the same glibc malloc thresholds (libbarlow's default
+tune_malloc; --no-tune-malloc leaves both alone).
+
 libbarlow decodes and hands over --batch images per step and runs the network
 on pieces of --model-batch (default 0: its automatic choice, 4 at 224x224 on
 the CPU, the whole batch for 28x28).
 
   bench/bench_extract.py [--build build] [--threads 2] [--batch 32]
-                         [--model-batch 0] [--quick] [--only resnet50|cnn]
+                         [--model-batch 0] [--no-tune-malloc] [--quick]
+                         [--only resnet50|cnn]
 """
 import argparse
 import csv
@@ -101,9 +105,22 @@ def pytorch_eager(paths, tf, mode, features, batch, threads, workers):
     return e2e, model, torch.cat(out).numpy()
 
 
+def tune_malloc():
+    """The malloc settings libbarlow's extractor applies by default (its
+    tune_malloc option), applied to this process too so that PyTorch runs
+    under the same allocator behaviour: glibc's mmap threshold 256 MiB, trim
+    threshold 1 GiB (DataLoader workers inherit them)."""
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 256 << 20)
+    libc.mallopt(m_trim_threshold, 1 << 30)
+
+
 def libbarlow(driver, model, csv_path, image_dir, size, resize, channels, batch, threads):
     cmd = [str(driver), str(model), str(csv_path), str(image_dir), str(size), str(resize),
-           str(channels), str(batch), str(threads), "0", "1", str(args.model_batch)]
+           str(channels), str(batch), str(threads), "0", "1", str(args.model_batch),
+           "0" if args.no_tune_malloc else "1"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"bench_extract failed: {p.stderr}")
@@ -145,6 +162,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers (2)")
     ap.add_argument("--model-batch", type=int, default=0,
                     help="libbarlow's images per forward call (0 = automatic: 4 at 224x224)")
+    ap.add_argument("--no-tune-malloc", action="store_true",
+                    help="leave glibc malloc's thresholds alone on both sides")
     ap.add_argument("--peak-gflops", type=float, default=None,
                     help="FP32 peak of the cores used; default: measured by bench/fma_peak")
     ap.add_argument("--quick", action="store_true")
@@ -153,6 +172,8 @@ def main():
     driver = Path(args.build) / "bench" / "bench_extract"
     if not driver.exists():
         sys.exit(f"{driver} is not built (ninja -C {args.build} bench/bench_extract)")
+    if not args.no_tune_malloc:
+        tune_malloc()
     if args.peak_gflops is None:
         peak = Path(args.build) / "bench" / "fma_peak"
         if not peak.exists():

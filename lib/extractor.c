@@ -4,6 +4,9 @@
  * Pure C; every libtorch call goes through the table of the libtorch plugin
  * (lib/torch/shim.h), which lib/torch_plugin.c loads on first use. */
 #include <ctype.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -76,6 +79,7 @@ void barlow_extractor_options_init(barlow_extractor_options *opts)
     opts->max_image_side = BW_IMAGE_DEFAULT_MAX_SIDE;
     opts->max_image_pixels = BW_IMAGE_DEFAULT_MAX_PIXELS;
     opts->model_batch = 0;
+    opts->tune_malloc = 1;
 }
 
 /* ---- option checks ----------------------------------------------------------- */
@@ -110,6 +114,9 @@ static barlow_status bw_extractor_check_options(const char *who,
     if (o->normalize != 0 && o->normalize != 1)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: normalize=%d (must be 0 or 1)", who,
                         (int)o->normalize);
+    if (o->tune_malloc != 0 && o->tune_malloc != 1)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: tune_malloc=%d (must be 0 or 1)", who,
+                        (int)o->tune_malloc);
     if (o->optimize != 0 && o->optimize != 1)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: optimize=%d (must be 0 or 1)", who,
                         (int)o->optimize);
@@ -166,6 +173,19 @@ static barlow_status bw_run_pieces(barlow_extractor *ex, const char *who, const 
         if (st != BARLOW_OK) return st;
     }
     return BARLOW_OK;
+}
+#endif
+
+/* glibc's malloc serves blocks above its mmap threshold (dynamic, at most
+ * 32 MiB) with a fresh mapping and gives freed heap tops back to the system
+ * above its trim threshold: libtorch's activation buffers (12.8 MB per
+ * ResNet-50 layer-1 tensor at 4 images) then cost page faults and zeroing
+ * on every forward call. Raising both once keeps them in the heap. */
+#if defined(__GLIBC__)
+static void bw_tune_malloc_once(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 #endif
 
@@ -254,6 +274,12 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     size_t in_floats = o.channels * o.input_size * o.input_size;
     size_t auto_piece = in_floats < piece_floats ? piece_floats / in_floats : 1;
     ex->model_batch = o.model_batch ? o.model_batch : on_cpu ? auto_piece : o.batch_size;
+#if defined(__GLIBC__)
+    if (on_cpu && o.tune_malloc) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, bw_tune_malloc_once);
+    }
+#endif
     if (ex->model_batch > o.batch_size) ex->model_batch = o.batch_size;
     bw_preprocess_init(&ex->pp);
     ex->pp.resize = o.resize;

@@ -96,7 +96,9 @@ static void test_options(void)
     o = d; o.sha256 = "xyz";   expect_bad_option(o, "64 hexadecimal digits");
     o = d; o.max_image_pixels = 0; expect_bad_option(o, "max_image_pixels=0");
     o = d; o.model_batch = 70000; expect_bad_option(o, "model_batch=70000 (must be 0..65536)");
-    TAP_OK(d.model_batch == 0, "model_batch defaults to 0 (automatic)");
+    TAP_OK(d.model_batch == 0 && d.tune_malloc == 1,
+           "model_batch defaults to 0 (automatic), tune_malloc to 1");
+    o = d; o.tune_malloc = 2; expect_bad_option(o, "tune_malloc=2 (must be 0 or 1)");
     {
         /* a version 1 caller's struct ends before model_batch: whatever
          * lies there is not read */

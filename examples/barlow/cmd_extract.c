@@ -17,7 +17,8 @@ static const char usage_text[] =
     "         [--batch 32] [--model-batch N] [--threads N] [--decode-threads N]\n"
     "         [--device cpu]\n"
     "         [--sha256 HEX] [--predict-sha256 HEX] [--class-names FILE]\n"
-    "         [--logits] [--no-optimize] [--quiet] --out FEATURES.npz\n"
+    "         [--logits] [--no-optimize] [--no-tune-malloc] [--quiet]\n"
+    "         --out FEATURES.npz\n"
     "\n"
     "Runs MODEL (TorchScript, libbarlow's model contract: docs/models.md) over\n"
     "every image and writes FEATURES.npz with the members features (m x D),\n"
@@ -50,6 +51,8 @@ static const char usage_text[] =
     "  --predict-sha256 HEX  the same for --predict\n"
     "  --logits           also store MODEL's logits\n"
     "  --no-optimize      run the model as loaded (no freezing/oneDNN)\n"
+    "  --no-tune-malloc   leave glibc malloc's thresholds alone (by default they\n"
+    "                     are raised so that activation buffers are reused)\n"
     "  --quiet            no progress bar\n"
     "\n"
     "A progress bar (images/s, ETA) is drawn on stderr when it is a terminal.\n"
@@ -132,7 +135,7 @@ int cmd_extract(int argc, char **argv)
                *channels_s = NULL, *batch_s = NULL, *mbatch_s = NULL, *threads_s = NULL,
                *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
                *class_names = NULL, *out = NULL;
-    bool logits = false, no_opt = false, quiet = false, help = false;
+    bool logits = false, no_opt = false, no_tune = false, quiet = false, help = false;
     const cli_opt opts[] = {
         {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
         {"images", true, &images, NULL},        {"folder", true, &folder, NULL},
@@ -146,6 +149,7 @@ int cmd_extract(int argc, char **argv)
         {"predict-sha256", true, &psha, NULL},  {"class-names", true, &class_names, NULL},
         {"out", true, &out, NULL},              {"logits", false, NULL, &logits},
         {"no-optimize", false, NULL, &no_opt},  {"quiet", false, NULL, &quiet},
+        {"no-tune-malloc", false, NULL, &no_tune},
     };
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
     if (rc != CLI_OK || help) return rc;
@@ -182,6 +186,7 @@ int cmd_extract(int argc, char **argv)
     if (eo.channels == 2) return cli_usage_error("extract", "--channels must be 1 or 3");
     eo.device = device;
     eo.optimize = no_opt ? 0 : 1;
+    eo.tune_malloc = no_tune ? 0 : 1;
 
     barlow_dataset *ds = NULL;
     barlow_extractor *ex = NULL, *px = NULL;

@@ -124,6 +124,18 @@ typedef struct barlow_extractor_options {
                               2-core AVX2 machine); batch_size on CUDA.
                               Results do not depend on it beyond float
                               rounding (~1e-6 relative). 0..65536 */
+    int32_t tune_malloc;   /* 1 (default): when the model runs on the CPU,
+                              raise glibc malloc's mmap threshold to
+                              256 MiB and its trim threshold to 1 GiB
+                              (mallopt; PROCESS-WIDE, once, at the first
+                              such create), so that libtorch's large
+                              activation buffers are reused from the heap
+                              instead of being mapped, faulted in and
+                              unmapped on every forward call (ResNet-50:
+                              ~20% faster, system time 5.5 s -> 0.8 s per
+                              96 images); freed memory up to 1 GiB then
+                              stays with the process. 0: leave the
+                              allocator alone. No effect without glibc. */
 } barlow_extractor_options;
 
 /* 1 when the feature extractor works: this libbarlow was built with

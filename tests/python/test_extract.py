@@ -253,6 +253,7 @@ def test_idx_fashion_mnist(torch_cli, tmp_path):
     run_cli(torch_cli, "extract", "--model", tmp_path / "grey.pt", "--idx",
             tmp_path / "img.idx.gz", "--idx-labels", tmp_path / "lab.idx", "--batch", 64,
             "--model-batch", 7, "--decode-threads", 1, "--threads", 1, "--quiet",
+            "--no-tune-malloc",
             "--out", tmp_path / "f7.npz")
     assert rel(np.load(tmp_path / "f7.npz")["features"], ref) <= 1e-5
     rc, _, err = run_cli(torch_cli, "extract", "--model", tmp_path / "grey.pt", "--idx",
