@@ -398,7 +398,6 @@ size_t barlow_extractor_input_size(const barlow_extractor *ex)
     return ex ? ex->opts.input_size : 0;
 }
 
-
 /* ---- tensors --------------------------------------------------------------------- */
 
 barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input, size_t n,
