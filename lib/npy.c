@@ -542,7 +542,8 @@ static barlow_status read_f32(bw_src *src, const bw_npy_header *h, float *dst, s
     return st;
 }
 
-barlow_status bw_npy_load_array(bw_src *src, const bw_npy_header *h, barlow_array **out)
+/* The data described by h, from src, into a new array / float32 matrix. */
+static barlow_status load_array(bw_src *src, const bw_npy_header *h, barlow_array **out)
 {
     barlow_array *a = bw_calloc(1, sizeof *a, src->who);
     if (!a) return BARLOW_E_NOMEM;
@@ -561,7 +562,7 @@ barlow_status bw_npy_load_array(bw_src *src, const bw_npy_header *h, barlow_arra
     return BARLOW_OK;
 }
 
-barlow_status bw_npy_load_matrix(bw_src *src, const bw_npy_header *h, barlow_matrix **out)
+static barlow_status load_matrix(bw_src *src, const bw_npy_header *h, barlow_matrix **out)
 {
     char sh[160];
     bw_npy_shape_str(h->shape, h->ndim, sh, sizeof sh);
@@ -584,6 +585,14 @@ barlow_status bw_npy_load_matrix(bw_src *src, const bw_npy_header *h, barlow_mat
     if (!st) st = bw_matrix_adopt(data, rows, cols, src->who, out);
     if (st) free(data);
     return st;
+}
+
+barlow_status bw_npy_read(bw_src *src, bw_npy_as as, void *out)
+{
+    bw_npy_header h;
+    barlow_status st = bw_npy_read_header(src, &h);
+    if (st) return st;
+    return as == BW_NPY_AS_ARRAY ? load_array(src, &h, out) : load_matrix(src, &h, out);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -635,36 +644,28 @@ static barlow_status file_open(file_src *f, const char *path, const char *who)
     return BARLOW_OK;
 }
 
-barlow_status barlow_array_load_npy(const char *path, barlow_array **out)
+/* The two .npy file loaders: the argument checks, then one read. */
+static barlow_status load_npy_file(const char *path, bw_npy_as as, void *out, const char *who)
 {
-    static const char who[] = "barlow_array_load_npy";
     bw_clear_error();
     if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     file_src f;
     barlow_status st = file_open(&f, path, who);
     if (st) return st;
-    bw_npy_header h;
-    st = bw_npy_read_header(&f.base, &h);
-    if (!st) st = bw_npy_load_array(&f.base, &h, out);
+    st = bw_npy_read(&f.base, as, out);
     fclose(f.fp);
     return st;
 }
 
+barlow_status barlow_array_load_npy(const char *path, barlow_array **out)
+{
+    return load_npy_file(path, BW_NPY_AS_ARRAY, out, "barlow_array_load_npy");
+}
+
 barlow_status barlow_matrix_load_npy(const char *path, barlow_matrix **out)
 {
-    static const char who[] = "barlow_matrix_load_npy";
-    bw_clear_error();
-    if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
-    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
-    file_src f;
-    barlow_status st = file_open(&f, path, who);
-    if (st) return st;
-    bw_npy_header h;
-    st = bw_npy_read_header(&f.base, &h);
-    if (!st) st = bw_npy_load_matrix(&f.base, &h, out);
-    fclose(f.fp);
-    return st;
+    return load_npy_file(path, BW_NPY_AS_MATRIX, out, "barlow_matrix_load_npy");
 }
 
 barlow_status barlow_matrix_map_npy(const char *path, barlow_matrix **out)

@@ -93,10 +93,15 @@ struct bw_src {
  * src->total, overflow), UNSUPPORTED (dtype, big-endian, ndim > 8). */
 barlow_status bw_npy_read_header(bw_src *src, bw_npy_header *h);
 
-/* Reads the data described by h from src into a new array / float32 matrix,
- * then calls src->finish(). */
-barlow_status bw_npy_load_array(bw_src *src, const bw_npy_header *h, barlow_array **out);
-barlow_status bw_npy_load_matrix(bw_src *src, const bw_npy_header *h, barlow_matrix **out);
+/* What a load makes of the array: a barlow_array as stored, or a float32
+ * barlow_matrix. */
+typedef enum bw_npy_as { BW_NPY_AS_ARRAY, BW_NPY_AS_MATRIX } bw_npy_as;
+
+/* Reads the header (bw_npy_read_header) and then the data from src into a
+ * new array / float32 matrix, then calls src->finish(); out is a
+ * barlow_array ** for BW_NPY_AS_ARRAY, a barlow_matrix ** otherwise. The one
+ * path shared by the .npy and .npz loaders. */
+barlow_status bw_npy_read(bw_src *src, bw_npy_as as, void *out);
 
 /* Formats a version 1.0 header (magic ... '\n') for the array into buf
  * (cap >= BW_NPY_HEADER_CAP); returns its length, a multiple of 64. */

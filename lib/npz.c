@@ -428,46 +428,34 @@ fail:
     return st;
 }
 
-barlow_status barlow_array_load_npz(const char *path, const char *name, barlow_array **out)
+/* The two .npz member loaders: the argument checks, then one read. */
+static barlow_status load_npz_member(const char *path, const char *name, bw_npy_as as,
+                                     void *out, const char *who)
 {
-    static const char who[] = "barlow_array_load_npz";
     bw_clear_error();
     if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
     if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
-    FILE *fp;
+    FILE *fp = NULL;
     zip_dir dir;
     member_src m;
     barlow_status st = member_open(path, name, who, &fp, &dir, &m);
     if (st) return st;
-    bw_npy_header h;
-    st = bw_npy_read_header(&m.base, &h);
-    if (!st) st = bw_npy_load_array(&m.base, &h, out);
+    st = bw_npy_read(&m.base, as, out);
     member_close(&m);
     zip_dir_free(&dir);
     fclose(fp);
     return st;
 }
 
+barlow_status barlow_array_load_npz(const char *path, const char *name, barlow_array **out)
+{
+    return load_npz_member(path, name, BW_NPY_AS_ARRAY, out, "barlow_array_load_npz");
+}
+
 barlow_status barlow_matrix_load_npz(const char *path, const char *name, barlow_matrix **out)
 {
-    static const char who[] = "barlow_matrix_load_npz";
-    bw_clear_error();
-    if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
-    if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
-    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
-    FILE *fp;
-    zip_dir dir;
-    member_src m;
-    barlow_status st = member_open(path, name, who, &fp, &dir, &m);
-    if (st) return st;
-    bw_npy_header h;
-    st = bw_npy_read_header(&m.base, &h);
-    if (!st) st = bw_npy_load_matrix(&m.base, &h, out);
-    member_close(&m);
-    zip_dir_free(&dir);
-    fclose(fp);
-    return st;
+    return load_npz_member(path, name, BW_NPY_AS_MATRIX, out, "barlow_matrix_load_npz");
 }
 
 /* ---- writer ---------------------------------------------------------------- */
