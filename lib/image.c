@@ -736,6 +736,23 @@ void barlow_image_preprocess_options_init(barlow_image_preprocess_options *opts)
     opts->channels = 3;
 }
 
+/* The output geometry shared by the public preprocessing options and the
+ * internal bw_preprocess. */
+static barlow_status check_geometry(size_t resize, size_t crop, size_t channels,
+                                    const char *who)
+{
+    if (resize > BW_MAX_OUT_SIDE)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: resize=%zu (must be 0..%d)", who, resize,
+                        (int)BW_MAX_OUT_SIDE);
+    if (crop > BW_MAX_OUT_SIDE)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: crop=%zu (must be 0..%d)", who, crop,
+                        (int)BW_MAX_OUT_SIDE);
+    if (channels != 1 && channels != 3)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who,
+                        channels);
+    return BARLOW_OK;
+}
+
 static barlow_status read_pp_options(const barlow_image_preprocess_options *opts,
                                      const char *who, barlow_image_preprocess_options *o)
 {
@@ -746,16 +763,7 @@ static barlow_status read_pp_options(const barlow_image_preprocess_options *opts
         if (st != BARLOW_OK) return st;
         *o = *opts;
     }
-    if (o->resize > BW_MAX_OUT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: resize=%zu (must be 0..%d)", who, o->resize,
-                        (int)BW_MAX_OUT_SIDE);
-    if (o->crop > BW_MAX_OUT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: crop=%zu (must be 0..%d)", who, o->crop,
-                        (int)BW_MAX_OUT_SIDE);
-    if (o->channels != 1 && o->channels != 3)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who,
-                        o->channels);
-    return BARLOW_OK;
+    return check_geometry(o->resize, o->crop, o->channels, who);
 }
 
 static barlow_status pp_shape(const barlow_image *img, const barlow_image_preprocess_options *o,
@@ -830,15 +838,8 @@ void bw_preprocess_init(bw_preprocess *pp)
 barlow_status bw_preprocess_check(const bw_preprocess *pp, const char *who)
 {
     if (!pp) return bw_error(BARLOW_E_INVALID_ARG, "%s: preprocessing options are NULL", who);
-    if (pp->resize > BW_MAX_OUT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: resize=%zu (must be 0..%d)", who, pp->resize,
-                        (int)BW_MAX_OUT_SIDE);
-    if (pp->crop > BW_MAX_OUT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: crop=%zu (must be 0..%d)", who, pp->crop,
-                        (int)BW_MAX_OUT_SIDE);
-    if (pp->channels != 1 && pp->channels != 3)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who,
-                        pp->channels);
+    barlow_status st = check_geometry(pp->resize, pp->crop, pp->channels, who);
+    if (st != BARLOW_OK) return st;
     if (pp->max_width < 1 || pp->max_width > BW_MAX_LIMIT_SIDE)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: max_width=%zu (must be 1..%zu)", who,
                         pp->max_width, BW_MAX_LIMIT_SIDE);
