@@ -20,18 +20,24 @@ static barlow_status check_dims(const char *who, size_t rows, size_t cols, size_
     return BARLOW_OK;
 }
 
-barlow_status bw_matrix_adopt(float *data, size_t rows, size_t cols, const char *who,
-                              barlow_matrix **out)
+barlow_status bw_matrix_new(float *data, size_t rows, size_t cols, size_t stride,
+                            bw_matrix_kind kind, const char *who, barlow_matrix **out)
 {
     barlow_matrix *m = bw_calloc(1, sizeof *m, who);
     if (!m) return BARLOW_E_NOMEM;
     m->data = data;
     m->rows = rows;
     m->cols = cols;
-    m->stride = cols;
-    m->kind = BW_MATRIX_OWNED;
+    m->stride = stride;
+    m->kind = kind;
     *out = m;
     return BARLOW_OK;
+}
+
+barlow_status bw_matrix_adopt(float *data, size_t rows, size_t cols, const char *who,
+                              barlow_matrix **out)
+{
+    return bw_matrix_new(data, rows, cols, cols, BW_MATRIX_OWNED, who, out);
 }
 
 barlow_status barlow_matrix_create(size_t rows, size_t cols, barlow_matrix **out)
@@ -81,15 +87,7 @@ barlow_status barlow_matrix_wrap(float *data, size_t rows, size_t cols, size_t s
     if (stride == 0) stride = cols;
     barlow_status st = check_dims(who, rows, cols, stride);
     if (st) return st;
-    barlow_matrix *m = bw_calloc(1, sizeof *m, who);
-    if (!m) return BARLOW_E_NOMEM;
-    m->data = data;
-    m->rows = rows;
-    m->cols = cols;
-    m->stride = stride;
-    m->kind = BW_MATRIX_BORROWED;
-    *out = m;
-    return BARLOW_OK;
+    return bw_matrix_new(data, rows, cols, stride, BW_MATRIX_BORROWED, who, out);
 }
 
 void barlow_matrix_free(barlow_matrix *m)

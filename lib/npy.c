@@ -711,17 +711,14 @@ barlow_status barlow_matrix_map_npy(const char *path, barlow_matrix **out)
         st = bw_error(BARLOW_E_IO, "%s: cannot map %s: %s", who, path, strerror(errno));
         goto done;
     }
-    barlow_matrix *m = bw_calloc(1, sizeof *m, who);
-    if (!m) {
+    size_t cols = h.ndim == 2 ? h.shape[1] : 1;
+    barlow_matrix *m = NULL;
+    st = bw_matrix_new((float *)(void *)((unsigned char *)base + h.data_offset), h.shape[0],
+                       cols, cols, BW_MATRIX_MAPPED, who, &m);
+    if (st) {
         munmap(base, len);
-        st = BARLOW_E_NOMEM;
         goto done;
     }
-    m->data = (float *)(void *)((unsigned char *)base + h.data_offset);
-    m->rows = h.shape[0];
-    m->cols = h.ndim == 2 ? h.shape[1] : 1;
-    m->stride = m->cols;
-    m->kind = BW_MATRIX_MAPPED;
     m->map_base = base;
     m->map_len = len;
     *out = m;

@@ -46,6 +46,12 @@ struct barlow_array {
     void *data;  /* C order, host byte order; malloc'd (>= 1 byte) */
 };
 
+/* A new matrix handle over data of the given kind (map_base/map_len zero:
+ * the caller sets them for a mapping). The one place that makes a
+ * barlow_matrix. Error: NOMEM naming who (data is then left alone). */
+barlow_status bw_matrix_new(float *data, size_t rows, size_t cols, size_t stride,
+                            bw_matrix_kind kind, const char *who, barlow_matrix **out);
+
 /* Wraps an owned malloc'd buffer of rows*cols floats in a matrix (takes the
  * buffer on success only). Error: NOMEM naming who. */
 barlow_status bw_matrix_adopt(float *data, size_t rows, size_t cols, const char *who,
