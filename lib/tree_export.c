@@ -124,6 +124,28 @@ static void json_summary_fields(bw_sb *sb, const bw_tstats *s)
     bw_sb_json_kv_double(sb, "recall", s->recall);
 }
 
+/* "error_rate", "error_coverage", "importance", "p_value" of a node */
+static void json_rate_fields(bw_sb *sb, const bw_tnode *nd)
+{
+    bw_sb_json_kv_double(sb, "error_rate", nd->er);
+    bw_sb_append(sb, ",");
+    bw_sb_json_kv_double(sb, "error_coverage", nd->ec);
+    bw_sb_append(sb, ",");
+    bw_sb_json_kv_double(sb, "importance", nd->iv);
+    bw_sb_append(sb, ",");
+    bw_sb_json_kv_double(sb, "p_value", nd->p);
+}
+
+/* "size", "failures" and the rates: a rule's stats, here or held out */
+static void json_leaf_fields(bw_sb *sb, const bw_tnode *nd)
+{
+    bw_sb_json_kv_size(sb, "size", nd->size);
+    bw_sb_append(sb, ",");
+    bw_sb_json_kv_size(sb, "failures", nd->failures);
+    bw_sb_append(sb, ",");
+    json_rate_fields(sb, nd);
+}
+
 static void json_stats_fields(bw_sb *sb, const bw_tnode *nd)
 {
     bw_sb_json_kv_size(sb, "size", nd->size);
@@ -136,13 +158,7 @@ static void json_stats_fields(bw_sb *sb, const bw_tnode *nd)
     bw_sb_append(sb, ",");
     bw_sb_json_kv_double(sb, "impurity", nd->impurity);
     bw_sb_append(sb, ",");
-    bw_sb_json_kv_double(sb, "error_rate", nd->er);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_double(sb, "error_coverage", nd->ec);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_double(sb, "importance", nd->iv);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_double(sb, "p_value", nd->p);
+    json_rate_fields(sb, nd);
     bw_sb_append(sb, ",");
     bw_sb_json_key(sb, "predicts_failure");
     bw_sb_append(sb, nd->predicts_failure ? "true" : "false");
@@ -296,17 +312,7 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
             parent = path[k];
         }
         bw_sb_append(sb, "],");
-        bw_sb_json_kv_size(sb, "size", nd->size);
-        bw_sb_append(sb, ",");
-        bw_sb_json_kv_size(sb, "failures", nd->failures);
-        bw_sb_append(sb, ",");
-        bw_sb_json_kv_double(sb, "error_rate", nd->er);
-        bw_sb_append(sb, ",");
-        bw_sb_json_kv_double(sb, "error_coverage", nd->ec);
-        bw_sb_append(sb, ",");
-        bw_sb_json_kv_double(sb, "importance", nd->iv);
-        bw_sb_append(sb, ",");
-        bw_sb_json_kv_double(sb, "p_value", nd->p);
+        json_leaf_fields(sb, nd);
         bw_sb_append(sb, ",");
         bw_sb_json_key(sb, "text");
         bw_sb sent;
@@ -320,17 +326,7 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
             bw_sb_append(sb, ",");
             bw_sb_json_key(sb, "held_out");
             bw_sb_append(sb, "{");
-            bw_sb_json_kv_size(sb, "size", h->size);
-            bw_sb_append(sb, ",");
-            bw_sb_json_kv_size(sb, "failures", h->failures);
-            bw_sb_append(sb, ",");
-            bw_sb_json_kv_double(sb, "error_rate", h->er);
-            bw_sb_append(sb, ",");
-            bw_sb_json_kv_double(sb, "error_coverage", h->ec);
-            bw_sb_append(sb, ",");
-            bw_sb_json_kv_double(sb, "importance", h->iv);
-            bw_sb_append(sb, ",");
-            bw_sb_json_kv_double(sb, "p_value", h->p);
+            json_leaf_fields(sb, h);
             bw_sb_append(sb, "}");
         }
         bw_sb_append(sb, "}");
