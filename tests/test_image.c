@@ -13,22 +13,7 @@
 #include "barlow/image.h"
 #include "img_encode.h"
 #include "tap.h"
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static int msg_has(const char *s)
-{
-    return strstr(barlow_last_error(), s) != NULL;
-}
+#include "tmpdir.h"
 
 #define SENTINEL ((barlow_image *)(uintptr_t)0x1234)
 
@@ -739,8 +724,7 @@ static void test_probe_errors(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/barlow-test-image-XXXXXX");
-    if (!mkdtemp(tmpdir)) TAP_SKIP_ALL("cannot create a temporary directory");
+    tmp_dir_create("image");
     test_options();
     test_create();
     test_png();
@@ -750,8 +734,6 @@ int main(void)
     test_limits();
     test_resize_crop();
     test_probe_errors();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+    tmp_dir_remove();
     return tap_done();
 }

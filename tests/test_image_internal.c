@@ -17,17 +17,7 @@
 #include "img_encode.h"
 #include "internal.h"
 #include "tap.h"
-
-static char tmpdir[256];
-
-static const char *tp(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#include "tmpdir.h"
 
 enum { NIMG = 24 };
 
@@ -75,7 +65,7 @@ static void test_files(void)
 {
     /* a CSV dataset over NIMG images of varied sizes and formats, with a
      * missing, an empty, a truncated and an oversized one */
-    mkdir(tp("img"), 0755);
+    mkdir(tmp_path("img"), 0755);
     char csv[8192] = "Filenames,Labels\n";
     for (int i = 0; i < NIMG; i++) {
         size_t w = 40 + (size_t)i * 7, h = 30 + (size_t)(i % 5) * 11, n = 0;
@@ -94,7 +84,7 @@ static void test_files(void)
         }
         if (i == 5) n = 0;          /* empty file */
         if (i == 9) n = n / 2;      /* truncated JPEG */
-        if (i != 13) write_file(tp(name), d, n);
+        if (i != 13) write_file(tmp_path(name), d, n);
         free(px);
         free(d);
         char line[128];
@@ -106,16 +96,16 @@ static void test_files(void)
         uint8_t one[3] = {0};
         size_t n = 0;
         uint8_t *d = png_encode_ex(1, 1, 2, 8, one, NULL, 0, NULL, 0, 100000, 100000, 1, &n);
-        write_file(tp("img/huge.png"), d, n);
+        write_file(tmp_path("img/huge.png"), d, n);
         free(d);
         strcat(csv, "img/huge.png,c0\n");
     }
-    write_file(tp("m.csv"), csv, strlen(csv));
+    write_file(tmp_path("m.csv"), csv, strlen(csv));
     barlow_dataset_csv_options o;
     barlow_dataset_csv_options_init(&o);
     o.image_root = tmpdir;
     barlow_dataset *ds = NULL;
-    barlow_status st = barlow_dataset_load_csv(tp("m.csv"), &o, &ds);
+    barlow_status st = barlow_dataset_load_csv(tmp_path("m.csv"), &o, &ds);
     TAP_OK(st == BARLOW_OK && barlow_dataset_size(ds) == NIMG + 1, "CSV dataset loads: %s",
            barlow_last_error());
     if (st != BARLOW_OK) return;
@@ -174,7 +164,7 @@ static void test_files(void)
     pg.channels = 1;
     char r[512];
     TAP_OK(bw_image_load_row(ds, 1, &pg, out1, r, sizeof r) == BARLOW_OK && reference(
-               tp("img/im01.png"), &pg, ref) && memcmp(ref, out1, 40 * 40 * sizeof *ref) == 0,
+               tmp_path("img/im01.png"), &pg, ref) && memcmp(ref, out1, 40 * 40 * sizeof *ref) == 0,
            "channels 1 equals decode-as-L + preprocess");
 
     /* a short reason buffer is truncated, NUL-terminated */
@@ -280,14 +270,11 @@ static void test_memory(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/barlow-test-imgint-XXXXXX");
-    if (!mkdtemp(tmpdir)) TAP_SKIP_ALL("cannot create a temporary directory");
+    tmp_dir_create("imgint");
     if (chdir(tmpdir) != 0) TAP_SKIP_ALL("cannot enter the temporary directory");
     test_files();
     test_memory();
     if (chdir("/") != 0) printf("# chdir failed\n");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+    tmp_dir_remove();
     return tap_done();
 }

@@ -14,22 +14,7 @@
 #include "barlow/loaders.h"
 #include "img_encode.h"
 #include "tap.h"
-
-static char tmpdir[256];
-
-static const char *tp(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static int msg_has(const char *s)
-{
-    return strstr(barlow_last_error(), s) != NULL;
-}
+#include "tmpdir.h"
 
 #define SENTINEL ((barlow_dataset *)(uintptr_t)0x1234)
 
@@ -45,21 +30,21 @@ static void write_png(const char *path, uint8_t v)
 
 static void test_folder(void)
 {
-    mkdir(tp("f"), 0755);
-    mkdir(tp("f/b_dog"), 0755);
-    mkdir(tp("f/a_cat"), 0755);
-    mkdir(tp("f/a_cat/sub"), 0755);
-    mkdir(tp("f/.git"), 0755);
-    write_png(tp("f/a_cat/2.png"), 20);
-    write_png(tp("f/a_cat/10.png"), 10);
-    write_png(tp("f/a_cat/sub/1.png"), 1);
-    write_file(tp("f/a_cat/notes.txt"), "x", 1);
-    write_png(tp("f/a_cat/.hidden.png"), 99);
-    write_png(tp("f/b_dog/x.JPG"), 30); /* a PNG named .JPG: extension case-insensitive */
-    write_png(tp("f/.git/y.png"), 40);
-    write_png(tp("f/readme.png"), 50);
+    mkdir(tmp_path("f"), 0755);
+    mkdir(tmp_path("f/b_dog"), 0755);
+    mkdir(tmp_path("f/a_cat"), 0755);
+    mkdir(tmp_path("f/a_cat/sub"), 0755);
+    mkdir(tmp_path("f/.git"), 0755);
+    write_png(tmp_path("f/a_cat/2.png"), 20);
+    write_png(tmp_path("f/a_cat/10.png"), 10);
+    write_png(tmp_path("f/a_cat/sub/1.png"), 1);
+    write_file(tmp_path("f/a_cat/notes.txt"), "x", 1);
+    write_png(tmp_path("f/a_cat/.hidden.png"), 99);
+    write_png(tmp_path("f/b_dog/x.JPG"), 30); /* a PNG named .JPG: extension case-insensitive */
+    write_png(tmp_path("f/.git/y.png"), 40);
+    write_png(tmp_path("f/readme.png"), 50);
     barlow_dataset *ds = NULL;
-    barlow_status st = barlow_dataset_load_folder(tp("f"), &ds);
+    barlow_status st = barlow_dataset_load_folder(tmp_path("f"), &ds);
     TAP_OK(st == BARLOW_OK && barlow_dataset_size(ds) == 4 &&
                barlow_dataset_class_count(ds) == 2,
            "folder: 4 images in 2 classes: %s", barlow_last_error());
@@ -74,7 +59,7 @@ static void test_folder(void)
     const int32_t *lab = barlow_dataset_labels(ds);
     TAP_OK(lab[0] == 0 && lab[1] == 0 && lab[2] == 0 && lab[3] == 1, "labels = class ids");
     TAP_OK(!barlow_dataset_has_predictions(ds) &&
-               strcmp(barlow_dataset_image_root(ds), tp("f")) == 0,
+               strcmp(barlow_dataset_image_root(ds), tmp_path("f")) == 0,
            "no predictions; image root = the folder");
     barlow_image *img = NULL;
     TAP_OK(barlow_dataset_load_image(ds, 1, NULL, &img) == BARLOW_OK &&
@@ -98,8 +83,8 @@ static void test_folder(void)
                rs[0] == 0 && rs[3] == 0 && rep.size == 0,
            "check_images: all rows fine");
     barlow_buffer_dispose(&rep);
-    write_file(tp("f/a_cat/2.png"), "garbage!", 8);
-    unlink(tp("f/b_dog/x.JPG"));
+    write_file(tmp_path("f/a_cat/2.png"), "garbage!", 8);
+    unlink(tmp_path("f/b_dog/x.JPG"));
     TAP_OK(barlow_dataset_check_images(ds, NULL, rs, &bad, &rep) == BARLOW_OK && bad == 2 &&
                rs[0] == BARLOW_OK && rs[1] == BARLOW_E_FORMAT && rs[2] == BARLOW_OK &&
                rs[3] == BARLOW_E_IO,
@@ -138,30 +123,30 @@ static void test_folder(void)
 
     /* errors */
     ds = SENTINEL;
-    mkdir(tp("e"), 0755);
-    TAP_OK(barlow_dataset_load_folder(tp("e"), &ds) == BARLOW_E_FORMAT &&
-               msg_has("no class subdirectories") && msg_has(tp("e")) && ds == SENTINEL,
+    mkdir(tmp_path("e"), 0755);
+    TAP_OK(barlow_dataset_load_folder(tmp_path("e"), &ds) == BARLOW_E_FORMAT &&
+               msg_has("no class subdirectories") && msg_has(tmp_path("e")) && ds == SENTINEL,
            "empty folder -> FORMAT: %s", barlow_last_error());
-    mkdir(tp("e/only"), 0755);
-    write_file(tp("e/only/a.txt"), "x", 1);
-    TAP_OK(barlow_dataset_load_folder(tp("e"), &ds) == BARLOW_E_FORMAT && msg_has("'only'") &&
+    mkdir(tmp_path("e/only"), 0755);
+    write_file(tmp_path("e/only/a.txt"), "x", 1);
+    TAP_OK(barlow_dataset_load_folder(tmp_path("e"), &ds) == BARLOW_E_FORMAT && msg_has("'only'") &&
                msg_has("no image files") && ds == SENTINEL,
            "class without images -> FORMAT naming it: %s", barlow_last_error());
-    TAP_OK(barlow_dataset_load_folder(tp("nope"), &ds) == BARLOW_E_IO && msg_has(tp("nope")) &&
-               ds == SENTINEL,
+    TAP_OK(barlow_dataset_load_folder(tmp_path("nope"), &ds) == BARLOW_E_IO &&
+               msg_has(tmp_path("nope")) && ds == SENTINEL,
            "missing root -> IO");
-    TAP_OK(barlow_dataset_load_folder(tp("f/readme.png"), &ds) == BARLOW_E_IO &&
+    TAP_OK(barlow_dataset_load_folder(tmp_path("f/readme.png"), &ds) == BARLOW_E_IO &&
                msg_has("not a directory") && ds == SENTINEL,
            "root is a file -> IO");
     TAP_OK(barlow_dataset_load_folder(NULL, &ds) == BARLOW_E_INVALID_ARG && ds == SENTINEL &&
-               barlow_dataset_load_folder(tp("f"), NULL) == BARLOW_E_INVALID_ARG,
+               barlow_dataset_load_folder(tmp_path("f"), NULL) == BARLOW_E_INVALID_ARG,
            "NULL root/out -> INVALID_ARG");
     /* a symlink loop is bounded */
-    mkdir(tp("loop"), 0755);
-    mkdir(tp("loop/c"), 0755);
-    write_png(tp("loop/c/a.png"), 1);
-    if (symlink("..", tp("loop/c/up")) == 0) {
-        TAP_OK(barlow_dataset_load_folder(tp("loop"), &ds) == BARLOW_E_FORMAT &&
+    mkdir(tmp_path("loop"), 0755);
+    mkdir(tmp_path("loop/c"), 0755);
+    write_png(tmp_path("loop/c/a.png"), 1);
+    if (symlink("..", tmp_path("loop/c/up")) == 0) {
+        TAP_OK(barlow_dataset_load_folder(tmp_path("loop"), &ds) == BARLOW_E_FORMAT &&
                    msg_has("deeper than") && ds == SENTINEL,
                "symlink loop -> FORMAT, no hang: %s", barlow_last_error());
     }
@@ -169,19 +154,19 @@ static void test_folder(void)
 
 static void test_csv_missing_files(void)
 {
-    mkdir(tp("csvimg"), 0755);
-    write_png(tp("csvimg/a.png"), 5);
-    write_png(tp("csvimg/c.png"), 6);
+    mkdir(tmp_path("csvimg"), 0755);
+    write_png(tmp_path("csvimg/a.png"), 5);
+    write_png(tmp_path("csvimg/c.png"), 6);
     const char *csv = "Filenames,Predictions,Labels\n"
                       "a.png,cat,cat\n"
                       "b.png,dog,cat\n"
                       "c.png,cat,dog\n";
-    write_file(tp("meta.csv"), csv, strlen(csv));
+    write_file(tmp_path("meta.csv"), csv, strlen(csv));
     barlow_dataset_csv_options o;
     barlow_dataset_csv_options_init(&o);
-    o.image_root = tp("csvimg");
+    o.image_root = tmp_path("csvimg");
     barlow_dataset *ds = NULL;
-    TAP_OK(barlow_dataset_load_csv(tp("meta.csv"), &o, &ds) == BARLOW_OK &&
+    TAP_OK(barlow_dataset_load_csv(tmp_path("meta.csv"), &o, &ds) == BARLOW_OK &&
                barlow_dataset_size(ds) == 3,
            "CSV naming a missing file still loads");
     int32_t rs[3];
@@ -224,16 +209,16 @@ static void test_idx(void)
     size_t hl = idx_header(lab, 0x08, ld, 1);
     uint8_t labels[5] = {3, 0, 1, 3, 2};
     memcpy(lab + hl, labels, 5);
-    write_file(tp("i.idx"), img, hi + 60);
-    write_file(tp("l.idx"), lab, hl + 5);
-    write_gz(tp("i.idx.gz"), img, hi + 60);
-    write_gz(tp("l.idx.gz"), lab, hl + 5);
+    write_file(tmp_path("i.idx"), img, hi + 60);
+    write_file(tmp_path("l.idx"), lab, hl + 5);
+    write_gz(tmp_path("i.idx.gz"), img, hi + 60);
+    write_gz(tmp_path("l.idx.gz"), lab, hl + 5);
     /* gzip detected by content: a compressed file without .gz */
-    write_gz(tp("i-gz-noext"), img, hi + 60);
+    write_gz(tmp_path("i-gz-noext"), img, hi + 60);
 
-    const char *variants[3][2] = {{tp("i.idx"), tp("l.idx")},
-                                  {tp("i.idx.gz"), tp("l.idx.gz")},
-                                  {tp("i-gz-noext"), tp("l.idx")}};
+    const char *variants[3][2] = {{tmp_path("i.idx"), tmp_path("l.idx")},
+                                  {tmp_path("i.idx.gz"), tmp_path("l.idx.gz")},
+                                  {tmp_path("i-gz-noext"), tmp_path("l.idx")}};
     for (int v = 0; v < 3; v++) {
         barlow_dataset *ds = NULL;
         barlow_status st = barlow_dataset_load_idx(variants[v][0], variants[v][1], &ds);
@@ -276,16 +261,16 @@ static void test_idx(void)
     uint32_t d4[4] = {2, 2, 2, 3};
     size_t h4 = idx_header(rgb, 0x08, d4, 4);
     for (int i = 0; i < 24; i++) rgb[h4 + i] = (uint8_t)(100 + i);
-    write_file(tp("rgb.idx"), rgb, h4 + 24);
+    write_file(tmp_path("rgb.idx"), rgb, h4 + 24);
     uint8_t lab2[10];
     uint32_t l2[1] = {2};
     size_t hl2 = idx_header(lab2, 0x08, l2, 1);
     lab2[hl2] = 1;
     lab2[hl2 + 1] = 0;
-    write_file(tp("l2.idx"), lab2, hl2 + 2);
+    write_file(tmp_path("l2.idx"), lab2, hl2 + 2);
     barlow_dataset *ds = NULL;
     size_t h = 0, w = 0, c = 0;
-    TAP_OK(barlow_dataset_load_idx(tp("rgb.idx"), tp("l2.idx"), &ds) == BARLOW_OK &&
+    TAP_OK(barlow_dataset_load_idx(tmp_path("rgb.idx"), tmp_path("l2.idx"), &ds) == BARLOW_OK &&
                barlow_dataset_image_shape(ds, &h, &w, &c) == BARLOW_OK && c == 3 && h == 2,
            "IDX n x h x w x 3 images");
     barlow_dataset_free(ds);
@@ -296,76 +281,84 @@ static void test_idx(void)
     TAP_OK(barlow_dataset_load_idx(ip, lp, &ds) == (want) && msg_has(text) &&               \
                msg_has("barlow_dataset_load_idx") && ds == SENTINEL,                         \
            name ": %s", barlow_last_error())
-    IDX_ERR(tp("missing.idx"), tp("l.idx"), BARLOW_E_IO, "missing.idx", "missing images file");
-    IDX_ERR(tp("l.idx"), tp("l.idx"), BARLOW_E_FORMAT, "dimensions", "labels file as images");
-    IDX_ERR(tp("i.idx"), tp("i.idx"), BARLOW_E_FORMAT, "dimensions", "images file as labels");
-    IDX_ERR(tp("i.idx"), tp("l2.idx"), BARLOW_E_FORMAT, "5 images", "count mismatch 5 vs 2");
-    write_file(tp("trunc.idx"), img, hi + 59);
-    IDX_ERR(tp("trunc.idx"), tp("l.idx"), BARLOW_E_FORMAT, "truncated", "truncated images");
-    write_gz(tp("trunc.idx.gz"), img, hi + 30);
-    IDX_ERR(tp("trunc.idx.gz"), tp("l.idx"), BARLOW_E_FORMAT, "truncated", "truncated .gz images");
+    IDX_ERR(tmp_path("missing.idx"), tmp_path("l.idx"),
+            BARLOW_E_IO, "missing.idx", "missing images file");
+    IDX_ERR(tmp_path("l.idx"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "dimensions", "labels file as images");
+    IDX_ERR(tmp_path("i.idx"), tmp_path("i.idx"),
+            BARLOW_E_FORMAT, "dimensions", "images file as labels");
+    IDX_ERR(tmp_path("i.idx"), tmp_path("l2.idx"),
+            BARLOW_E_FORMAT, "5 images", "count mismatch 5 vs 2");
+    write_file(tmp_path("trunc.idx"), img, hi + 59);
+    IDX_ERR(tmp_path("trunc.idx"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "truncated", "truncated images");
+    write_gz(tmp_path("trunc.idx.gz"), img, hi + 30);
+    IDX_ERR(tmp_path("trunc.idx.gz"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "truncated", "truncated .gz images");
     uint8_t extra[16 + 61];
     memcpy(extra, img, hi + 60);
     extra[hi + 60] = 7;
-    write_file(tp("extra.idx"), extra, hi + 61);
-    IDX_ERR(tp("extra.idx"), tp("l.idx"), BARLOW_E_FORMAT, "more data", "trailing bytes");
+    write_file(tmp_path("extra.idx"), extra, hi + 61);
+    IDX_ERR(tmp_path("extra.idx"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "more data", "trailing bytes");
     /* a lying header: 2^31 images of 28×28 in a 76-byte file */
     uint8_t liar[16 + 60];
     uint32_t ldims[3] = {0x80000000u, 28, 28};
     size_t hlie = idx_header(liar, 0x08, ldims, 3);
     memset(liar + hlie, 1, 60);
-    write_file(tp("liar.idx"), liar, hlie + 60);
-    IDX_ERR(tp("liar.idx"), tp("l.idx"), BARLOW_E_FORMAT, "2147483648 images",
+    write_file(tmp_path("liar.idx"), liar, hlie + 60);
+    IDX_ERR(tmp_path("liar.idx"), tmp_path("l.idx"), BARLOW_E_FORMAT, "2147483648 images",
             "lying header (2^31 images) -> FORMAT, no huge allocation");
     uint8_t big[16];
     uint32_t bdims[3] = {1, 100000, 100000};
     idx_header(big, 0x08, bdims, 3);
-    write_file(tp("bigimg.idx"), big, 16);
-    IDX_ERR(tp("bigimg.idx"), tp("l.idx"), BARLOW_E_UNSUPPORTED, "100000x100000",
+    write_file(tmp_path("bigimg.idx"), big, 16);
+    IDX_ERR(tmp_path("bigimg.idx"), tmp_path("l.idx"), BARLOW_E_UNSUPPORTED, "100000x100000",
             "100000x100000 IDX images -> UNSUPPORTED");
     uint8_t i32[16 + 4];
     uint32_t id1[3] = {1, 1, 1};
     idx_header(i32, 0x0C, id1, 3);
-    write_file(tp("int.idx"), i32, 20);
-    IDX_ERR(tp("int.idx"), tp("l.idx"), BARLOW_E_UNSUPPORTED, "int32", "int32 IDX -> UNSUPPORTED");
+    write_file(tmp_path("int.idx"), i32, 20);
+    IDX_ERR(tmp_path("int.idx"), tmp_path("l.idx"),
+            BARLOW_E_UNSUPPORTED, "int32", "int32 IDX -> UNSUPPORTED");
     uint8_t bad[16] = {1, 2, 8, 3};
-    write_file(tp("bad.idx"), bad, 16);
-    IDX_ERR(tp("bad.idx"), tp("l.idx"), BARLOW_E_FORMAT, "not an IDX file", "bad magic");
+    write_file(tmp_path("bad.idx"), bad, 16);
+    IDX_ERR(tmp_path("bad.idx"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "not an IDX file", "bad magic");
     uint32_t zd[3] = {0, 28, 28};
     uint8_t zero[16];
     idx_header(zero, 0x08, zd, 3);
-    write_file(tp("zero.idx"), zero, 16);
-    IDX_ERR(tp("zero.idx"), tp("l.idx"), BARLOW_E_FORMAT, "is 0", "zero images");
-    write_file(tp("empty.idx"), "", 0);
-    IDX_ERR(tp("empty.idx"), tp("l.idx"), BARLOW_E_FORMAT, "no IDX header", "empty file");
+    write_file(tmp_path("zero.idx"), zero, 16);
+    IDX_ERR(tmp_path("zero.idx"), tmp_path("l.idx"), BARLOW_E_FORMAT, "is 0", "zero images");
+    write_file(tmp_path("empty.idx"), "", 0);
+    IDX_ERR(tmp_path("empty.idx"), tmp_path("l.idx"),
+            BARLOW_E_FORMAT, "no IDX header", "empty file");
     uint8_t c2[22] = {0};
     uint32_t dc2[4] = {1, 1, 1, 2};
     idx_header(c2, 0x08, dc2, 4);
-    write_file(tp("c2.idx"), c2, 22);
-    IDX_ERR(tp("c2.idx"), tp("l.idx"), BARLOW_E_FORMAT, "2 channels", "2-channel IDX");
+    write_file(tmp_path("c2.idx"), c2, 22);
+    IDX_ERR(tmp_path("c2.idx"), tmp_path("l.idx"), BARLOW_E_FORMAT, "2 channels", "2-channel IDX");
     /* corrupt gzip stream: a valid gzip header, then garbage */
     uint8_t gzbad[64] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     for (int i = 10; i < 64; i++) gzbad[i] = (uint8_t)(i * 91);
-    write_file(tp("bad.gz"), gzbad, 64);
-    TAP_OK(barlow_dataset_load_idx(tp("bad.gz"), tp("l.idx"), &ds) == BARLOW_E_FORMAT &&
+    write_file(tmp_path("bad.gz"), gzbad, 64);
+    TAP_OK(barlow_dataset_load_idx(tmp_path("bad.gz"), tmp_path("l.idx"), &ds) == BARLOW_E_FORMAT &&
                ds == SENTINEL,
            "corrupt gzip -> FORMAT: %s", barlow_last_error());
-    TAP_OK(barlow_dataset_load_idx(NULL, tp("l.idx"), &ds) == BARLOW_E_INVALID_ARG &&
-               barlow_dataset_load_idx(tp("i.idx"), NULL, &ds) == BARLOW_E_INVALID_ARG &&
-               barlow_dataset_load_idx(tp("i.idx"), tp("l.idx"), NULL) == BARLOW_E_INVALID_ARG &&
+    TAP_OK(barlow_dataset_load_idx(NULL, tmp_path("l.idx"), &ds) == BARLOW_E_INVALID_ARG &&
+               barlow_dataset_load_idx(tmp_path("i.idx"), NULL, &ds) == BARLOW_E_INVALID_ARG &&
+               barlow_dataset_load_idx(tmp_path("i.idx"), tmp_path("l.idx"), NULL) ==
+                   BARLOW_E_INVALID_ARG &&
                ds == SENTINEL,
            "NULL arguments -> INVALID_ARG");
 }
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/barlow-test-loaders-XXXXXX");
-    if (!mkdtemp(tmpdir)) TAP_SKIP_ALL("cannot create a temporary directory");
+    tmp_dir_create("loaders");
     test_folder();
     test_csv_missing_files();
     test_idx();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+    tmp_dir_remove();
     return tap_done();
 }
