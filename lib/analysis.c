@@ -286,12 +286,8 @@ static barlow_status gather_rows(const barlow_matrix *X, const size_t *rows, siz
     for (size_t r = 0; r < n; r++) {
         const float *x = base + rows[r] * stride;
         float *dst = buf + r * d;
-        float acc = 0.0f; /* x*0 stays 0 unless x is not finite */
-        for (size_t j = 0; j < d; j++) {
-            dst[j] = x[j];
-            acc += x[j] * 0.0f;
-        }
-        if (acc == 0.0f) continue;
+        memcpy(dst, x, d * sizeof *dst);
+        if (bw_f32_all_finite(dst, d)) continue;
         for (size_t j = 0; j < d; j++)
             if (!isfinite(x[j]))
                 return bw_error(BARLOW_E_INVALID_ARG,

@@ -69,6 +69,12 @@ int bw_parallel_for(size_t n, size_t threads, bw_item_fn fn, void *ctx,
 
 /* ---- files --------------------------------------------------------------- */
 
+/* 1 when every one of x[0..n) is finite (no NaN or ±inf), else 0: a
+ * branch-free SSE2 scan of the bits (lib/matrix.c). The one finiteness
+ * test of float32 features; callers locate the offending value themselves
+ * (only after a 0, so that the usual case stays one pass). */
+int bw_f32_all_finite(const float *x, size_t n);
+
 /* Atomic file output: bw_atomic_open creates "<path>.tmp-XXXXXX" in the
  * target directory; bw_atomic_commit flushes, closes and renames it onto
  * path; bw_atomic_abort closes and removes it. Errors name `who` and path. */

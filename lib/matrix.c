@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "npy.h"
 
@@ -124,6 +127,32 @@ static const char *nonfinite_name(float v)
     return v > 0 ? "inf" : "-inf";
 }
 
+int bw_f32_all_finite(const float *x, size_t n)
+{
+    /* A float is not finite when its exponent bits are all ones: then
+     * (bits & 0x7fffffff) + 0x00800000 carries into bit 31, which no finite
+     * value's does. OR-ing those sums keeps the carry. */
+    uint32_t acc = 0;
+    size_t j = 0;
+#if defined(__SSE2__)
+    const __m128i mag = _mm_set1_epi32(0x7fffffff), one_exp = _mm_set1_epi32(0x00800000);
+    __m128i a0 = _mm_setzero_si128(), a1 = a0;
+    for (; j + 8 <= n; j += 8) {
+        __m128i u0 = _mm_loadu_si128((const __m128i *)(const void *)(x + j));
+        __m128i u1 = _mm_loadu_si128((const __m128i *)(const void *)(x + j + 4));
+        a0 = _mm_or_si128(a0, _mm_add_epi32(_mm_and_si128(u0, mag), one_exp));
+        a1 = _mm_or_si128(a1, _mm_add_epi32(_mm_and_si128(u1, mag), one_exp));
+    }
+    if (_mm_movemask_ps(_mm_castsi128_ps(_mm_or_si128(a0, a1)))) return 0;
+#endif
+    for (; j < n; j++) {
+        uint32_t bits;
+        memcpy(&bits, &x[j], sizeof bits);
+        acc |= (bits & 0x7fffffffu) + 0x00800000u;
+    }
+    return !(acc & 0x80000000u);
+}
+
 barlow_status barlow_matrix_check_finite(const barlow_matrix *m)
 {
     static const char who[] = "barlow_matrix_check_finite";
@@ -131,14 +160,7 @@ barlow_status barlow_matrix_check_finite(const barlow_matrix *m)
     if (!m) return bw_error(BARLOW_E_INVALID_ARG, "%s: matrix is NULL", who);
     for (size_t i = 0; i < m->rows; i++) {
         const float *r = m->data + i * m->stride;
-        /* Branch-free scan of a row (vectorises); locate only on a hit. */
-        uint32_t bad = 0;
-        for (size_t j = 0; j < m->cols; j++) {
-            uint32_t bits;
-            memcpy(&bits, &r[j], sizeof bits);
-            bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
-        }
-        if (!bad) continue;
+        if (bw_f32_all_finite(r, m->cols)) continue; /* locate only on a hit */
         for (size_t j = 0; j < m->cols; j++)
             if (!isfinite(r[j]))
                 return bw_error(BARLOW_E_INVALID_ARG,

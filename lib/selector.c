@@ -272,10 +272,12 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
     double *col = cm;                     /* or: one column, n doubles */
     void *est_scratch = (char *)C->scratch[worker] + C->tile_bytes;
 
-    /* gather the block row-major, widening; x*0 stays 0 unless x is not
-     * finite. Rows are prefetched a few iterations ahead (they are a
-     * stride apart, which hardware prefetchers do not follow). */
+    /* gather the block row-major, widening, and check it is finite (for
+     * float64 input x*0 stays 0 unless x is not finite). Rows are
+     * prefetched a few iterations ahead (they are a stride apart, which
+     * hardware prefetchers do not follow). */
     double chk[BW_SEL_BLOCK] = {0};
+    int bad = 0;
     enum { AHEAD = 8 };
     for (size_t i = 0; i < n; i++) {
         size_t r = C->rows ? C->rows[i] : i;
@@ -291,13 +293,13 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
 #endif
             const float *src = C->X32 + r * C->stride + j0;
             for (size_t t = 0; t < nb; t++) dst[t] = (double)src[t];
+            bad |= !bw_f32_all_finite(src, nb);
         } else {
             const double *src = C->X64 + r * C->stride + j0;
             for (size_t t = 0; t < nb; t++) dst[t] = src[t];
+            for (size_t t = 0; t < nb; t++) chk[t] += dst[t] * 0.0;
         }
-        for (size_t t = 0; t < nb; t++) chk[t] += dst[t] * 0.0;
     }
-    int bad = 0;
     for (size_t t = 0; t < nb; t++) bad |= chk[t] != 0.0;
     if (bad) {
         for (size_t i = 0; i < n; i++)
