@@ -55,6 +55,20 @@ size_t bw_knn_scratch_size(size_t n);
  * estimate (>= 0; 0 when no class has two members). Never allocates. */
 double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
 
+/* The two builds of bw_knn_mi (lib/mi_knn_est.c): baseline x86-64, and
+ * AVX2 + popcnt where the build has it (BW_HAVE_KNN_AVX2). They return the
+ * same value bit for bit; bw_knn_mi calls the AVX2 one when the CPU
+ * supports it. */
+double bw_knn_mi_base(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
+double bw_knn_mi_avx2(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
+
+/* 1 when bw_knn_mi uses the AVX2 build (decided on first use from the
+ * CPU). bw_knn_set_avx2(0) forces the baseline build, (1) the AVX2 one if
+ * both the build and the CPU have it; returns the resulting choice. For
+ * tests and benchmarks: not synchronised with concurrent estimates. */
+int bw_knn_uses_avx2(void);
+int bw_knn_set_avx2(int on);
+
 /* ---- scoring entry point for the analysis driver (lib/selector.c) -------- */
 
 /* Scores the d columns of the rows `rows[0..n)` (NULL: rows 0..n-1) of a

@@ -537,12 +537,69 @@ static void test_errors(void)
     barlow_matrix_free(m);
 }
 
+/* ---- the two estimator builds ---------------------------------------------- */
+
+/* The baseline and AVX2 builds of the per-column estimator return the same
+ * value bit for bit, on columns shaped like the pipeline's (scaled values
+ * plus 1e-10 noise, half of them exact zeros before the noise), on exact
+ * ties (long runs of equal values: the second sort pass) and on continuous
+ * values, for small and large n, k = 1..20, and every failure rate. */
+static void test_estimator_builds(void)
+{
+    if (!bw_knn_set_avx2(1)) {
+        TAP_OK(!bw_knn_uses_avx2(), "no AVX2 build or CPU: the baseline build is used");
+        return;
+    }
+    static const size_t ns[] = {2, 3, 5, 17, 64, 65, 100, 333, 1300, 3000};
+    static const size_t ks[] = {1, 3, 5, 20};
+    size_t nmax = 3000;
+    double *x = malloc(nmax * sizeof *x);
+    uint8_t *y = malloc(nmax);
+    void *scr = malloc(bw_knn_scratch_size(nmax));
+    uint32_t seed = 12345;
+    size_t cases = 0, same = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+            for (int shape = 0; shape < 4; shape++)
+                for (int rate = 0; rate < 3; rate++) {
+                    size_t n = ns[a];
+                    for (size_t i = 0; i < n; i++) {
+                        uint32_t u = lcg(&seed);
+                        y[i] = rate == 0 ? u % 2 : rate == 1 ? u % 5 == 0 : u % 50 == 0;
+                        double g = ((double)lcg(&seed) / 16777216.0 - 0.5) * 1e-10;
+                        double z = (double)lcg(&seed) / 16777216.0;
+                        switch (shape) {
+                        case 0: x[i] = (z < 0.5 ? 0.0 : z * 3.0 + y[i]) + g; break; /* ReLU */
+                        case 1: x[i] = floor(z * 4.0); break;            /* exact ties */
+                        case 2: x[i] = z - 0.5 + 0.3 * y[i]; break;      /* continuous */
+                        default: x[i] = (z < 0.9 ? -1.0 : z) + g; break; /* one big run */
+                        }
+                    }
+                    bw_knn_plan plan;
+                    if (bw_knn_plan_init(&plan, y, n, ks[b]) != 0) continue;
+                    double vb = bw_knn_mi_base(&plan, x, 1, scr);
+                    double va = bw_knn_mi_avx2(&plan, x, 1, scr);
+                    bw_knn_plan_free(&plan);
+                    cases++;
+                    same += memcmp(&va, &vb, sizeof va) == 0;
+                }
+    TAP_OK(cases == 480 && same == cases,
+           "AVX2 and baseline estimator builds agree bit for bit (%zu of %zu columns)", same,
+           cases);
+    TAP_OK(bw_knn_set_avx2(0) == 0 && !bw_knn_uses_avx2(), "the baseline build can be forced");
+    bw_knn_set_avx2(1);
+    free(x);
+    free(y);
+    free(scr);
+}
+
 int main(void)
 {
     test_rng();
     test_digamma_and_sums();
     test_sklearn_values();
     test_invariants();
+    test_estimator_builds();
     test_top_k();
     test_errors();
     return tap_done();

@@ -1,0 +1,684 @@
+/* The kNN estimator on one column: Ross's nearest-neighbour estimate of the
+ * mutual information between a continuous column and the binary failure
+ * label, as scikit-learn's _compute_mi_cd computes it, using the 1-D
+ * structure: one sort of the column (radix on the top bits, exact order
+ * inside runs of equal keys), fused with the split into the two classes'
+ * sorted values; the radii (k-th neighbour within a class) in one
+ * sequential pass per class; the neighbour counts class by class, by
+ * branch-free vector tests of the next 8 (16 for the smaller class) values
+ * on each side, then a galloping search in the rare case that they all
+ * pass. Distances are exact: |fl(x_j − x_i)|, which is what scikit-learn's
+ * KD-tree compares (sqrt(fl(d²)) == |d|); the counting predicate
+ * fl(x_j − x_i) <= r is monotone in x_j on each side, so searching the
+ * sorted column is valid.
+ *
+ * This file is compiled twice: as bw_knn_mi_base with baseline x86-64
+ * instructions (SSE2, bit scans; no popcount), and, where the compiler
+ * can, as bw_knn_mi_avx2 with -mavx2 -mpopcnt (BW_KNN_AVX2), whose
+ * counting, radii and key making use 256-bit registers. Both compute the
+ * same operations on the same values (no fused multiply-add, no
+ * reassociation), so their results are identical bit for bit;
+ * lib/mi_knn.c picks one at run time. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "internal.h"
+#include "selector_internal.h"
+
+#if defined(BW_KNN_AVX2)
+#define BW_KNN_EST bw_knn_mi_avx2
+#else
+#define BW_KNN_EST bw_knn_mi_base
+#endif
+
+/* ---- sorting -------------------------------------------------------------- */
+
+/* Order-preserving map of a double's bits to an unsigned key. */
+static inline uint64_t bw_key_of(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    uint64_t neg = 0 - (u >> 63); /* all ones for a negative value */
+    return u ^ (neg | 0x8000000000000000ULL);
+}
+
+static inline double bw_value_of(uint64_t k)
+{
+    uint64_t neg = (k >> 63) - 1; /* all ones when the value was negative */
+    uint64_t u = k ^ (neg | 0x8000000000000000ULL);
+    double v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+enum { BW_RADIX_BITS = 11, BW_RADIX_PASSES = 6, BW_RADIX_SIZE = 1 << BW_RADIX_BITS };
+
+/* LSD radix sort of (k, p) by k, 11 bits per pass (6 passes; a pass where
+ * every key has the same digit is skipped), using (k2, p2) as the second
+ * buffer. hist holds BW_RADIX_PASSES * BW_RADIX_SIZE counters. Returns 1
+ * when the result ended up in (k2, p2). */
+static int bw_radix_sort(uint64_t *k, uint32_t *p, uint64_t *k2, uint32_t *p2, size_t n,
+                         uint32_t *hist)
+{
+    const uint64_t mask = BW_RADIX_SIZE - 1;
+    memset(hist, 0, (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof *hist);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = k[i];
+        for (int b = 0; b < BW_RADIX_PASSES; b++)
+            hist[b * BW_RADIX_SIZE + ((x >> (BW_RADIX_BITS * b)) & mask)]++;
+    }
+    int swapped = 0;
+    for (int b = 0; b < BW_RADIX_PASSES; b++) {
+        uint32_t *h = hist + b * BW_RADIX_SIZE;
+        int shift = BW_RADIX_BITS * b;
+        if (h[(k[0] >> shift) & mask] == n) continue; /* one digit value */
+        uint32_t sum = 0;
+        for (int v = 0; v < BW_RADIX_SIZE; v++) {
+            uint32_t c = h[v];
+            h[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = k[i];
+            uint32_t dst = h[(x >> shift) & mask]++;
+            k2[dst] = x;
+            p2[dst] = p[i];
+        }
+        uint64_t *tk = k;
+        k = k2;
+        k2 = tk;
+        uint32_t *tp = p;
+        p = p2;
+        p2 = tp;
+        swapped ^= 1;
+    }
+    return swapped;
+}
+
+/* h[v] = h[0] + ... + h[v-1] (exclusive prefix sums), size a multiple of 4. */
+static void bw_exclusive_prefix(uint32_t *h, size_t size)
+{
+#if defined(__SSE2__)
+    __m128i carry = _mm_setzero_si128(); /* the sum so far, in every lane */
+    for (size_t v = 0; v < size; v += 4) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(h + v));
+        __m128i p = _mm_add_epi32(x, _mm_slli_si128(x, 4));
+        p = _mm_add_epi32(p, _mm_slli_si128(p, 8)); /* inclusive sums */
+        _mm_storeu_si128((__m128i *)(void *)(h + v), _mm_add_epi32(carry, _mm_sub_epi32(p, x)));
+        carry = _mm_add_epi32(carry, _mm_shuffle_epi32(p, 0xFF));
+    }
+#else
+    uint32_t sum = 0;
+    for (size_t v = 0; v < size; v++) {
+        uint32_t c = h[v];
+        h[v] = sum;
+        sum += c;
+    }
+#endif
+}
+
+/* a[v] += b[v] for v < size (a multiple of 4). */
+static void bw_add_counts(uint32_t *a, const uint32_t *b, size_t size)
+{
+#if defined(__SSE2__)
+    for (size_t v = 0; v < size; v += 4) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + v));
+        __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(b + v));
+        _mm_storeu_si128((__m128i *)(void *)(a + v), _mm_add_epi32(x, z));
+    }
+#else
+    for (size_t v = 0; v < size; v++) a[v] += b[v];
+#endif
+}
+
+/* The two radix digits of a packed word (BW_TOP_BITS bits each, from the
+ * top): digit 0 (moved first) and digit 1. */
+enum { BW_TOP_BITS = 11, BW_TOP_SIZE = 1 << BW_TOP_BITS, BW_TOP_KEY_SHIFT = 64 - 2 * BW_TOP_BITS };
+#define BW_TOP_DIGIT0(w) (((w) >> BW_TOP_KEY_SHIFT) & (BW_TOP_SIZE - 1))
+#define BW_TOP_DIGIT1(w) ((w) >> (64 - BW_TOP_BITS))
+
+/* LSD radix sort of packed words by their upper 2 * BW_TOP_BITS bits (two
+ * passes; a pass where every word has the same digit is skipped), using a2
+ * as the second buffer. hist holds the counts of digit 0 then of digit 1
+ * (2 * BW_TOP_SIZE counters, filled by the caller). Returns the buffer
+ * holding the result. */
+static uint64_t *bw_radix_sort_top(uint64_t *a, uint64_t *a2, size_t n, uint32_t *hist)
+{
+    for (int b = 0; b < 2; b++) {
+        uint32_t *h = hist + (size_t)b * BW_TOP_SIZE;
+        if (h[b ? BW_TOP_DIGIT1(a[0]) : BW_TOP_DIGIT0(a[0])] == n) continue; /* one digit */
+        bw_exclusive_prefix(h, BW_TOP_SIZE);
+        if (b == 0) {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t x = a[i];
+                a2[h[BW_TOP_DIGIT0(x)]++] = x;
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t x = a[i];
+                a2[h[BW_TOP_DIGIT1(x)]++] = x;
+            }
+        }
+        uint64_t *t = a;
+        a = a2;
+        a2 = t;
+    }
+    return a;
+}
+
+/* Order-preserving 32-bit key of a float. */
+static inline uint32_t bw_key32_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t neg = 0U - (u >> 31);
+    return u ^ (neg | 0x80000000U);
+}
+
+/* ---- the estimator -------------------------------------------------------- */
+
+/* Sentinel slots on each side of the sorted arrays, so that the short
+ * branch-free scans below never test bounds. */
+enum { BW_PAD = 16 };
+
+/* Columns up to this many kept rows are sorted by insertion. */
+enum { BW_SMALL_SORT = 64 };
+
+/* scratch layout (in order): keys k1, k2 (u64); sorted values v with pads;
+ * class values w0, w1 with pads; ψ(m) per kept row; payloads p1, p2 (u32);
+ * radix histograms. */
+#if !defined(BW_KNN_AVX2) /* one definition, shared by both builds */
+size_t bw_knn_scratch_size(size_t n)
+{
+    size_t m = n ? n : 1;
+    return m * (2 * sizeof(uint64_t) + 3 * sizeof(double) + 2 * sizeof(uint32_t)) +
+           (6 * BW_PAD) * sizeof(double) +
+           (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof(uint32_t) + 64;
+}
+#endif
+
+/* nextafter(d, 0) for d >= 0 */
+static inline double bw_toward_zero(double d)
+{
+    if (d <= 0.0) return 0.0;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    u--;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* k-th smallest of |x_j − x_i| over the other members of a class, for the
+ * member at `pos` of the class's sorted values wc[0..C) (padded with
+ * BW_PAD ∓inf on each side when k <= BW_PAD). */
+static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, size_t k,
+                                     double xi)
+{
+    if (k == 3) { /* the default, unrolled: min(R3, max(L1,R2), max(L2,R1), L3) */
+        double L1 = xi - wc[pos - 1], L2 = xi - wc[pos - 2], L3 = xi - wc[pos - 3];
+        double R1 = wc[pos + 1] - xi, R2 = wc[pos + 2] - xi, R3 = wc[pos + 3] - xi;
+        double a = L1 > R2 ? L1 : R2, b = L2 > R1 ? L2 : R1;
+        double m = R3 < L3 ? R3 : L3;
+        m = a < m ? a : m;
+        return b < m ? b : m;
+    }
+    if (k <= BW_PAD) {
+        /* k-th smallest of two sorted lists L (left distances) and R (right):
+         * min over t of max(L_t, R_{k-t}), with L_0 = R_0 = 0 */
+        double best = wc[pos + k] - xi;                /* t = 0 */
+        for (size_t t = 1; t <= k; t++) {
+            double L = xi - wc[pos - t];
+            double R = t < k ? wc[pos + k - t] - xi : 0.0;
+            double m = L > R ? L : R;
+            best = m < best ? m : best;
+        }
+        return best;
+    }
+    size_t l = pos, r = pos + 1;
+    double dk = 0.0;
+    for (size_t t = 0; t < k; t++) {
+        double dl = l > 0 ? xi - wc[l - 1] : INFINITY;
+        double dr = r < C ? wc[r] - xi : INFINITY;
+        if (dl <= dr) {
+            dk = dl;
+            l--;
+        } else {
+            dk = dr;
+            r++;
+        }
+    }
+    return dk;
+}
+
+#if defined(__SSE2__)
+/* Length of the run of set bits at the bottom of an 8-bit mask: the number
+ * of passing tests when the passing ones are a prefix (bit i = the i-th
+ * nearest value). A bit scan (baseline x86-64); no popcount needed. */
+static inline size_t bw_prefix_len8(unsigned m)
+{
+    return (size_t)__builtin_ctz(~m); /* ~m has bit 8 set: never 0 */
+}
+#endif
+
+/* Number of passing tests fl(b[t] − xi) <= rad among t = 1..8 when b[8]
+ * fails (the passing ones are a prefix: 0..7). */
+static inline size_t bw_window_right(const double *b, double xi, double rad)
+{
+#if defined(__SSE2__)
+    /* eight independent tests */
+    __m128d X = _mm_set1_pd(xi), R = _mm_set1_pd(rad);
+    int m0 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 1), X), R));
+    int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 3), X), R));
+    int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 5), X), R));
+    int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + 7), X), R));
+    return bw_prefix_len8((unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6));
+#else
+    size_t c = 0;
+    c += (b[c + 4] - xi <= rad) ? 4 : 0;
+    c += (b[c + 2] - xi <= rad) ? 2 : 0;
+    c += (b[c + 1] - xi <= rad) ? 1 : 0;
+    return c;
+#endif
+}
+
+/* The mirror image: passing tests fl(xi − b[−t]) <= rad among t = 1..8
+ * when b[−8] fails. */
+static inline size_t bw_window_left(const double *b, double xi, double rad)
+{
+#if defined(__SSE2__)
+    __m128d X = _mm_set1_pd(xi), R = _mm_set1_pd(rad);
+    int m0 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 2)), R));
+    int m1 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 4)), R));
+    int m2 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 6)), R));
+    int m3 = _mm_movemask_pd(_mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - 8)), R));
+    /* lane 0 of each pair is the farther value: swap the bits of each pair
+     * so that bit i is the (i+1)-th value to the left */
+    unsigned m = (unsigned)(m0 | m1 << 2 | m2 << 4 | m3 << 6);
+    return bw_prefix_len8(((m & 0x55U) << 1) | ((m >> 1) & 0x55U));
+#else
+    ptrdiff_t c = 0;
+    c += (xi - b[-c - 4] <= rad) ? 4 : 0;
+    c += (xi - b[-c - 2] <= rad) ? 2 : 0;
+    c += (xi - b[-c - 1] <= rad) ? 1 : 0;
+    return (size_t)c;
+#endif
+}
+
+/* Number of sorted values v[s+1..] with v[j] − xi <= rad. v is padded with
+ * BW_PAD (16) +inf after the end; the predicate is monotone in j
+ * (fl(v[j] − xi) never decreases), so eight branch-free tests settle the
+ * usual case, eight more the next most usual, a galloping search the rest. */
+static inline size_t bw_count_right(const double *v, size_t N, size_t s, double xi, double rad)
+{
+    const double *b = v + s;
+    if (!(b[8] - xi <= rad)) return bw_window_right(b, xi, rad);
+    if (!(b[16] - xi <= rad)) return 8 + bw_window_right(b + 8, xi, rad);
+    size_t lo = s + 16, step = 1; /* v[lo] passes */
+    while (lo + step < N && v[lo + step] - xi <= rad) {
+        lo += step;
+        step <<= 1;
+    }
+    size_t hi = lo + step < N ? lo + step : N;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] - xi <= rad) lo = mid;
+        else hi = mid;
+    }
+    return lo - s;
+}
+
+/* Number of sorted values v[..s-1] with xi − v[j] <= rad (v padded with
+ * BW_PAD −inf before the start); the mirror image of bw_count_right. */
+static inline size_t bw_count_left(const double *v, size_t s, double xi, double rad)
+{
+    const double *b = v + s;
+    if (!(xi - b[-8] <= rad)) return bw_window_left(b, xi, rad);
+    if (!(xi - b[-16] <= rad)) return 8 + bw_window_left(b - 8, xi, rad);
+    size_t hi = s - 16, step = 1; /* v[hi] passes */
+    while (hi >= step && xi - v[hi - step] <= rad) {
+        hi -= step;
+        step <<= 1;
+    }
+    size_t a = hi >= step ? hi - step + 1 : 0, e = hi; /* first passing in [a, e] */
+    while (a < e) {
+        size_t mid = a + (e - a) / 2;
+        if (xi - v[mid] <= rad) e = mid;
+        else a = mid + 1;
+    }
+    return s - a;
+}
+
+/* r[pos] = nextafter(d_k, 0) for every member pos < C of a class whose
+ * sorted values are wc[0..C) (padded with BW_PAD ∓inf on each side). */
+static void bw_class_radii(const double *wc, size_t C, size_t k, double *r)
+{
+    size_t pos = 0;
+#if defined(__AVX2__)
+    if (k == 3) { /* the same, four members at a time */
+        const __m256d zero = _mm256_setzero_pd();
+        const __m256i one = _mm256_set1_epi64x(1);
+        for (; pos + 4 <= C; pos += 4) {
+            const double *b = wc + pos;
+            __m256d X = _mm256_loadu_pd(b);
+            __m256d L1 = _mm256_sub_pd(X, _mm256_loadu_pd(b - 1));
+            __m256d L2 = _mm256_sub_pd(X, _mm256_loadu_pd(b - 2));
+            __m256d L3 = _mm256_sub_pd(X, _mm256_loadu_pd(b - 3));
+            __m256d R1 = _mm256_sub_pd(_mm256_loadu_pd(b + 1), X);
+            __m256d R2 = _mm256_sub_pd(_mm256_loadu_pd(b + 2), X);
+            __m256d R3 = _mm256_sub_pd(_mm256_loadu_pd(b + 3), X);
+            __m256d m = _mm256_min_pd(_mm256_min_pd(R3, L3),
+                                      _mm256_min_pd(_mm256_max_pd(L1, R2), _mm256_max_pd(L2, R1)));
+            __m256d pos_mask = _mm256_cmp_pd(m, zero, _CMP_GT_OQ);
+            __m256i dec = _mm256_sub_epi64(_mm256_castpd_si256(m), one);
+            _mm256_storeu_pd(r + pos, _mm256_and_pd(pos_mask, _mm256_castsi256_pd(dec)));
+        }
+    }
+#endif
+#if defined(__SSE2__)
+    if (k == 3) { /* bw_kth_distance's k = 3 formula, two members at a time */
+        const __m128d zero = _mm_setzero_pd();
+        const __m128i one = _mm_set1_epi64x(1);
+        for (; pos + 2 <= C; pos += 2) {
+            const double *b = wc + pos;
+            __m128d X = _mm_loadu_pd(b);
+            __m128d L1 = _mm_sub_pd(X, _mm_loadu_pd(b - 1));
+            __m128d L2 = _mm_sub_pd(X, _mm_loadu_pd(b - 2));
+            __m128d L3 = _mm_sub_pd(X, _mm_loadu_pd(b - 3));
+            __m128d R1 = _mm_sub_pd(_mm_loadu_pd(b + 1), X);
+            __m128d R2 = _mm_sub_pd(_mm_loadu_pd(b + 2), X);
+            __m128d R3 = _mm_sub_pd(_mm_loadu_pd(b + 3), X);
+            /* finite or +inf, never NaN: max/min pick the same values as the
+             * scalar comparisons (equal operands are equal values, +0) */
+            __m128d m = _mm_min_pd(_mm_min_pd(R3, L3),
+                                   _mm_min_pd(_mm_max_pd(L1, R2), _mm_max_pd(L2, R1)));
+            /* nextafter(m, 0): the bits minus one when m > 0, else 0 */
+            __m128d pos_mask = _mm_cmpgt_pd(m, zero);
+            __m128i dec = _mm_sub_epi64(_mm_castpd_si128(m), one);
+            _mm_storeu_pd(r + pos, _mm_and_pd(pos_mask, _mm_castsi128_pd(dec)));
+        }
+    }
+#endif
+    for (; pos < C; pos++) r[pos] = bw_toward_zero(bw_kth_distance(wc, C, pos, k, wc[pos]));
+}
+
+/* Sorts v[s..e) by value, moving ps along (insertion sort: short runs). */
+static inline void bw_insertion_sort(double *v, uint32_t *ps, size_t s, size_t e)
+{
+    for (size_t i = s + 1; i < e; i++) {
+        double vi = v[i];
+        uint32_t pi = ps[i];
+        size_t q = i;
+        while (q > s && v[q - 1] > vi) {
+            v[q] = v[q - 1];
+            ps[q] = ps[q - 1];
+            q--;
+        }
+        v[q] = vi;
+        ps[q] = pi;
+    }
+}
+
+/* Appends the point in sorted slot s, of value val and class c, to its
+ * class: val to w0/w1, s to s_of at its class index (class 1 after the n0
+ * of class 0). Branch-free: the class is random. */
+static inline void bw_class_append(double val, size_t c, size_t s, double *w0, double *w1,
+                                   size_t n0, size_t *cnt0, size_t *cnt1, uint32_t *s_of)
+{
+    size_t pos = c ? *cnt1 : *cnt0;
+    double *wc = c ? w1 : w0;
+    wc[pos] = val;
+    s_of[c ? n0 + pos : pos] = (uint32_t)s;
+    *cnt1 += c;
+    *cnt0 += 1 - c;
+}
+
+#if defined(__GNUC__)
+#define BW_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define BW_ALWAYS_INLINE inline
+#endif
+
+static BW_ALWAYS_INLINE void bw_count_class(const double *v, size_t N, const uint32_t *s_of,
+                                  const double *rad, size_t C, const uint32_t *ps,
+                                  const double *psi, double *pv, int W)
+{
+    for (size_t i = 0; i < C; i++) {
+        size_t s = s_of[i];
+        const double *b = v + s;
+        double xi = b[0], r = rad[i];
+        size_t m;
+#if defined(__AVX2__)
+        /* the W values on each side, four to a register: a 2W-bit mask of
+         * the passing tests, whose population is the count */
+        __m256d X = _mm256_set1_pd(xi), R = _mm256_set1_pd(r);
+        unsigned mask = 0, over;
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+        for (int t = 0; t < W; t += 4) {
+            __m256d cr = _mm256_cmp_pd(_mm256_sub_pd(_mm256_loadu_pd(b + 1 + t), X), R,
+                                       _CMP_LE_OQ);
+            __m256d cl = _mm256_cmp_pd(_mm256_sub_pd(X, _mm256_loadu_pd(b - 4 - t)), R,
+                                       _CMP_LE_OQ);
+            mask |= (unsigned)_mm256_movemask_pd(cr) << (2 * t);
+            mask |= (unsigned)_mm256_movemask_pd(cl) << (2 * t + 4);
+        }
+        /* bit 2W-5 is b[W] (lane 3 of the last right register), bit 2W-4
+         * is b[-W] (lane 0 of the last left one) */
+        over = (mask >> (2 * W - 5)) & 3U;
+        m = 1 + (size_t)__builtin_popcount(mask);
+        if (over) m = 1 + bw_count_right(v, N, s, xi, r) + bw_count_left(v, s, xi, r);
+#elif defined(__SSE2__)
+        __m128d X = _mm_set1_pd(xi), R = _mm_set1_pd(r);
+        __m128i acc = _mm_setzero_si128();
+        __m128d cr = X, cl = X;
+#if defined(__GNUC__)
+#pragma GCC unroll 8
+#endif
+        for (int t = 1; t < W; t += 2) {
+            cr = _mm_cmple_pd(_mm_sub_pd(_mm_loadu_pd(b + t), X), R);
+            cl = _mm_cmple_pd(_mm_sub_pd(X, _mm_loadu_pd(b - t - 1)), R);
+            acc = _mm_add_epi64(acc, _mm_castpd_si128(cr));
+            acc = _mm_add_epi64(acc, _mm_castpd_si128(cl));
+        }
+        /* the last pairs hold b[W] (lane 1 of cr) and b[-W] (lane 0 of cl) */
+        int over = (_mm_movemask_pd(cr) >> 1) | (_mm_movemask_pd(cl) & 1);
+        acc = _mm_add_epi64(acc, _mm_unpackhi_epi64(acc, acc));
+        m = 1 - (size_t)_mm_cvtsi128_si64(acc);
+        if (over) m = 1 + bw_count_right(v, N, s, xi, r) + bw_count_left(v, s, xi, r);
+#else
+        (void)W;
+        m = 1 + bw_count_right(v, N, s, xi, r) + bw_count_left(v, s, xi, r);
+#endif
+        pv[ps[s] >> 1] = psi[m];
+    }
+}
+
+static void bw_count_class8(const double *v, size_t N, const uint32_t *s_of, const double *rad,
+                            size_t C, const uint32_t *ps, const double *psi, double *pv)
+{
+    bw_count_class(v, N, s_of, rad, C, ps, psi, pv, 8);
+}
+
+_Static_assert(BW_PAD >= 16, "bw_count_class16 reads 16 values on each side");
+
+static void bw_count_class16(const double *v, size_t N, const uint32_t *s_of,
+                             const double *rad, size_t C, const uint32_t *ps,
+                             const double *psi, double *pv)
+{
+    bw_count_class(v, N, s_of, rad, C, ps, psi, pv, 16);
+}
+
+double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch)
+{
+    size_t N = plan->n_kept;
+    if (N == 0) return 0.0;
+    size_t n = plan->n;
+    const uint8_t *y = plan->y;
+
+    uint64_t *k1 = scratch;
+    uint64_t *k2 = k1 + N;
+    double *v = (double *)(k2 + N) + BW_PAD; /* N sorted values, padded */
+    double *wbase = v + N + BW_PAD;          /* class arrays, padded */
+    double *pv = wbase + N + 4 * BW_PAD;     /* ψ(m) by compact row */
+    uint32_t *p1 = (uint32_t *)(pv + N);
+    uint32_t *p2 = p1 + N;
+    uint32_t *hist = p2 + N;
+
+    /* Sort the kept rows by value: first by the top bits of the value's
+     * float32 key (sign, exponent, 13 bits of mantissa; one packed word
+     * per row: key32 << 32 | compact index << 1 | class; two radix passes),
+     * then each run of equal keys by the exact double. Such runs are short
+     * except for exact ties in the input, which only the 1e-10 noise
+     * separates. */
+    double *xs = pv; /* value of each compact row (pv is written later) */
+    /* 22-bit keys, two 2048-bucket passes (16-bit keys with 256-bucket
+     * passes measured slower: more runs to fix), their digits counted while
+     * the words are made. Small columns: the passes' fixed cost would
+     * dominate; one insertion sort of the keys instead. */
+    int radix = N > BW_SMALL_SORT;
+    uint32_t *h0 = hist, *h1 = hist + BW_TOP_SIZE;
+    if (radix) memset(hist, 0, 3 * BW_TOP_SIZE * sizeof *hist);
+    {
+        size_t j = 0;
+        int all = plan->keep[0] && plan->keep[1];
+        for (size_t i = 0; i < n; i++) {
+            if (!all && !plan->keep[y[i]]) continue;
+            double val = x[i * stride];
+            xs[j] = val;
+            uint64_t w = (uint64_t)bw_key32_of((float)val) << 32 | (uint64_t)(j << 1) | y[i];
+            k1[j] = w;
+            if (radix) {
+                /* digit 1 (sign, exponent) takes few values: consecutive
+                 * words update the same counter, a chain through memory;
+                 * odd and even words count in separate tables */
+                h0[BW_TOP_DIGIT0(w)]++;
+                h1[(j & 1) * BW_TOP_SIZE + BW_TOP_DIGIT1(w)]++;
+            }
+            j++;
+        }
+    }
+    if (radix) bw_add_counts(h1, h1 + BW_TOP_SIZE, BW_TOP_SIZE);
+    uint32_t *ps = p1, *s_of = p2;
+    int key_shift = BW_TOP_KEY_SHIFT;
+    uint64_t *ks = radix ? bw_radix_sort_top(k1, k2, N, hist) : k1;
+    if (!radix) {
+        for (size_t i = 1; i < N; i++) {
+            uint64_t key = k1[i];
+            size_t q = i;
+            while (q > 0 && (k1[q - 1] >> key_shift) > (key >> key_shift)) {
+                k1[q] = k1[q - 1];
+                q--;
+            }
+            k1[q] = key;
+        }
+    }
+    /* each class's values in sorted order, and where each member is in the
+     * column: s_of[idx], idx = its position in its class (class 1 after
+     * class 0; also the index of its radius) */
+    size_t n1 = plan->kept[1], n0 = plan->kept[0];
+    double *w0 = wbase + BW_PAD;
+    double *w1 = w0 + n0 + 2 * BW_PAD;
+    for (int t = 1; t <= BW_PAD; t++) {
+        v[-t] = -INFINITY;
+        v[N - 1 + (size_t)t] = INFINITY;
+        w0[-t] = -INFINITY;
+        w0[n0 - 1 + (size_t)t] = INFINITY;
+        w1[-t] = -INFINITY;
+        w1[n1 - 1 + (size_t)t] = INFINITY;
+    }
+
+    /* One pass in key order: each value and payload to its sorted slot,
+     * short runs of equal keys put in order by insertion, and each point
+     * appended to its class (branch-free: the class is random). Long runs
+     * (> 32: exact ties in the input, which only the noise separates) are
+     * left for the second pass below, after which the classes are redone. */
+    size_t cnt0 = 0, cnt1 = 0;
+    int long_runs = 0;
+    for (size_t s = 0; s < N;) {
+        uint64_t key = ks[s] >> key_shift;
+        size_t e = s + 1;
+        if (e < N && (ks[e] >> key_shift) == key) {
+            while (e < N && (ks[e] >> key_shift) == key) e++;
+            for (size_t i = s; i < e; i++) {
+                uint32_t pay = (uint32_t)ks[i];
+                ps[i] = pay;
+                v[i] = xs[pay >> 1];
+            }
+            if (e - s > 32) long_runs = 1;
+            else bw_insertion_sort(v, ps, s, e);
+            for (size_t i = s; i < e; i++)
+                bw_class_append(v[i], ps[i] & 1, i, w0, w1, n0, &cnt0, &cnt1, s_of);
+        } else {
+            uint32_t pay = (uint32_t)ks[s];
+            double val = xs[pay >> 1];
+            ps[s] = pay;
+            v[s] = val;
+            bw_class_append(val, pay & 1, s, w0, w1, n0, &cnt0, &cnt1, s_of);
+        }
+        s = e;
+    }
+    if (long_runs) {
+        for (size_t s = 0; s + 1 < N;) {
+            uint64_t ks_s = ks[s] >> key_shift;
+            size_t e = s + 1;
+            while (e < N && (ks[e] >> key_shift) == ks_s) e++;
+            size_t len = e - s;
+            if (len > 32) {
+                /* radix sort of the run by the double. Buffers: the one of k1/k2
+                 * that ks is not, p2 and the start of pv (payloads): free here.
+                 * The key buffer needs 2*len words: ks's own run slots are read
+                 * below only through v/ps, so the run part of ks is reused.
+                 * (p2 holds s_of: rebuilt below.) */
+                uint64_t *ra = ks == k1 ? k2 : k1;
+                uint64_t *rb = ks + s; /* this run's slots of ks: no longer needed */
+                uint32_t *qa = p2, *qb = (uint32_t *)pv;
+                for (size_t i = 0; i < len; i++) {
+                    ra[i] = bw_key_of(v[s + i]);
+                    qa[i] = ps[s + i];
+                }
+                int sw = bw_radix_sort(ra, qa, rb, qb, len, hist);
+                const uint64_t *rk = sw ? rb : ra;
+                const uint32_t *rq = sw ? qb : qa;
+                for (size_t i = 0; i < len; i++) {
+                    v[s + i] = bw_value_of(rk[i]);
+                    ps[s + i] = rq[i];
+                }
+            } else if (len > 1) {
+                bw_insertion_sort(v, ps, s, e); /* already in order: cheap */
+            }
+            s = e;
+        }
+        cnt0 = cnt1 = 0;
+        for (size_t s = 0; s < N; s++)
+            bw_class_append(v[s], ps[s] & 1, s, w0, w1, n0, &cnt0, &cnt1, s_of);
+    }
+
+    /* radii by class position (k1 is free now): a sequential pass over each
+     * class's sorted values; then the counts */
+    double *rad = (double *)(void *)k1;
+    bw_class_radii(w0, n0, plan->k[0], rad);
+    bw_class_radii(w1, n1, plan->k[1], rad + n0);
+    /* the counts, class by class: the window tested for every point is
+     * wider for the class whose points have more neighbours in their radius
+     * (the smaller one), so that the searches are rarely needed */
+    for (int c = 0; c < 2; c++) {
+        size_t C = c ? n1 : n0, off = c ? n0 : 0;
+        if (C == 0) continue;
+        /* mean neighbours per side within the radius ≈ k·N / (2C) */
+        if (plan->k[c] * N > 6 * C)
+            bw_count_class16(v, N, s_of + off, rad + off, C, ps, plan->psi, pv);
+        else
+            bw_count_class8(v, N, s_of + off, rad + off, C, ps, plan->psi, pv);
+    }
+    double mean_m = bw_pairwise_sum(pv, N) / (double)N;
+    double mi = plan->base - mean_m;
+    return mi > 0.0 ? mi : 0.0;
+}
