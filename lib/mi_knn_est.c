@@ -507,6 +507,8 @@ static void bw_count_class8(const double *v, size_t N, const uint32_t *s_of, con
     bw_count_class(v, N, s_of, rad, C, ps, psi, pv, 8);
 }
 
+_Static_assert(BW_RADIX_PASSES * BW_RADIX_SIZE >= 5 * BW_TOP_SIZE,
+               "the histogram area holds digit 0's table and up to four of digit 1's");
 _Static_assert(BW_PAD >= 16, "bw_count_class16 reads 16 values on each side");
 
 static void bw_count_class16(const double *v, size_t N, const uint32_t *s_of,
@@ -538,34 +540,80 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
      * then each run of equal keys by the exact double. Such runs are short
      * except for exact ties in the input, which only the 1e-10 noise
      * separates. */
-    double *xs = pv; /* value of each compact row (pv is written later) */
+    const double *xs = pv; /* value of each compact row (pv is written later) */
     /* 22-bit keys, two 2048-bucket passes (16-bit keys with 256-bucket
      * passes measured slower: more runs to fix), their digits counted while
      * the words are made. Small columns: the passes' fixed cost would
-     * dominate; one insertion sort of the keys instead. */
+     * dominate; one insertion sort of the keys instead. Digit 1 (sign,
+     * exponent) takes few values: consecutive words would update the same
+     * counter, a chain through memory, so its counts are split over `ways`
+     * tables (word j in table j % ways) and added up afterwards. */
     int radix = N > BW_SMALL_SORT;
+    int all = plan->keep[0] && plan->keep[1];
     uint32_t *h0 = hist, *h1 = hist + BW_TOP_SIZE;
-    if (radix) memset(hist, 0, 3 * BW_TOP_SIZE * sizeof *hist);
-    {
+    size_t ways = 2;
+#if defined(__AVX2__)
+    if (radix && all && stride == 1) {
+        /* every row kept, contiguous: four words at a time, the values
+         * read in place */
+        ways = 4;
+        memset(hist, 0, (1 + ways) * BW_TOP_SIZE * sizeof *hist);
+        xs = x;
+        const __m128i sign = _mm_set1_epi32((int)0x80000000U);
+        const __m128i low11 = _mm_set1_epi32(BW_TOP_SIZE - 1);
+        const __m128i step = _mm_set1_epi32(8);
+        __m128i pay = _mm_setr_epi32(0, 2, 4, 6); /* index << 1 */
+        uint32_t dg[8];
         size_t j = 0;
-        int all = plan->keep[0] && plan->keep[1];
+        for (; j + 4 <= n; j += 4) {
+            __m128i u = _mm_castps_si128(_mm256_cvtpd_ps(_mm256_loadu_pd(x + j)));
+            __m128i key = _mm_xor_si128(u, _mm_or_si128(_mm_srai_epi32(u, 31), sign));
+            uint32_t y4;
+            memcpy(&y4, y + j, sizeof y4);
+            __m128i p = _mm_or_si128(pay, _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)y4)));
+            pay = _mm_add_epi32(pay, step);
+            _mm_storeu_si128((__m128i *)(void *)(k1 + j), _mm_unpacklo_epi32(p, key));
+            _mm_storeu_si128((__m128i *)(void *)(k1 + j + 2), _mm_unpackhi_epi32(p, key));
+            _mm_storeu_si128((__m128i *)(void *)dg,
+                             _mm_and_si128(_mm_srli_epi32(key, 32 - BW_TOP_BITS - BW_TOP_BITS), low11));
+            _mm_storeu_si128((__m128i *)(void *)(dg + 4), _mm_srli_epi32(key, 32 - BW_TOP_BITS));
+            h0[dg[0]]++;
+            h0[dg[1]]++;
+            h0[dg[2]]++;
+            h0[dg[3]]++;
+            h1[dg[4]]++;
+            h1[BW_TOP_SIZE + dg[5]]++;
+            h1[2 * BW_TOP_SIZE + dg[6]]++;
+            h1[3 * BW_TOP_SIZE + dg[7]]++;
+        }
+        for (; j < n; j++) {
+            uint64_t w = (uint64_t)bw_key32_of((float)x[j]) << 32 | (uint64_t)(j << 1) | y[j];
+            k1[j] = w;
+            h0[BW_TOP_DIGIT0(w)]++;
+            h1[(j % ways) * BW_TOP_SIZE + BW_TOP_DIGIT1(w)]++;
+        }
+    } else
+#endif
+    {
+        double *xw = pv;
+        xs = xw;
+        if (radix) memset(hist, 0, (1 + ways) * BW_TOP_SIZE * sizeof *hist);
+        size_t j = 0;
         for (size_t i = 0; i < n; i++) {
             if (!all && !plan->keep[y[i]]) continue;
             double val = x[i * stride];
-            xs[j] = val;
+            xw[j] = val;
             uint64_t w = (uint64_t)bw_key32_of((float)val) << 32 | (uint64_t)(j << 1) | y[i];
             k1[j] = w;
             if (radix) {
-                /* digit 1 (sign, exponent) takes few values: consecutive
-                 * words update the same counter, a chain through memory;
-                 * odd and even words count in separate tables */
                 h0[BW_TOP_DIGIT0(w)]++;
                 h1[(j & 1) * BW_TOP_SIZE + BW_TOP_DIGIT1(w)]++;
             }
             j++;
         }
     }
-    if (radix) bw_add_counts(h1, h1 + BW_TOP_SIZE, BW_TOP_SIZE);
+    if (radix)
+        for (size_t t = 1; t < ways; t++) bw_add_counts(h1, h1 + t * BW_TOP_SIZE, BW_TOP_SIZE);
     uint32_t *ps = p1, *s_of = p2;
     int key_shift = BW_TOP_KEY_SHIFT;
     uint64_t *ks = radix ? bw_radix_sort_top(k1, k2, N, hist) : k1;
