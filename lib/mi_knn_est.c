@@ -193,14 +193,15 @@ enum { BW_SMALL_SORT = 64 };
 
 /* scratch layout (in order): keys k1, k2 (u64); sorted values v with pads;
  * class values w0, w1 with pads; ψ(m) per kept row; payloads p1, p2 (u32);
- * radix histograms. */
+ * radix histograms; one bit per sorted slot (equal keys). */
 #if !defined(BW_KNN_AVX2) /* one definition, shared by both builds */
 size_t bw_knn_scratch_size(size_t n)
 {
     size_t m = n ? n : 1;
     return m * (2 * sizeof(uint64_t) + 3 * sizeof(double) + 2 * sizeof(uint32_t)) +
            (6 * BW_PAD) * sizeof(double) +
-           (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof(uint32_t) + 64;
+           (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE * sizeof(uint32_t) +
+           (m / 64 + 2) * sizeof(uint64_t) + 64;
 }
 #endif
 
@@ -425,20 +426,6 @@ static inline void bw_insertion_sort(double *v, uint32_t *ps, size_t s, size_t e
     }
 }
 
-/* Appends the point in sorted slot s, of value val and class c, to its
- * class: val to w0/w1, s to s_of at its class index (class 1 after the n0
- * of class 0). Branch-free: the class is random. */
-static inline void bw_class_append(double val, size_t c, size_t s, double *w0, double *w1,
-                                   size_t n0, size_t *cnt0, size_t *cnt1, uint32_t *s_of)
-{
-    size_t pos = c ? *cnt1 : *cnt0;
-    double *wc = c ? w1 : w0;
-    wc[pos] = val;
-    s_of[c ? n0 + pos : pos] = (uint32_t)s;
-    *cnt1 += c;
-    *cnt0 += 1 - c;
-}
-
 #if defined(__GNUC__)
 #define BW_ALWAYS_INLINE __attribute__((always_inline)) inline
 #else
@@ -518,6 +505,59 @@ static void bw_count_class16(const double *v, size_t N, const uint32_t *s_of,
     bw_count_class(v, N, s_of, rad, C, ps, psi, pv, 16);
 }
 
+/* Pass 1 of placing the sorted words: ps[s] = the payload of word s,
+ * v[s] = its value xs[payload >> 1], and bit s of eqbits set when words s
+ * and s + 1 have the same key (word >> key_shift). */
+static void bw_place(const uint64_t *ks, size_t N, int key_shift, const double *xs, double *v,
+                     uint32_t *ps, uint64_t *eqbits)
+{
+    size_t s = 0;
+    uint64_t acc = 0;
+#if defined(__AVX2__)
+    const __m256i lows = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    for (; s + 5 <= N; s += 4) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(ks + s));
+        __m256i wn = _mm256_loadu_si256((const __m256i *)(const void *)(ks + s + 1));
+        __m256i eq = _mm256_cmpeq_epi64(_mm256_srli_epi64(w, key_shift),
+                                        _mm256_srli_epi64(wn, key_shift));
+        acc |= (uint64_t)(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(eq)) << (s & 63);
+        __m128i pay = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(w, lows));
+        _mm_storeu_si128((__m128i *)(void *)(ps + s), pay);
+        _mm256_storeu_pd(v + s, _mm256_i32gather_pd(xs, _mm_srli_epi32(pay, 1), 8));
+        if ((s & 63) == 60) {
+            eqbits[s >> 6] = acc;
+            acc = 0;
+        }
+    }
+#endif
+    for (; s < N; s++) {
+        uint64_t w = ks[s];
+        uint32_t pay = (uint32_t)w;
+        ps[s] = pay;
+        v[s] = xs[pay >> 1];
+        if (s + 1 < N) acc |= (uint64_t)((w >> key_shift) == (ks[s + 1] >> key_shift)) << (s & 63);
+        if ((s & 63) == 63) {
+            eqbits[s >> 6] = acc;
+            acc = 0;
+        }
+    }
+    if (N & 63) eqbits[N >> 6] = acc;
+}
+
+/* The first set bit at or after position `from` of a bitmap of nw words,
+ * or nw * 64 when there is none. */
+static size_t bw_next_bit(const uint64_t *bits, size_t nw, size_t from)
+{
+    size_t w = from >> 6;
+    if (w >= nw) return nw * 64;
+    uint64_t m = bits[w] & (~0ULL << (from & 63));
+    while (!m) {
+        if (++w == nw) return nw * 64;
+        m = bits[w];
+    }
+    return w * 64 + (size_t)__builtin_ctzll(m);
+}
+
 double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch)
 {
     size_t N = plan->n_kept;
@@ -533,6 +573,7 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
     uint32_t *p1 = (uint32_t *)(pv + N);
     uint32_t *p2 = p1 + N;
     uint32_t *hist = p2 + N;
+    uint64_t *eqbits = (uint64_t *)(void *)(hist + (size_t)BW_RADIX_PASSES * BW_RADIX_SIZE);
 
     /* Sort the kept rows by value: first by the top bits of the value's
      * float32 key (sign, exponent, 13 bits of mantissa; one packed word
@@ -614,7 +655,7 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
     }
     if (radix)
         for (size_t t = 1; t < ways; t++) bw_add_counts(h1, h1 + t * BW_TOP_SIZE, BW_TOP_SIZE);
-    uint32_t *ps = p1, *s_of = p2;
+    uint32_t *ps = p1;
     int key_shift = BW_TOP_KEY_SHIFT;
     uint64_t *ks = radix ? bw_radix_sort_top(k1, k2, N, hist) : k1;
     if (!radix) {
@@ -628,12 +669,62 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
             k1[q] = key;
         }
     }
-    /* each class's values in sorted order, and where each member is in the
-     * column: s_of[idx], idx = its position in its class (class 1 after
-     * class 0; also the index of its radius) */
+    /* Three passes in key order. (1) Each value and payload to its sorted
+     * slot, noting which neighbouring slots have equal keys. (2) Each run of
+     * equal keys put in exact order: by insertion (short runs, from the
+     * 22-bit keys' collisions), or by a radix sort of the doubles (runs
+     * over 32: exact ties in the input, which only the noise separates).
+     * (3) Each point appended to its class, branch-free (the class is
+     * random): its value to w0/w1 and its slot to s0/s1 at its class
+     * index (also the index of its radius). */
+    bw_place(ks, N, key_shift, xs, v, ps, eqbits);
+    size_t nw = (N + 63) / 64;
+    for (size_t a = bw_next_bit(eqbits, nw, 0); a + 1 < N; ) {
+        size_t e = a + 1;
+        while (e < N && (eqbits[(e - 1) >> 6] >> ((e - 1) & 63) & 1)) e++;
+        size_t len = e - a;
+        if (len > 32) {
+            /* Buffers: the one of k1/k2 that ks is not, p2 and the start of
+             * pv (payloads): free here. The key buffer needs 2*len words:
+             * ks's own run slots are read only through v/ps from now on. */
+            uint64_t *ra = ks == k1 ? k2 : k1;
+            uint64_t *rb = ks + a;
+            uint32_t *qa = p2, *qb = (uint32_t *)pv;
+            for (size_t i = 0; i < len; i++) {
+                ra[i] = bw_key_of(v[a + i]);
+                qa[i] = ps[a + i];
+            }
+            int sw = bw_radix_sort(ra, qa, rb, qb, len, hist);
+            const uint64_t *rk = sw ? rb : ra;
+            const uint32_t *rq = sw ? qb : qa;
+            for (size_t i = 0; i < len; i++) {
+                v[a + i] = bw_value_of(rk[i]);
+                ps[a + i] = rq[i];
+            }
+        } else {
+            bw_insertion_sort(v, ps, a, e);
+        }
+        a = bw_next_bit(eqbits, nw, e);
+    }
     size_t n1 = plan->kept[1], n0 = plan->kept[0];
     double *w0 = wbase + BW_PAD;
     double *w1 = w0 + n0 + 2 * BW_PAD;
+    uint32_t *s0 = p2, *s1 = (uint32_t *)(void *)(ks == k1 ? k2 : k1);
+    {
+        /* both classes' slots are written every time; the one not advanced
+         * is overwritten by the next member or lands in the padding */
+        size_t c0 = 0, c1 = 0;
+        for (size_t i = 0; i < N; i++) {
+            size_t c = ps[i] & 1;
+            double val = v[i];
+            w0[c0] = val;
+            w1[c1] = val;
+            s0[c0] = (uint32_t)i;
+            s1[c1] = (uint32_t)i;
+            c0 += 1 - c;
+            c1 += c;
+        }
+    }
     for (int t = 1; t <= BW_PAD; t++) {
         v[-t] = -INFINITY;
         v[N - 1 + (size_t)t] = INFINITY;
@@ -643,75 +734,9 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
         w1[n1 - 1 + (size_t)t] = INFINITY;
     }
 
-    /* One pass in key order: each value and payload to its sorted slot,
-     * short runs of equal keys put in order by insertion, and each point
-     * appended to its class (branch-free: the class is random). Long runs
-     * (> 32: exact ties in the input, which only the noise separates) are
-     * left for the second pass below, after which the classes are redone. */
-    size_t cnt0 = 0, cnt1 = 0;
-    int long_runs = 0;
-    for (size_t s = 0; s < N;) {
-        uint64_t key = ks[s] >> key_shift;
-        size_t e = s + 1;
-        if (e < N && (ks[e] >> key_shift) == key) {
-            while (e < N && (ks[e] >> key_shift) == key) e++;
-            for (size_t i = s; i < e; i++) {
-                uint32_t pay = (uint32_t)ks[i];
-                ps[i] = pay;
-                v[i] = xs[pay >> 1];
-            }
-            if (e - s > 32) long_runs = 1;
-            else bw_insertion_sort(v, ps, s, e);
-            for (size_t i = s; i < e; i++)
-                bw_class_append(v[i], ps[i] & 1, i, w0, w1, n0, &cnt0, &cnt1, s_of);
-        } else {
-            uint32_t pay = (uint32_t)ks[s];
-            double val = xs[pay >> 1];
-            ps[s] = pay;
-            v[s] = val;
-            bw_class_append(val, pay & 1, s, w0, w1, n0, &cnt0, &cnt1, s_of);
-        }
-        s = e;
-    }
-    if (long_runs) {
-        for (size_t s = 0; s + 1 < N;) {
-            uint64_t ks_s = ks[s] >> key_shift;
-            size_t e = s + 1;
-            while (e < N && (ks[e] >> key_shift) == ks_s) e++;
-            size_t len = e - s;
-            if (len > 32) {
-                /* radix sort of the run by the double. Buffers: the one of k1/k2
-                 * that ks is not, p2 and the start of pv (payloads): free here.
-                 * The key buffer needs 2*len words: ks's own run slots are read
-                 * below only through v/ps, so the run part of ks is reused.
-                 * (p2 holds s_of: rebuilt below.) */
-                uint64_t *ra = ks == k1 ? k2 : k1;
-                uint64_t *rb = ks + s; /* this run's slots of ks: no longer needed */
-                uint32_t *qa = p2, *qb = (uint32_t *)pv;
-                for (size_t i = 0; i < len; i++) {
-                    ra[i] = bw_key_of(v[s + i]);
-                    qa[i] = ps[s + i];
-                }
-                int sw = bw_radix_sort(ra, qa, rb, qb, len, hist);
-                const uint64_t *rk = sw ? rb : ra;
-                const uint32_t *rq = sw ? qb : qa;
-                for (size_t i = 0; i < len; i++) {
-                    v[s + i] = bw_value_of(rk[i]);
-                    ps[s + i] = rq[i];
-                }
-            } else if (len > 1) {
-                bw_insertion_sort(v, ps, s, e); /* already in order: cheap */
-            }
-            s = e;
-        }
-        cnt0 = cnt1 = 0;
-        for (size_t s = 0; s < N; s++)
-            bw_class_append(v[s], ps[s] & 1, s, w0, w1, n0, &cnt0, &cnt1, s_of);
-    }
-
     /* radii by class position (k1 is free now): a sequential pass over each
      * class's sorted values; then the counts */
-    double *rad = (double *)(void *)k1;
+    double *rad = (double *)(void *)ks; /* ks is free now; s1 is in the other buffer */
     bw_class_radii(w0, n0, plan->k[0], rad);
     bw_class_radii(w1, n1, plan->k[1], rad + n0);
     /* the counts, class by class: the window tested for every point is
@@ -719,12 +744,13 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
      * (the smaller one), so that the searches are rarely needed */
     for (int c = 0; c < 2; c++) {
         size_t C = c ? n1 : n0, off = c ? n0 : 0;
+        const uint32_t *s_of = c ? s1 : s0;
         if (C == 0) continue;
         /* mean neighbours per side within the radius ≈ k·N / (2C) */
         if (plan->k[c] * N > 6 * C)
-            bw_count_class16(v, N, s_of + off, rad + off, C, ps, plan->psi, pv);
+            bw_count_class16(v, N, s_of, rad + off, C, ps, plan->psi, pv);
         else
-            bw_count_class8(v, N, s_of + off, rad + off, C, ps, plan->psi, pv);
+            bw_count_class8(v, N, s_of, rad + off, C, ps, plan->psi, pv);
     }
     double mean_m = bw_pairwise_sum(pv, N) / (double)N;
     double mi = plan->base - mean_m;
