@@ -160,3 +160,15 @@ double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *
 #endif
     return bw_knn_mi_base(plan, x, stride, scratch);
 }
+
+void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *g0, size_t grows,
+                          double *cm)
+{
+#if defined(BW_HAVE_KNN_AVX2)
+    if (bw_knn_uses_avx2()) {
+        bw_knn_prepare_block_avx2(tile, n, nb, g0, grows, cm);
+        return;
+    }
+#endif
+    bw_knn_prepare_block_base(tile, n, nb, g0, grows, cm);
+}

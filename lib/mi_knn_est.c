@@ -19,6 +19,7 @@
  * same operations on the same values (no fused multiply-add, no
  * reassociation), so their results are identical bit for bit;
  * lib/mi_knn.c picks one at run time. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,10 @@
 
 #if defined(BW_KNN_AVX2)
 #define BW_KNN_EST bw_knn_mi_avx2
+#define BW_KNN_PREP bw_knn_prepare_block_avx2
 #else
 #define BW_KNN_EST bw_knn_mi_base
+#define BW_KNN_PREP bw_knn_prepare_block_base
 #endif
 
 /* ---- sorting -------------------------------------------------------------- */
@@ -751,4 +754,150 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
     double mean_m = bw_pairwise_sum(pv, N) / (double)N;
     double mi = plan->base - mean_m;
     return mi > 0.0 ? mi : 0.0;
+}
+
+/* ---- the preprocessing of a block of columns ------------------------------- */
+
+/* scikit-learn's preprocessing of nb <= BW_KNN_BLOCK columns held row-major
+ * in tile[i * nb + t]: scale(with_mean=False) (population std; a std below
+ * 10 eps counts as 1), in place, and the noise factor
+ * c[t] = 1e-10 * max(1, mean|x|) of each column. The column sums run row by
+ * row, numpy's order for an axis-0 reduction of a C-order n×d array with
+ * d > 1; nb is a compile-time constant at the main call site so that the
+ * loops over t vectorise. */
+static inline void bw_scale_block(double *tile, size_t n, size_t nb, double *c)
+{
+    double sum[BW_KNN_BLOCK], sq[BW_KNN_BLOCK], am[BW_KNN_BLOCK], mean[BW_KNN_BLOCK],
+        sd[BW_KNN_BLOCK];
+    for (size_t t = 0; t < nb; t++) sum[t] = sq[t] = am[t] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
+    for (size_t t = 0; t < nb; t++) mean[t] = sum[t] / (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) {
+            double e = tile[i * nb + t] - mean[t];
+            sq[t] += e * e;
+        }
+    for (size_t t = 0; t < nb; t++) {
+        sd[t] = sqrt(sq[t] / (double)n);
+        if (sd[t] < 10 * DBL_EPSILON) sd[t] = 1.0;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < nb; t++) {
+            double x = tile[i * nb + t] / sd[t];
+            tile[i * nb + t] = x;
+            am[t] += fabs(x);
+        }
+    for (size_t t = 0; t < nb; t++) {
+        double m = am[t] / (double)n;
+        c[t] = 1e-10 * (m > 1.0 ? m : 1.0);
+    }
+}
+
+/* cm[t * n + i] = tile[i * nb + t] + c[t] * g[t * grows + i]: the noise
+ * added while transposing, column by column, so that the noise (read from
+ * memory) streams sequentially while the tile (in cache) is read with a
+ * stride. */
+static inline void bw_noise_transpose(const double *tile, size_t n, size_t nb, const double *c,
+                                      const double *g0, size_t grows, double *cm)
+{
+    for (size_t t = 0; t < nb; t++) {
+        const double *g = g0 + t * grows;
+        double *dst = cm + t * n;
+        double ct = c[t];
+        for (size_t i = 0; i < n; i++) dst[i] = tile[i * nb + t] + ct * g[i];
+    }
+}
+
+#if defined(__AVX2__)
+/* The same two steps for a full block of BW_KNN_BLOCK (32) columns, the
+ * block's 32 running sums in eight registers; the transposition four rows
+ * by four columns at a time. Same operations, same order per column. */
+enum { BW_Q = BW_KNN_BLOCK / 4 };
+_Static_assert(BW_KNN_BLOCK % 4 == 0 && BW_Q == 8, "eight registers of four columns");
+
+static void bw_prepare32_avx2(double *tile, size_t n, const double *g0, size_t grows,
+                              double *cm)
+{
+    const size_t nb = BW_KNN_BLOCK;
+    __m256d acc[BW_Q], mean[BW_Q], sd[BW_Q], c[BW_Q];
+    const __m256d dn = _mm256_set1_pd((double)n);
+    for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_setzero_pd();
+    for (size_t i = 0; i < n; i++)
+        for (int q = 0; q < BW_Q; q++)
+            acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(tile + i * nb + 4 * q));
+    for (int q = 0; q < BW_Q; q++) {
+        mean[q] = _mm256_div_pd(acc[q], dn);
+        acc[q] = _mm256_setzero_pd();
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int q = 0; q < BW_Q; q++) {
+            __m256d e = _mm256_sub_pd(_mm256_loadu_pd(tile + i * nb + 4 * q), mean[q]);
+            acc[q] = _mm256_add_pd(acc[q], _mm256_mul_pd(e, e));
+        }
+    const __m256d tiny = _mm256_set1_pd(10 * DBL_EPSILON), one = _mm256_set1_pd(1.0);
+    for (int q = 0; q < BW_Q; q++) {
+        __m256d s = _mm256_sqrt_pd(_mm256_div_pd(acc[q], dn));
+        sd[q] = _mm256_blendv_pd(s, one, _mm256_cmp_pd(s, tiny, _CMP_LT_OQ));
+        acc[q] = _mm256_setzero_pd();
+    }
+    const __m256d absmask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+    for (size_t i = 0; i < n; i++)
+        for (int q = 0; q < BW_Q; q++) {
+            __m256d x = _mm256_div_pd(_mm256_loadu_pd(tile + i * nb + 4 * q), sd[q]);
+            _mm256_storeu_pd(tile + i * nb + 4 * q, x);
+            acc[q] = _mm256_add_pd(acc[q], _mm256_and_pd(x, absmask));
+        }
+    const __m256d eps10 = _mm256_set1_pd(1e-10);
+    for (int q = 0; q < BW_Q; q++) {
+        /* max(m, 1): m is never NaN, and max_pd returns 1.0 when m <= 1 */
+        c[q] = _mm256_mul_pd(eps10, _mm256_max_pd(_mm256_div_pd(acc[q], dn), one));
+    }
+    for (int q = 0; q < BW_Q; q++) {
+        double ct[4];
+        _mm256_storeu_pd(ct, c[q]);
+        const double *g = g0 + (size_t)(4 * q) * grows;
+        double *dst = cm + (size_t)(4 * q) * n;
+        __m256d c0 = _mm256_set1_pd(ct[0]), c1 = _mm256_set1_pd(ct[1]);
+        __m256d c2 = _mm256_set1_pd(ct[2]), c3 = _mm256_set1_pd(ct[3]);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            /* rows i..i+3 of columns 4q..4q+3, transposed */
+            __m256d r0 = _mm256_loadu_pd(tile + (i + 0) * nb + 4 * q);
+            __m256d r1 = _mm256_loadu_pd(tile + (i + 1) * nb + 4 * q);
+            __m256d r2 = _mm256_loadu_pd(tile + (i + 2) * nb + 4 * q);
+            __m256d r3 = _mm256_loadu_pd(tile + (i + 3) * nb + 4 * q);
+            __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+            __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            __m256d col0 = _mm256_permute2f128_pd(t0, t2, 0x20);
+            __m256d col1 = _mm256_permute2f128_pd(t1, t3, 0x20);
+            __m256d col2 = _mm256_permute2f128_pd(t0, t2, 0x31);
+            __m256d col3 = _mm256_permute2f128_pd(t1, t3, 0x31);
+            _mm256_storeu_pd(dst + i, _mm256_add_pd(col0, _mm256_mul_pd(c0, _mm256_loadu_pd(g + i))));
+            _mm256_storeu_pd(dst + n + i,
+                             _mm256_add_pd(col1, _mm256_mul_pd(c1, _mm256_loadu_pd(g + grows + i))));
+            _mm256_storeu_pd(dst + 2 * n + i,
+                             _mm256_add_pd(col2, _mm256_mul_pd(c2, _mm256_loadu_pd(g + 2 * grows + i))));
+            _mm256_storeu_pd(dst + 3 * n + i,
+                             _mm256_add_pd(col3, _mm256_mul_pd(c3, _mm256_loadu_pd(g + 3 * grows + i))));
+        }
+        for (; i < n; i++)
+            for (int u = 0; u < 4; u++)
+                dst[(size_t)u * n + i] = tile[i * nb + 4 * q + (size_t)u] + ct[u] * g[(size_t)u * grows + i];
+    }
+}
+#endif
+
+void BW_KNN_PREP(double *tile, size_t n, size_t nb, const double *g0, size_t grows, double *cm)
+{
+#if defined(__AVX2__)
+    if (nb == BW_KNN_BLOCK) {
+        bw_prepare32_avx2(tile, n, g0, grows, cm);
+        return;
+    }
+#endif
+    double c[BW_KNN_BLOCK];
+    if (nb == BW_KNN_BLOCK) bw_scale_block(tile, n, BW_KNN_BLOCK, c);
+    else bw_scale_block(tile, n, nb, c);
+    bw_noise_transpose(tile, n, nb, c, g0, grows, cm);
 }

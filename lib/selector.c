@@ -17,7 +17,7 @@
  * bytes per row for float32: two consecutive cache lines). 32 rather than
  * 64 so that the tile and its column-major copy (2 x 333 KB at n = 1300)
  * stay in a 512 KB L2 cache: the whole analysis ran ~8% faster. */
-enum { BW_SEL_BLOCK = 32 };
+enum { BW_SEL_BLOCK = BW_KNN_BLOCK };
 
 /* The noise of numpy.random.RandomState(seed).standard_normal((n, d)) for
  * one d, stored column-major (column j at data + j * rows) so that a
@@ -208,42 +208,6 @@ typedef struct bw_score_ctx {
     double *bad_val;
 } bw_score_ctx;
 
-/* scikit-learn's preprocessing of a block of nb columns held row-major in
- * tile[i * nb + t]: scale(with_mean=False) (population std; a std below
- * 10 eps counts as 1), in place, and the noise factor
- * c[t] = 1e-10 * max(1, mean|x|) of each column. The column sums run row by
- * row, numpy's order for an axis-0 reduction of a C-order n×d array with
- * d > 1; `nb` is a compile-time constant at the main call site so that the
- * loops over t vectorise. */
-static inline void bw_scale_block(double *tile, size_t n, size_t nb, double *c)
-{
-    double sum[BW_SEL_BLOCK], sq[BW_SEL_BLOCK], am[BW_SEL_BLOCK], mean[BW_SEL_BLOCK],
-        sd[BW_SEL_BLOCK];
-    for (size_t t = 0; t < nb; t++) sum[t] = sq[t] = am[t] = 0.0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
-    for (size_t t = 0; t < nb; t++) mean[t] = sum[t] / (double)n;
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < nb; t++) {
-            double e = tile[i * nb + t] - mean[t];
-            sq[t] += e * e;
-        }
-    for (size_t t = 0; t < nb; t++) {
-        sd[t] = sqrt(sq[t] / (double)n);
-        if (sd[t] < 10 * DBL_EPSILON) sd[t] = 1.0;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < nb; t++) {
-            double x = tile[i * nb + t] / sd[t];
-            tile[i * nb + t] = x;
-            am[t] += fabs(x);
-        }
-    for (size_t t = 0; t < nb; t++) {
-        double m = am[t] / (double)n;
-        c[t] = 1e-10 * (m > 1.0 ? m : 1.0);
-    }
-}
-
 /* The same for a single column (d == 1): numpy reduces a contiguous column
  * with pairwise summation. tmp holds n doubles. Returns c. */
 static double bw_scale_column(double *x, size_t n, double *tmp)
@@ -316,21 +280,13 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
 
     switch (C->sel->opts.estimator) {
     case BARLOW_ESTIMATOR_KNN: {
-        double c[BW_SEL_BLOCK];
-        if (d == 1) c[0] = bw_scale_column(tile, n, col);
-        else if (nb == BW_SEL_BLOCK) bw_scale_block(tile, n, BW_SEL_BLOCK, c);
-        else bw_scale_block(tile, n, nb, c);
-        /* the last step of the preprocessing, x + c * g with the column-major
-         * noise, transposing the tile to column-major: column by column, so
-         * that the noise (read from memory) streams sequentially while the
-         * tile (in cache) is read with a stride */
         const double *g0 = C->noise->data + j0 * C->noise->rows;
-        size_t grows = C->noise->rows;
-        for (size_t t = 0; t < nb; t++) {
-            const double *g = g0 + t * grows;
-            double *dst = cm + t * n;
-            double ct = c[t];
-            for (size_t i = 0; i < n; i++) dst[i] = tile[i * nb + t] + ct * g[i];
+        if (d == 1) {
+            /* numpy's pairwise order for a single column */
+            double c = bw_scale_column(tile, n, col);
+            for (size_t i = 0; i < n; i++) col[i] = tile[i] + c * g0[i];
+        } else {
+            bw_knn_prepare_block(tile, n, nb, g0, C->noise->rows, cm);
         }
         for (size_t t = 0; t < nb; t++)
             C->scores[j0 + t] = bw_knn_mi(C->plan, cm + t * n, 1, est_scratch);

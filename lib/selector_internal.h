@@ -62,6 +62,24 @@ double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *
 double bw_knn_mi_base(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
 double bw_knn_mi_avx2(const bw_knn_plan *plan, const double *x, size_t stride, void *scratch);
 
+/* Columns per block of the selector's preprocessing (lib/selector.c). */
+enum { BW_KNN_BLOCK = 32 };
+
+/* scikit-learn's preprocessing of a block of nb (1..BW_KNN_BLOCK) columns
+ * of a matrix with more than one column, held row-major in
+ * tile[i * nb + t] (i < n, as float64): scale(with_mean=False) in place
+ * (population std, the column sums in row order as numpy's axis-0
+ * reduction; a std below 10 eps counts as 1), then
+ * cm[t * n + i] = tile[i * nb + t] + 1e-10 * max(1, mean|x_t|) * g_t[i]
+ * with column t's noise at g0 + t * grows. Dispatched like bw_knn_mi;
+ * both builds are bit-identical. */
+void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *g0, size_t grows,
+                          double *cm);
+void bw_knn_prepare_block_base(double *tile, size_t n, size_t nb, const double *g0,
+                               size_t grows, double *cm);
+void bw_knn_prepare_block_avx2(double *tile, size_t n, size_t nb, const double *g0,
+                               size_t grows, double *cm);
+
 /* 1 when bw_knn_mi uses the AVX2 build (decided on first use from the
  * CPU). bw_knn_set_avx2(0) forces the baseline build, (1) the AVX2 one if
  * both the build and the CPU have it; returns the resulting choice. For

@@ -586,6 +586,38 @@ static void test_estimator_builds(void)
     TAP_OK(cases == 480 && same == cases,
            "AVX2 and baseline estimator builds agree bit for bit (%zu of %zu columns)", same,
            cases);
+    /* the block preprocessing: full blocks and a partial one, odd n, a
+     * constant column (std below 10 eps), ReLU-like and negative values */
+    static const size_t pn[] = {1, 3, 7, 1300};
+    static const size_t pnb[] = {BW_KNN_BLOCK, 7};
+    size_t pcases = 0, psame = 0;
+    for (size_t a = 0; a < sizeof pn / sizeof *pn; a++)
+        for (size_t b = 0; b < sizeof pnb / sizeof *pnb; b++) {
+            size_t n = pn[a], nb = pnb[b], grows = n + 5;
+            double *t1 = malloc(n * nb * sizeof *t1), *t2 = malloc(n * nb * sizeof *t2);
+            double *g = malloc(grows * nb * sizeof *g);
+            double *c1 = malloc(n * nb * sizeof *c1), *c2 = malloc(n * nb * sizeof *c2);
+            for (size_t i = 0; i < n * nb; i++) {
+                double z = (double)lcg(&seed) / 16777216.0;
+                size_t t = i % nb;
+                t1[i] = t == 2 ? 5.0 : t % 3 == 0 ? (z < 0.5 ? 0.0 : z * 7.0) : z * 100.0 - 60.0;
+            }
+            for (size_t i = 0; i < grows * nb; i++)
+                g[i] = (double)lcg(&seed) / 16777216.0 * 6.0 - 3.0;
+            memcpy(t2, t1, n * nb * sizeof *t1);
+            bw_knn_prepare_block_base(t1, n, nb, g, grows, c1);
+            bw_knn_prepare_block_avx2(t2, n, nb, g, grows, c2);
+            pcases++;
+            psame += !memcmp(t1, t2, n * nb * sizeof *t1) && !memcmp(c1, c2, n * nb * sizeof *c1);
+            free(t1);
+            free(t2);
+            free(g);
+            free(c1);
+            free(c2);
+        }
+    TAP_OK(psame == pcases && pcases == 8,
+           "AVX2 and baseline block preprocessing agree bit for bit (%zu of %zu blocks)", psame,
+           pcases);
     TAP_OK(bw_knn_set_avx2(0) == 0 && !bw_knn_uses_avx2(), "the baseline build can be forced");
     bw_knn_set_avx2(1);
     free(x);
