@@ -38,41 +38,6 @@ double bw_digamma_int(size_t n)
     return log(x) - (0.5 / x) - y;
 }
 
-/* ---- numpy's pairwise summation ----------------------------------------- */
-
-static double bw_pairwise_block(const double *a, size_t n)
-{
-    if (n < 8) {
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++) s += a[i];
-        return s;
-    }
-    if (n <= 128) {
-        double r[8];
-        for (int j = 0; j < 8; j++) r[j] = a[j];
-        size_t i;
-        for (i = 8; i < n - (n % 8); i += 8)
-            for (int j = 0; j < 8; j++) r[j] += a[i + (size_t)j];
-        double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++) s += a[i];
-        return s;
-    }
-    size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return bw_pairwise_block(a, n2) + bw_pairwise_block(a + n2, n - n2);
-}
-
-/* numpy's reduction hands the inner loop at most its buffer size (8192
- * elements) at a time: pairwise within each chunk, chunks added in order. */
-double bw_pairwise_sum(const double *a, size_t n)
-{
-    enum { BW_NPY_BUFSIZE = 8192 };
-    double s = 0.0;
-    for (size_t i = 0; i < n; i += BW_NPY_BUFSIZE)
-        s += bw_pairwise_block(a + i, n - i < BW_NPY_BUFSIZE ? n - i : BW_NPY_BUFSIZE);
-    return s;
-}
-
 /* ---- plan ----------------------------------------------------------------- */
 
 int bw_knn_plan_init(bw_knn_plan *p, const uint8_t *y, size_t n, size_t n_neighbors)
@@ -90,7 +55,7 @@ int bw_knn_plan_init(bw_knn_plan *p, const uint8_t *y, size_t n, size_t n_neighb
     p->n_kept = p->kept[0] + p->kept[1];
     size_t N = p->n_kept;
     p->psi = malloc((N + 1) * sizeof *p->psi);
-    double *tmp = malloc((N ? N : 1) * sizeof *tmp);
+    double *tmp = calloc(N ? N : 1, sizeof *tmp); /* zeroed: keeps -Wmaybe-uninitialized quiet */
     if (!p->psi || !tmp) {
         free(p->psi);
         free(tmp);
@@ -171,4 +136,12 @@ void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *g0, s
     }
 #endif
     bw_knn_prepare_block_base(tile, n, nb, g0, grows, cm);
+}
+
+double bw_pairwise_sum(const double *a, size_t n)
+{
+#if defined(BW_HAVE_KNN_AVX2)
+    if (bw_knn_uses_avx2()) return bw_pairwise_sum_avx2(a, n);
+#endif
+    return bw_pairwise_sum_base(a, n);
 }

@@ -36,10 +36,61 @@
 #if defined(BW_KNN_AVX2)
 #define BW_KNN_EST bw_knn_mi_avx2
 #define BW_KNN_PREP bw_knn_prepare_block_avx2
+#define BW_KNN_PSUM bw_pairwise_sum_avx2
 #else
 #define BW_KNN_EST bw_knn_mi_base
 #define BW_KNN_PREP bw_knn_prepare_block_base
+#define BW_KNN_PSUM bw_pairwise_sum_base
 #endif
+
+/* ---- numpy's pairwise summation ----------------------------------------- */
+
+/* numpy's pairwise_sum on at most 8192 elements: sequential below 8, eight
+ * accumulators (lanes of two registers in the AVX2 build) up to 128, halves
+ * (a multiple of 8) above. */
+static double bw_pairwise_block(const double *a, size_t n)
+{
+    if (n < 8) {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += a[i];
+        return s;
+    }
+    if (n <= 128) {
+        double r[8];
+        size_t i;
+#if defined(__AVX2__)
+        __m256d r03 = _mm256_loadu_pd(a), r47 = _mm256_loadu_pd(a + 4);
+        for (i = 8; i < n - (n % 8); i += 8) {
+            r03 = _mm256_add_pd(r03, _mm256_loadu_pd(a + i));
+            r47 = _mm256_add_pd(r47, _mm256_loadu_pd(a + i + 4));
+        }
+        _mm256_storeu_pd(r, r03);
+        _mm256_storeu_pd(r + 4, r47);
+#else
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + (size_t)j];
+#endif
+        double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) s += a[i];
+        return s;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return bw_pairwise_block(a, n2) + bw_pairwise_block(a + n2, n - n2);
+}
+
+/* numpy's reduction hands the inner loop at most its buffer size (8192
+ * elements) at a time: pairwise within each chunk, chunks added in order. */
+double BW_KNN_PSUM(const double *a, size_t n)
+{
+    enum { BW_NPY_BUFSIZE = 8192 };
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += BW_NPY_BUFSIZE)
+        s += bw_pairwise_block(a + i, n - i < BW_NPY_BUFSIZE ? n - i : BW_NPY_BUFSIZE);
+    return s;
+}
+
 
 /* ---- sorting -------------------------------------------------------------- */
 
@@ -751,7 +802,7 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
         else
             bw_count_class8(v, N, s_of, rad + off, C, ps, plan->psi, pv);
     }
-    double mean_m = bw_pairwise_sum(pv, N) / (double)N;
+    double mean_m = BW_KNN_PSUM(pv, N) / (double)N;
     double mi = plan->base - mean_m;
     return mi > 0.0 ? mi : 0.0;
 }

@@ -26,6 +26,9 @@ double bw_digamma_int(size_t n);
  * blocks of 128), so that bw_pairwise_sum(a, n) / n == numpy.mean(a) bit
  * for bit. */
 double bw_pairwise_sum(const double *a, size_t n);
+/* Its two builds (lib/mi_knn_est.c), identical bit for bit. */
+double bw_pairwise_sum_base(const double *a, size_t n);
+double bw_pairwise_sum_avx2(const double *a, size_t n);
 
 /* ---- the kNN estimator on one column (lib/mi_knn.c) ---------------------- */
 

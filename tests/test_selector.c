@@ -618,6 +618,25 @@ static void test_estimator_builds(void)
     TAP_OK(psame == pcases && pcases == 8,
            "AVX2 and baseline block preprocessing agree bit for bit (%zu of %zu blocks)", psame,
            pcases);
+    /* numpy's pairwise sum: every length up to 300 (all block shapes) and
+     * two beyond numpy's 8192-element buffer */
+    {
+        size_t len = 20000, ok = 0, total = 0;
+        double *a = malloc(len * sizeof *a);
+        for (size_t i = 0; i < len; i++)
+            a[i] = ((double)lcg(&seed) / 16777216.0 - 0.3) * (i % 13 == 0 ? 1e8 : 1.0);
+        for (size_t m = 0; m <= 300; m++, total++) {
+            double b1 = bw_pairwise_sum_base(a, m), b2 = bw_pairwise_sum_avx2(a, m);
+            ok += !memcmp(&b1, &b2, sizeof b1);
+        }
+        for (size_t m = 8193; m <= len; m += len - 8193, total++) {
+            double b1 = bw_pairwise_sum_base(a, m), b2 = bw_pairwise_sum_avx2(a, m);
+            ok += !memcmp(&b1, &b2, sizeof b1);
+        }
+        TAP_OK(ok == total, "AVX2 and baseline pairwise sums agree bit for bit (%zu of %zu)", ok,
+               total);
+        free(a);
+    }
     TAP_OK(bw_knn_set_avx2(0) == 0 && !bw_knn_uses_avx2(), "the baseline build can be forced");
     bw_knn_set_avx2(1);
     free(x);
