@@ -275,19 +275,18 @@ static int scratch_reserve(bw_scratch *S, size_t n, size_t d)
     return 0;
 }
 
-/* Copies the members' rows into the scratch buffer and checks that every
- * value is finite (naming the dataset row and column of the first that is
- * not). */
-static barlow_status gather_rows(const barlow_matrix *X, const size_t *rows, size_t n,
-                                 float *buf, const char *who)
+/* Checks that every value of the members' rows is finite (naming the
+ * dataset row and column of the first that is not). The selector does the
+ * same check while it reads the rows; this one is for groups it does not
+ * score. */
+static barlow_status check_rows(const barlow_matrix *X, const size_t *rows, size_t n,
+                                const char *who)
 {
     size_t d = barlow_matrix_cols(X), stride = barlow_matrix_stride(X);
     const float *base = barlow_matrix_data(X);
     for (size_t r = 0; r < n; r++) {
         const float *x = base + rows[r] * stride;
-        float *dst = buf + r * d;
-        memcpy(dst, x, d * sizeof *dst);
-        if (bw_f32_all_finite(dst, d)) continue;
+        if (bw_f32_all_finite(x, d)) continue;
         for (size_t j = 0; j < d; j++)
             if (!isfinite(x[j]))
                 return bw_error(BARLOW_E_INVALID_ARG,
@@ -297,6 +296,20 @@ static barlow_status gather_rows(const barlow_matrix *X, const size_t *rows, siz
                                 isnan(x[j]) ? "NaN" : (x[j] > 0 ? "inf" : "-inf"));
     }
     return BARLOW_OK;
+}
+
+/* Copies columns cols[0..m) of the members' rows into buf (n rows of d
+ * floats; the other columns are not written): what the tree reads. */
+static void gather_columns(const barlow_matrix *X, const size_t *rows, size_t n,
+                           const size_t *cols, size_t m, float *buf)
+{
+    size_t d = barlow_matrix_cols(X), stride = barlow_matrix_stride(X);
+    const float *base = barlow_matrix_data(X);
+    for (size_t r = 0; r < n; r++) {
+        const float *x = base + rows[r] * stride;
+        float *dst = buf + r * d;
+        for (size_t j = 0; j < m; j++) dst[cols[j]] = x[cols[j]];
+    }
 }
 
 static int analyse_group(void *vctx, size_t i, size_t worker)
@@ -315,21 +328,22 @@ static int analyse_group(void *vctx, size_t i, size_t worker)
 
     for (size_t r = 0; r < n; r++) S->y[r] = C->labels[rows[r]] != C->preds[rows[r]];
 
-    /* The group's rows, contiguous: read once from the (possibly mapped)
-     * features, checked, then scored by the selector and handed to the tree
-     * (which reads only the selected columns and reports their original
-     * indices). */
+    /* The selector reads the group's rows straight from the (possibly
+     * mapped) features, checking that they are finite; the tree then gets
+     * the selected columns of those rows, in a buffer laid out like the
+     * features (n rows of d floats, only those columns written), so that
+     * it reports the original column indices. */
     if (scratch_reserve(S, n, d) != 0)
         return fail_group(g, bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu x %zu floats)",
                                       gwho, n, d));
-    barlow_status st = gather_rows(C->X, rows, n, S->buf, gwho);
-    if (st != BARLOW_OK) return fail_group(g, st);
-
+    const float *X = barlow_matrix_data(C->X);
+    size_t stride = barlow_matrix_stride(C->X);
+    barlow_status st;
     size_t ncols = 1;
     size_t one_col = 0;
     const size_t *cols = &one_col;
     if (g->status == BARLOW_ANALYSIS_ANALYSED) {
-        st = bw_selector_score_rows(C->sel, S->buf, NULL, d, d, NULL, n, S->y,
+        st = bw_selector_score_rows(C->sel, X, NULL, stride, d, rows, n, S->y,
                                     C->inner_threads, S->scores, gwho);
         if (st != BARLOW_OK) return fail_group(g, st);
         st = barlow_selector_rank(S->scores, d, a->k, g->top);
@@ -338,7 +352,11 @@ static int analyse_group(void *vctx, size_t i, size_t worker)
         g->n_top = a->k;
         cols = g->top;
         ncols = a->k;
+    } else {
+        st = check_rows(C->X, rows, n, gwho);
+        if (st != BARLOW_OK) return fail_group(g, st);
     }
+    gather_columns(C->X, rows, n, cols, ncols, S->buf);
 
     barlow_matrix *m = NULL;
     st = barlow_matrix_wrap(S->buf, n, d, d, &m);
