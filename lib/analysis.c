@@ -214,6 +214,7 @@ typedef struct bw_scratch {
     uint8_t *y;        /* max group size */
     double *scores;    /* d */
     float *buf;        /* the group's rows, buf_rows × d floats */
+    bw_sel_cache sel;  /* the selector's working memory */
     size_t buf_rows;
     size_t buf_bytes;
 } bw_scratch;
@@ -344,7 +345,7 @@ static int analyse_group(void *vctx, size_t i, size_t worker)
     const size_t *cols = &one_col;
     if (g->status == BARLOW_ANALYSIS_ANALYSED) {
         st = bw_selector_score_rows(C->sel, X, NULL, stride, d, rows, n, S->y,
-                                    C->inner_threads, S->scores, gwho);
+                                    C->inner_threads, S->scores, &S->sel, gwho);
         if (st != BARLOW_OK) return fail_group(g, st);
         st = barlow_selector_rank(S->scores, d, a->k, g->top);
         if (st != BARLOW_OK) return fail_group(g, st);
@@ -616,6 +617,7 @@ done:
             free(scratch[w].y);
             free(scratch[w].scores);
             scratch_release(&scratch[w]);
+            bw_sel_cache_free(&scratch[w].sel);
         }
     free(scratch);
     free(members[0]);

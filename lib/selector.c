@@ -317,10 +317,19 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
     return 0;
 }
 
+void bw_sel_cache_free(bw_sel_cache *cache)
+{
+    if (!cache) return;
+    free(cache->buf);
+    cache->buf = NULL;
+    cache->bytes = 0;
+}
+
 barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X32,
                                      const double *X64, size_t stride, size_t d,
                                      const size_t *rows, size_t n, const uint8_t *y,
-                                     size_t threads, double *scores, const char *who)
+                                     size_t threads, double *scores, bw_sel_cache *cache,
+                                     const char *who)
 {
     if (!sel) return bw_error(BARLOW_E_INVALID_ARG, "%s: selector is NULL", who);
     if (!y) return bw_error(BARLOW_E_INVALID_ARG, "%s: failures is NULL", who);
@@ -365,13 +374,28 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
         st = BARLOW_E_NOMEM;
         goto done;
     }
-    for (size_t t = 0; t < nt; t++) {
-        scratch[t] = bw_malloc(per_worker, who);
-        if (!scratch[t]) {
-            st = BARLOW_E_NOMEM;
-            goto done;
+    if (cache && nt == 1) {
+        if (cache->bytes < per_worker) {
+            free(cache->buf);
+            cache->bytes = 0;
+            cache->buf = bw_malloc(per_worker, who);
+            if (!cache->buf) {
+                st = BARLOW_E_NOMEM;
+                goto done;
+            }
+            cache->bytes = per_worker;
+        }
+    } else {
+        cache = NULL;
+        for (size_t t = 0; t < nt; t++) {
+            scratch[t] = bw_malloc(per_worker, who);
+            if (!scratch[t]) {
+                st = BARLOW_E_NOMEM;
+                goto done;
+            }
         }
     }
+    if (cache) scratch[0] = cache->buf;
     for (size_t b = 0; b < n_blocks; b++) bad_row[b] = bad_col[b] = SIZE_MAX;
     if (o->estimator == BARLOW_ESTIMATOR_KNN) {
         if (bw_knn_plan_init(&plan, y, n, o->n_neighbors) != 0) {
@@ -418,7 +442,7 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
 done:
     if (have_plan) bw_knn_plan_free(&plan);
     if (noise) bw_noise_release(sel, noise);
-    if (scratch)
+    if (scratch && !cache)
         for (size_t t = 0; t < nt; t++) free(scratch[t]);
     free(scratch);
     free(bad_row);
@@ -439,7 +463,7 @@ barlow_status barlow_selector_score(const barlow_selector *sel, const barlow_mat
     return bw_selector_score_rows(sel, barlow_matrix_data(features), NULL,
                                   barlow_matrix_stride(features), barlow_matrix_cols(features),
                                   NULL, barlow_matrix_rows(features), failures,
-                                  sel ? sel->opts.threads : 0, scores, who);
+                                  sel ? sel->opts.threads : 0, scores, NULL, who);
 }
 
 barlow_status barlow_selector_score_f64(const barlow_selector *sel, const double *features,
@@ -450,7 +474,7 @@ barlow_status barlow_selector_score_f64(const barlow_selector *sel, const double
     bw_clear_error();
     if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
     return bw_selector_score_rows(sel, NULL, features, d, d, NULL, n, failures,
-                                  sel ? sel->opts.threads : 0, scores, who);
+                                  sel ? sel->opts.threads : 0, scores, NULL, who);
 }
 
 typedef struct bw_ranked {
@@ -511,7 +535,7 @@ barlow_status barlow_selector_top_k(const barlow_selector *sel, const barlow_mat
     }
     barlow_status st = bw_selector_score_rows(
         sel, barlow_matrix_data(features), NULL, barlow_matrix_stride(features), d, NULL,
-        barlow_matrix_rows(features), failures, sel ? sel->opts.threads : 0, all, who);
+        barlow_matrix_rows(features), failures, sel ? sel->opts.threads : 0, all, NULL, who);
     if (st == BARLOW_OK) st = bw_rank(all, d, k, idx, who);
     if (st == BARLOW_OK) {
         memcpy(top, idx, k * sizeof *top);

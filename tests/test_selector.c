@@ -285,7 +285,7 @@ static void test_invariants(void)
     for (size_t i = 0; i < N / 2; i++) yg[i] = y[rows[i]];
     double a[D], b[D];
     barlow_selector_score(s1, g, yg, a);
-    barlow_status st = bw_selector_score_rows(s1, X, NULL, D, D, rows, N / 2, yg, 1, b, "test");
+    barlow_status st = bw_selector_score_rows(s1, X, NULL, D, D, rows, N / 2, yg, 1, b, NULL, "test");
     TAP_OK(st == BARLOW_OK && !memcmp(a, b, sizeof a),
            "bw_selector_score_rows on a row subset == scoring the gathered rows");
     barlow_matrix *sub = NULL;
