@@ -126,16 +126,25 @@ double bw_knn_mi(const bw_knn_plan *plan, const double *x, size_t stride, void *
     return bw_knn_mi_base(plan, x, stride, scratch);
 }
 
-void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *g0, size_t grows,
-                          double *cm)
+void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *sums,
+                          const double *g0, size_t grows, double *cm)
 {
 #if defined(BW_HAVE_KNN_AVX2)
     if (bw_knn_uses_avx2()) {
-        bw_knn_prepare_block_avx2(tile, n, nb, g0, grows, cm);
+        bw_knn_prepare_block_avx2(tile, n, nb, sums, g0, grows, cm);
         return;
     }
 #endif
-    bw_knn_prepare_block_base(tile, n, nb, g0, grows, cm);
+    bw_knn_prepare_block_base(tile, n, nb, sums, g0, grows, cm);
+}
+
+int bw_knn_gather_block(const float *X, size_t stride, const size_t *rows, size_t n, size_t j0,
+                        size_t nb, double *tile, double *sums)
+{
+#if defined(BW_HAVE_KNN_AVX2)
+    if (bw_knn_uses_avx2()) return bw_knn_gather_block_avx2(X, stride, rows, n, j0, nb, tile, sums);
+#endif
+    return bw_knn_gather_block_base(X, stride, rows, n, j0, nb, tile, sums);
 }
 
 double bw_pairwise_sum(const double *a, size_t n)

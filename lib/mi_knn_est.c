@@ -37,10 +37,12 @@
 #define BW_KNN_EST bw_knn_mi_avx2
 #define BW_KNN_PREP bw_knn_prepare_block_avx2
 #define BW_KNN_PSUM bw_pairwise_sum_avx2
+#define BW_KNN_GATHER bw_knn_gather_block_avx2
 #else
 #define BW_KNN_EST bw_knn_mi_base
 #define BW_KNN_PREP bw_knn_prepare_block_base
 #define BW_KNN_PSUM bw_pairwise_sum_base
+#define BW_KNN_GATHER bw_knn_gather_block_base
 #endif
 
 /* ---- numpy's pairwise summation ----------------------------------------- */
@@ -827,15 +829,19 @@ double BW_KNN_EST(const bw_knn_plan *plan, const double *x, size_t stride, void 
  * 10 eps counts as 1), in place, and the noise factor
  * c[t] = 1e-10 * max(1, mean|x|) of each column. The column sums run row by
  * row, numpy's order for an axis-0 reduction of a C-order n×d array with
- * d > 1; nb is a compile-time constant at the main call site so that the
- * loops over t vectorise. */
-static inline void bw_scale_block(double *tile, size_t n, size_t nb, double *c)
+ * d > 1 (sums: those sums already taken, or NULL); nb is a compile-time
+ * constant at the main call site so that the loops over t vectorise. */
+static inline void bw_scale_block(double *tile, size_t n, size_t nb, const double *sums,
+                                  double *c)
 {
     double sum[BW_KNN_BLOCK], sq[BW_KNN_BLOCK], am[BW_KNN_BLOCK], mean[BW_KNN_BLOCK],
         sd[BW_KNN_BLOCK];
     for (size_t t = 0; t < nb; t++) sum[t] = sq[t] = am[t] = 0.0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
+    if (sums)
+        for (size_t t = 0; t < nb; t++) sum[t] = sums[t];
+    else
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < nb; t++) sum[t] += tile[i * nb + t];
     for (size_t t = 0; t < nb; t++) mean[t] = sum[t] / (double)n;
     for (size_t i = 0; i < n; i++)
         for (size_t t = 0; t < nb; t++) {
@@ -880,16 +886,20 @@ static inline void bw_noise_transpose(const double *tile, size_t n, size_t nb, c
 enum { BW_Q = BW_KNN_BLOCK / 4 };
 _Static_assert(BW_KNN_BLOCK % 4 == 0 && BW_Q == 8, "eight registers of four columns");
 
-static void bw_prepare32_avx2(double *tile, size_t n, const double *g0, size_t grows,
-                              double *cm)
+static void bw_prepare32_avx2(double *tile, size_t n, const double *sums, const double *g0,
+                              size_t grows, double *cm)
 {
     const size_t nb = BW_KNN_BLOCK;
     __m256d acc[BW_Q], mean[BW_Q], sd[BW_Q], c[BW_Q];
     const __m256d dn = _mm256_set1_pd((double)n);
-    for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_setzero_pd();
-    for (size_t i = 0; i < n; i++)
-        for (int q = 0; q < BW_Q; q++)
-            acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(tile + i * nb + 4 * q));
+    if (sums) {
+        for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_loadu_pd(sums + 4 * q);
+    } else {
+        for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_setzero_pd();
+        for (size_t i = 0; i < n; i++)
+            for (int q = 0; q < BW_Q; q++)
+                acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(tile + i * nb + 4 * q));
+    }
     for (int q = 0; q < BW_Q; q++) {
         mean[q] = _mm256_div_pd(acc[q], dn);
         acc[q] = _mm256_setzero_pd();
@@ -952,16 +962,75 @@ static void bw_prepare32_avx2(double *tile, size_t n, const double *g0, size_t g
 }
 #endif
 
-void BW_KNN_PREP(double *tile, size_t n, size_t nb, const double *g0, size_t grows, double *cm)
+void BW_KNN_PREP(double *tile, size_t n, size_t nb, const double *sums, const double *g0,
+                 size_t grows, double *cm)
 {
 #if defined(__AVX2__)
     if (nb == BW_KNN_BLOCK) {
-        bw_prepare32_avx2(tile, n, g0, grows, cm);
+        bw_prepare32_avx2(tile, n, sums, g0, grows, cm);
         return;
     }
 #endif
     double c[BW_KNN_BLOCK];
-    if (nb == BW_KNN_BLOCK) bw_scale_block(tile, n, BW_KNN_BLOCK, c);
-    else bw_scale_block(tile, n, nb, c);
+    if (nb == BW_KNN_BLOCK) bw_scale_block(tile, n, BW_KNN_BLOCK, sums, c);
+    else bw_scale_block(tile, n, nb, sums, c);
     bw_noise_transpose(tile, n, nb, c, g0, grows, cm);
+}
+
+int BW_KNN_GATHER(const float *X, size_t stride, const size_t *rows, size_t n, size_t j0,
+                  size_t nb, double *tile, double *sums)
+{
+    /* Rows are prefetched a few iterations ahead (they are a stride apart,
+     * which hardware prefetchers do not follow). A float is not finite when
+     * (bits & 0x7fffffff) + 0x00800000 carries into bit 31. */
+    enum { AHEAD = 8 };
+    int ok = 1;
+    size_t i = 0;
+#if defined(__AVX2__)
+    if (nb == BW_KNN_BLOCK) {
+        __m256d acc[BW_Q];
+        for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_setzero_pd();
+        const __m256i mag = _mm256_set1_epi32(0x7fffffff), one_exp = _mm256_set1_epi32(0x00800000);
+        __m256i chk = _mm256_setzero_si256();
+        for (; i < n; i++) {
+            if (i + AHEAD < n) {
+                const char *pa = (const char *)(X + (rows ? rows[i + AHEAD] : i + AHEAD) * stride + j0);
+                _mm_prefetch(pa, _MM_HINT_T0);
+                _mm_prefetch(pa + 64, _MM_HINT_T0);
+            }
+            const float *src = X + (rows ? rows[i] : i) * stride + j0;
+            double *dst = tile + i * BW_KNN_BLOCK;
+            for (int h = 0; h < 4; h++) {
+                __m256 f = _mm256_loadu_ps(src + 8 * h);
+                __m256i u = _mm256_castps_si256(f);
+                chk = _mm256_or_si256(chk, _mm256_add_epi32(_mm256_and_si256(u, mag), one_exp));
+                __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+                __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
+                _mm256_storeu_pd(dst + 8 * h, lo);
+                _mm256_storeu_pd(dst + 8 * h + 4, hi);
+                acc[2 * h] = _mm256_add_pd(acc[2 * h], lo);
+                acc[2 * h + 1] = _mm256_add_pd(acc[2 * h + 1], hi);
+            }
+        }
+        for (int q = 0; q < BW_Q; q++) _mm256_storeu_pd(sums + 4 * q, acc[q]);
+        return !_mm256_movemask_ps(_mm256_castsi256_ps(chk));
+    }
+#endif
+    for (size_t t = 0; t < nb; t++) sums[t] = 0.0;
+    for (; i < n; i++) {
+#if defined(__GNUC__)
+        if (i + AHEAD < n) {
+            const char *pa = (const char *)(X + (rows ? rows[i + AHEAD] : i + AHEAD) * stride + j0);
+            for (size_t off = 0; off < nb * sizeof(float); off += 64) __builtin_prefetch(pa + off);
+        }
+#endif
+        const float *src = X + (rows ? rows[i] : i) * stride + j0;
+        double *dst = tile + i * nb;
+        for (size_t t = 0; t < nb; t++) {
+            dst[t] = (double)src[t];
+            sums[t] += dst[t];
+        }
+        ok &= bw_f32_all_finite(src, nb);
+    }
+    return ok;
 }

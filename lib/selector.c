@@ -239,29 +239,16 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
     void *est_scratch = (char *)C->scratch[worker] + C->tile_bytes;
 
     /* gather the block row-major, widening, and check it is finite (for
-     * float64 input x*0 stays 0 unless x is not finite). Rows are
-     * prefetched a few iterations ahead (they are a stride apart, which
-     * hardware prefetchers do not follow). */
-    double chk[BW_SEL_BLOCK] = {0};
+     * float64 input x*0 stays 0 unless x is not finite); float32 input
+     * also gets its column sums on the way */
+    double chk[BW_SEL_BLOCK] = {0}, sums[BW_SEL_BLOCK];
     int bad = 0;
-    enum { AHEAD = 8 };
-    for (size_t i = 0; i < n; i++) {
-        size_t r = C->rows ? C->rows[i] : i;
-        double *dst = tile + i * nb;
-        if (C->X32) {
-#if defined(__GNUC__)
-            if (i + AHEAD < n) {
-                size_t ra = C->rows ? C->rows[i + AHEAD] : i + AHEAD;
-                const char *pa = (const char *)(C->X32 + ra * C->stride + j0);
-                for (size_t off = 0; off < nb * sizeof(float); off += 64)
-                    __builtin_prefetch(pa + off);
-            }
-#endif
-            const float *src = C->X32 + r * C->stride + j0;
-            for (size_t t = 0; t < nb; t++) dst[t] = (double)src[t];
-            bad |= !bw_f32_all_finite(src, nb);
-        } else {
-            const double *src = C->X64 + r * C->stride + j0;
+    if (C->X32) {
+        bad = !bw_knn_gather_block(C->X32, C->stride, C->rows, n, j0, nb, tile, sums);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const double *src = C->X64 + (C->rows ? C->rows[i] : i) * C->stride + j0;
+            double *dst = tile + i * nb;
             for (size_t t = 0; t < nb; t++) dst[t] = src[t];
             for (size_t t = 0; t < nb; t++) chk[t] += dst[t] * 0.0;
         }
@@ -286,7 +273,7 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
             double c = bw_scale_column(tile, n, col);
             for (size_t i = 0; i < n; i++) col[i] = tile[i] + c * g0[i];
         } else {
-            bw_knn_prepare_block(tile, n, nb, g0, C->noise->rows, cm);
+            bw_knn_prepare_block(tile, n, nb, C->X32 ? sums : NULL, g0, C->noise->rows, cm);
         }
         for (size_t t = 0; t < nb; t++)
             C->scores[j0 + t] = bw_knn_mi(C->plan, cm + t * n, 1, est_scratch);

@@ -72,16 +72,29 @@ enum { BW_KNN_BLOCK = 32 };
  * of a matrix with more than one column, held row-major in
  * tile[i * nb + t] (i < n, as float64): scale(with_mean=False) in place
  * (population std, the column sums in row order as numpy's axis-0
- * reduction; a std below 10 eps counts as 1), then
+ * reduction, or `sums` when not NULL; a std below 10 eps counts as 1), then
  * cm[t * n + i] = tile[i * nb + t] + 1e-10 * max(1, mean|x_t|) * g_t[i]
  * with column t's noise at g0 + t * grows. Dispatched like bw_knn_mi;
  * both builds are bit-identical. */
-void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *g0, size_t grows,
-                          double *cm);
-void bw_knn_prepare_block_base(double *tile, size_t n, size_t nb, const double *g0,
-                               size_t grows, double *cm);
-void bw_knn_prepare_block_avx2(double *tile, size_t n, size_t nb, const double *g0,
-                               size_t grows, double *cm);
+void bw_knn_prepare_block(double *tile, size_t n, size_t nb, const double *sums,
+                          const double *g0, size_t grows, double *cm);
+void bw_knn_prepare_block_base(double *tile, size_t n, size_t nb, const double *sums,
+                               const double *g0, size_t grows, double *cm);
+void bw_knn_prepare_block_avx2(double *tile, size_t n, size_t nb, const double *sums,
+                               const double *g0, size_t grows, double *cm);
+
+/* Gathers columns j0..j0+nb-1 (nb <= BW_KNN_BLOCK) of rows rows[i] (NULL:
+ * i) of a row-major float32 matrix (stride in elements) into tile[i * nb
+ * + t] as float64, with their column sums in row order (sums[t], what
+ * bw_knn_prepare_block takes). Returns 1 when every value read is finite,
+ * else 0 (the caller locates the first that is not). Dispatched; both
+ * builds are bit-identical. */
+int bw_knn_gather_block(const float *X, size_t stride, const size_t *rows, size_t n, size_t j0,
+                        size_t nb, double *tile, double *sums);
+int bw_knn_gather_block_base(const float *X, size_t stride, const size_t *rows, size_t n,
+                             size_t j0, size_t nb, double *tile, double *sums);
+int bw_knn_gather_block_avx2(const float *X, size_t stride, const size_t *rows, size_t n,
+                             size_t j0, size_t nb, double *tile, double *sums);
 
 /* 1 when bw_knn_mi uses the AVX2 build (decided on first use from the
  * CPU). bw_knn_set_avx2(0) forces the baseline build, (1) the AVX2 one if

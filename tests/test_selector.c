@@ -605,8 +605,8 @@ static void test_estimator_builds(void)
             for (size_t i = 0; i < grows * nb; i++)
                 g[i] = (double)lcg(&seed) / 16777216.0 * 6.0 - 3.0;
             memcpy(t2, t1, n * nb * sizeof *t1);
-            bw_knn_prepare_block_base(t1, n, nb, g, grows, c1);
-            bw_knn_prepare_block_avx2(t2, n, nb, g, grows, c2);
+            bw_knn_prepare_block_base(t1, n, nb, NULL, g, grows, c1);
+            bw_knn_prepare_block_avx2(t2, n, nb, NULL, g, grows, c2);
             pcases++;
             psame += !memcmp(t1, t2, n * nb * sizeof *t1) && !memcmp(c1, c2, n * nb * sizeof *c1);
             free(t1);
@@ -618,6 +618,39 @@ static void test_estimator_builds(void)
     TAP_OK(psame == pcases && pcases == 8,
            "AVX2 and baseline block preprocessing agree bit for bit (%zu of %zu blocks)", psame,
            pcases);
+    /* the block gather: full and partial blocks, a row subset, a NaN and
+     * an infinity found */
+    {
+        size_t R = 300, D = 70, sub[100];
+        float *X = malloc(R * D * sizeof *X);
+        for (size_t i = 0; i < R * D; i++) X[i] = (float)((double)lcg(&seed) / 16777216.0 - 0.4);
+        for (size_t i = 0; i < 100; i++) sub[i] = (i * 37) % R;
+        double *t1 = malloc(R * BW_KNN_BLOCK * sizeof *t1), *t2 = malloc(R * BW_KNN_BLOCK * sizeof *t2);
+        double s1[BW_KNN_BLOCK], s2[BW_KNN_BLOCK];
+        size_t gok = 0, gtotal = 0;
+        for (int bad = 0; bad < 3; bad++) {
+            if (bad == 1) X[37 * D + 40] = NAN;
+            if (bad == 2) X[74 * D + 3] = -INFINITY;
+            for (size_t j0 = 0; j0 < D; j0 += BW_KNN_BLOCK)
+                for (int use_sub = 0; use_sub < 2; use_sub++) {
+                    size_t nb = D - j0 < BW_KNN_BLOCK ? D - j0 : BW_KNN_BLOCK;
+                    size_t n = use_sub ? 100 : R;
+                    const size_t *rws = use_sub ? sub : NULL;
+                    int f1 = bw_knn_gather_block_base(X, D, rws, n, j0, nb, t1, s1);
+                    int f2 = bw_knn_gather_block_avx2(X, D, rws, n, j0, nb, t2, s2);
+                    int want = !(bad >= 1 && j0 == 32) && !(bad == 2 && j0 == 0);
+                    gtotal++;
+                    gok += f1 == want && f2 == want &&
+                           (!want || (!memcmp(t1, t2, n * nb * sizeof *t1) &&
+                                      !memcmp(s1, s2, nb * sizeof *s1)));
+                }
+        }
+        TAP_OK(gok == gtotal, "AVX2 and baseline block gathers agree (values, sums, finiteness: "
+               "%zu of %zu)", gok, gtotal);
+        free(X);
+        free(t1);
+        free(t2);
+    }
     /* numpy's pairwise sum: every length up to 300 (all block shapes) and
      * two beyond numpy's 8192-element buffer */
     {
