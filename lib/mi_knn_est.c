@@ -884,6 +884,13 @@ static inline void bw_noise_transpose(const double *tile, size_t n, size_t nb, c
  * block's 32 running sums in eight registers; the transposition four rows
  * by four columns at a time. Same operations, same order per column. */
 enum { BW_Q = BW_KNN_BLOCK / 4 };
+/* the eight running sums stay in registers only when the loop over them is
+ * unrolled */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BW_UNROLL8 _Pragma("GCC unroll 8")
+#else
+#define BW_UNROLL8
+#endif
 _Static_assert(BW_KNN_BLOCK % 4 == 0 && BW_Q == 8, "eight registers of four columns");
 
 static void bw_prepare32_avx2(double *tile, size_t n, const double *sums, const double *g0,
@@ -897,7 +904,7 @@ static void bw_prepare32_avx2(double *tile, size_t n, const double *sums, const 
     } else {
         for (int q = 0; q < BW_Q; q++) acc[q] = _mm256_setzero_pd();
         for (size_t i = 0; i < n; i++)
-            for (int q = 0; q < BW_Q; q++)
+            BW_UNROLL8 for (int q = 0; q < BW_Q; q++)
                 acc[q] = _mm256_add_pd(acc[q], _mm256_loadu_pd(tile + i * nb + 4 * q));
     }
     for (int q = 0; q < BW_Q; q++) {
@@ -905,7 +912,7 @@ static void bw_prepare32_avx2(double *tile, size_t n, const double *sums, const 
         acc[q] = _mm256_setzero_pd();
     }
     for (size_t i = 0; i < n; i++)
-        for (int q = 0; q < BW_Q; q++) {
+        BW_UNROLL8 for (int q = 0; q < BW_Q; q++) {
             __m256d e = _mm256_sub_pd(_mm256_loadu_pd(tile + i * nb + 4 * q), mean[q]);
             acc[q] = _mm256_add_pd(acc[q], _mm256_mul_pd(e, e));
         }
@@ -917,7 +924,7 @@ static void bw_prepare32_avx2(double *tile, size_t n, const double *sums, const 
     }
     const __m256d absmask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
     for (size_t i = 0; i < n; i++)
-        for (int q = 0; q < BW_Q; q++) {
+        BW_UNROLL8 for (int q = 0; q < BW_Q; q++) {
             __m256d x = _mm256_div_pd(_mm256_loadu_pd(tile + i * nb + 4 * q), sd[q]);
             _mm256_storeu_pd(tile + i * nb + 4 * q, x);
             acc[q] = _mm256_add_pd(acc[q], _mm256_and_pd(x, absmask));
