@@ -213,7 +213,8 @@ static barlow_status check_options(const barlow_analysis_options *opts, size_t d
 typedef struct bw_scratch {
     uint8_t *y;        /* max group size */
     double *scores;    /* d */
-    float *buf;        /* the group's rows, buf_rows × d floats */
+    float *buf;        /* the tree's columns of the group's rows, laid out as
+                        * buf_rows × d floats (other columns unwritten) */
     bw_sel_cache sel;  /* the selector's working memory */
     size_t buf_rows;
     size_t buf_bytes;
@@ -250,9 +251,9 @@ static void scratch_release(bw_scratch *S)
 }
 
 /* Makes room for n rows of d floats. On Linux the buffer is an anonymous
- * mapping advised for transparent huge pages: the selector reads it column
- * block by column block, one cache line per row, which with 4 KiB pages
- * costs a TLB miss per row. */
+ * mapping advised for transparent huge pages: the tree's k columns are
+ * scattered over every row, so each fill touches every page of the
+ * buffer. */
 static int scratch_reserve(bw_scratch *S, size_t n, size_t d)
 {
     if (S->buf_rows >= n) return 0;

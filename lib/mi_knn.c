@@ -86,6 +86,7 @@ void bw_knn_plan_free(bw_knn_plan *p)
     free(p->psi);
     p->psi = NULL;
 }
+
 /* ---- run-time choice of the estimator build ----------------------------- */
 
 /* -1 until the first call decides; then 1 when the AVX2 build is used. */

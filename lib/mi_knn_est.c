@@ -2,8 +2,8 @@
  * mutual information between a continuous column and the binary failure
  * label, as scikit-learn's _compute_mi_cd computes it, using the 1-D
  * structure: one sort of the column (radix on the top bits, exact order
- * inside runs of equal keys), fused with the split into the two classes'
- * sorted values; the radii (k-th neighbour within a class) in one
+ * inside runs of equal keys), then the split into the two classes' sorted
+ * values; the radii (k-th neighbour within a class) in one
  * sequential pass per class; the neighbour counts class by class, by
  * branch-free vector tests of the next 8 (16 for the smaller class) values
  * on each side, then a galloping search in the rare case that they all
@@ -12,10 +12,14 @@
  * fl(x_j − x_i) <= r is monotone in x_j on each side, so searching the
  * sorted column is valid.
  *
- * This file is compiled twice: as bw_knn_mi_base with baseline x86-64
- * instructions (SSE2, bit scans; no popcount), and, where the compiler
- * can, as bw_knn_mi_avx2 with -mavx2 -mpopcnt (BW_KNN_AVX2), whose
- * counting, radii and key making use 256-bit registers. Both compute the
+ * Also here, because they are on the same hot path: numpy's pairwise sum
+ * and the selector's block gather and preprocessing.
+ *
+ * This file is compiled twice: with baseline x86-64 instructions (SSE2,
+ * bit scans; no popcount; names ending in _base), and, where the compiler
+ * can, with -mavx2 -mpopcnt (BW_KNN_AVX2; names ending in _avx2), whose
+ * counting, radii, key making, placing, gather, preprocessing and sums use
+ * 256-bit registers. Both compute the
  * same operations on the same values (no fused multiply-add, no
  * reassociation), so their results are identical bit for bit;
  * lib/mi_knn.c picks one at run time. */
