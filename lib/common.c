@@ -2,6 +2,7 @@
  * CPU count. */
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,32 +64,72 @@ const char *barlow_last_error(void) { return bw_errbuf; }
 
 void bw_clear_error(void) { bw_errbuf[0] = '\0'; }
 
+/* Stores text[0..len) as this thread's message. Text longer than the buffer
+ * (a path of a megabyte, say) keeps its head and its tail, where the reason
+ * is, with "..." between; the cuts fall on UTF-8 character boundaries. */
+static void bw_store_message(const char *text, size_t len)
+{
+    if (len < BW_ERRBUF) {
+        memmove(bw_errbuf, text, len);
+        bw_errbuf[len] = '\0';
+        return;
+    }
+    size_t head = BW_ERRBUF / 4, tail = BW_ERRBUF - 1 - head - 3;
+    while (head > 0 && ((unsigned char)text[head] & 0xC0) == 0x80) head--;
+    const char *t = text + len - tail;
+    while (((unsigned char)*t & 0xC0) == 0x80) t++, tail--;
+    memmove(bw_errbuf, text, head);
+    memcpy(bw_errbuf + head, "...", 3);
+    memmove(bw_errbuf + head + 3, t, tail);
+    bw_errbuf[head + 3 + tail] = '\0';
+}
+
+/* Formats the message, eliding the middle of an over-long result
+ * (bw_store_message). */
+static void bw_vset_message(const char *fmt, va_list ap)
+{
+    char small[BW_ERRBUF];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    size_t len = n > 0 ? (size_t)n : 0;
+    char *buf = len < sizeof small ? small : malloc(len + 1);
+    if (!buf) { /* no memory for the long text: plain truncation */
+        buf = small;
+        len = sizeof small - 1;
+    }
+    vsnprintf(buf, len + 1, fmt, ap);
+    bw_store_message(buf, len);
+    if (buf != small) free(buf);
+}
+
 barlow_status bw_error(barlow_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(bw_errbuf, sizeof bw_errbuf, fmt, ap);
+    bw_vset_message(fmt, ap);
     va_end(ap);
     return status;
 }
 
 barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...)
 {
-    char old[BW_ERRBUF];
+    char old[BW_ERRBUF + 2];
+    size_t m = strlen(bw_errbuf);
+    memcpy(old, bw_errbuf, m + 1);
     va_list ap;
-    memcpy(old, bw_errbuf, sizeof old);
     va_start(ap, fmt);
-    vsnprintf(bw_errbuf, sizeof bw_errbuf, fmt, ap);
+    bw_vset_message(fmt, ap); /* the prefix alone, elided if long */
     va_end(ap);
-    size_t n = strlen(bw_errbuf);
-    if (n + 2 < sizeof bw_errbuf) {
-        memcpy(bw_errbuf + n, ": ", 2);
-        n += 2;
-        size_t m = strlen(old);
-        if (m > sizeof bw_errbuf - 1 - n) m = sizeof bw_errbuf - 1 - n;
-        memcpy(bw_errbuf + n, old, m);
-        bw_errbuf[n + m] = '\0';
-    }
+    size_t pl = strlen(bw_errbuf);
+    char *text = malloc(pl + 2 + m + 1);
+    if (!text) return status;
+    memcpy(text, bw_errbuf, pl);
+    memcpy(text + pl, ": ", 2);
+    memcpy(text + pl + 2, old, m);
+    bw_store_message(text, pl + 2 + m);
+    free(text);
     return status;
 }
 
@@ -164,4 +205,46 @@ size_t bw_resolve_threads(size_t threads, size_t max_useful)
     size_t t = threads ? threads : barlow_cpu_count();
     if (max_useful && t > max_useful) t = max_useful;
     return t ? t : 1;
+}
+
+/* ---- resource limits ------------------------------------------------------ */
+
+static _Atomic uint64_t bw_limits[BW_LIMIT_COUNT] = {
+    [BARLOW_LIMIT_TEXT_BYTES] = (uint64_t)1 << 30,
+    [BARLOW_LIMIT_IMAGE_BYTES] = (uint64_t)256 << 20,
+    [BARLOW_LIMIT_MODEL_BYTES] = (uint64_t)8 << 30,
+    [BARLOW_LIMIT_ARRAY_BYTES] = (uint64_t)16 << 30,
+    [BARLOW_LIMIT_DECODE_BYTES] = (uint64_t)4 << 30,
+};
+
+static const char *const bw_limit_names[BW_LIMIT_COUNT] = {
+    [BARLOW_LIMIT_TEXT_BYTES] = "BARLOW_LIMIT_TEXT_BYTES",
+    [BARLOW_LIMIT_IMAGE_BYTES] = "BARLOW_LIMIT_IMAGE_BYTES",
+    [BARLOW_LIMIT_MODEL_BYTES] = "BARLOW_LIMIT_MODEL_BYTES",
+    [BARLOW_LIMIT_ARRAY_BYTES] = "BARLOW_LIMIT_ARRAY_BYTES",
+    [BARLOW_LIMIT_DECODE_BYTES] = "BARLOW_LIMIT_DECODE_BYTES",
+};
+
+uint64_t barlow_limit_get(barlow_limit which)
+{
+    if ((unsigned)which >= BW_LIMIT_COUNT) return 0;
+    return atomic_load(&bw_limits[which]);
+}
+
+barlow_status barlow_limit_set(barlow_limit which, uint64_t value)
+{
+    bw_clear_error();
+    if ((unsigned)which >= BW_LIMIT_COUNT)
+        return bw_error(BARLOW_E_INVALID_ARG, "barlow_limit_set: unknown limit %d (0..%d)",
+                        (int)which, BW_LIMIT_COUNT - 1);
+    if (value == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "barlow_limit_set: %s=0 (must be >= 1)",
+                        bw_limit_names[which]);
+    atomic_store(&bw_limits[which], value);
+    return BARLOW_OK;
+}
+
+const char *bw_limit_name(barlow_limit which)
+{
+    return (unsigned)which < BW_LIMIT_COUNT ? bw_limit_names[which] : "no limit";
 }

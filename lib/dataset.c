@@ -371,7 +371,7 @@ static barlow_status read_class_names(const char *path, const char *who, char **
 {
     char *data = NULL;
     size_t size = 0;
-    barlow_status st = bw_read_file(path, who, &data, &size);
+    barlow_status st = bw_read_file(path, who, BARLOW_LIMIT_TEXT_BYTES, &data, &size);
     if (st != BARLOW_OK) return st;
     char *p = data, *end = data + size;
     if (size >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
@@ -670,7 +670,7 @@ barlow_status barlow_dataset_load_csv(const char *path, const barlow_dataset_csv
         st = read_class_names(o.class_names_path, who, &names_text, &file_names,
                               &n_file_names);
     size_t data_size = 0;
-    if (st == BARLOW_OK) st = bw_read_file(path, who, &L.data, &data_size);
+    if (st == BARLOW_OK) st = bw_read_file(path, who, BARLOW_LIMIT_TEXT_BYTES, &L.data, &data_size);
     if (st == BARLOW_OK) {
         L.ds = bw_dataset_new(0, who);
         if (!L.ds) st = BARLOW_E_NOMEM;

@@ -226,7 +226,8 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     char *file = NULL;
     if (path) {
         size_t fsize = 0;
-        if ((st = bw_read_file(path, who, &file, &fsize)) != BARLOW_OK) return st;
+        if ((st = bw_read_file(path, who, BARLOW_LIMIT_MODEL_BYTES, &file, &fsize)) != BARLOW_OK)
+            return st;
         data = file;
         size = fsize;
     }

@@ -7,6 +7,7 @@
  * costs at most the file's real size.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,15 @@ static long long gz_read_full(gzFile gz, void *buf, size_t n)
 static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, const char *who)
 {
     const char *kind = want_kind == 1 ? "labels" : "images";
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return bw_error(BARLOW_E_IO, "%s: cannot open %s: %s", who, path,
-                             errno ? strerror(errno) : "gzopen failed");
+    int fd = -1;
+    uint64_t fsize = 0;
+    barlow_status ost = bw_open_input(path, who, BW_NO_LIMIT, &fd, &fsize);
+    if (ost != BARLOW_OK) return ost;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return bw_error(BARLOW_E_NOMEM, "%s: cannot open %s: out of memory", who, path);
+    }
     uint8_t magic[4];
     long long r = gz_read_full(gz, magic, 4);
     barlow_status st = BARLOW_OK;
@@ -141,16 +148,19 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
         }
         count = out->dims[0] * h * w * c;
     }
-    /* Read the data in growing chunks, never beyond what is present. */
-    size_t cap = count < ((size_t)1 << 20) ? count : ((size_t)1 << 20), got = 0;
+    /* Read the data in growing chunks, never beyond what is present nor past
+     * the array limit (+1 byte, to tell "over the limit" from "truncated"). */
+    uint64_t lim = barlow_limit_get(BARLOW_LIMIT_ARRAY_BYTES);
+    size_t target = (uint64_t)count > lim ? (size_t)lim + 1 : count;
+    size_t cap = target < ((size_t)1 << 20) ? target : ((size_t)1 << 20), got = 0;
     uint8_t *data = bw_malloc(cap, who);
     if (!data) {
         st = BARLOW_E_NOMEM;
         goto fail;
     }
-    while (got < count) {
+    while (got < target) {
         if (got == cap) {
-            size_t nc = cap * 2 < count ? cap * 2 : count;
+            size_t nc = cap * 2 < target ? cap * 2 : target;
             uint8_t *nd = realloc(data, nc);
             if (!nd) {
                 free(data);
@@ -171,6 +181,11 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
         }
         got += (size_t)r;
         if ((size_t)r < want) break; /* end of data */
+    }
+    if (got > lim) {
+        free(data);
+        st = bw_check_limit(BARLOW_LIMIT_ARRAY_BYTES, count, who, path, "the data is");
+        goto fail;
     }
     if (got < count) {
         free(data);

@@ -4,6 +4,7 @@
  * colour conversion, and the per-row loader used by the extractor.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,20 +473,91 @@ static barlow_status stb_decode(const uint8_t *data, size_t size, const char *na
 
 /* ---- internal entry points ---------------------------------------------- */
 
+/* ---- the process-wide decode memory budget -------------------------------- */
+
+static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t budget_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t budget_used;
+
+/* Peak memory of decoding a w×h image (bytes, an upper bound): the PNG/BMP
+ * path holds stb_image's inflated rows and its image (f bytes a pixel in
+ * the file's layout: up to 4 channels, 2 bytes for 16-bit PNG), then its
+ * converted copy and ours; the JPEG path one buffer of up to 4 bytes a
+ * pixel (CMYK) converted in place. */
+static uint64_t decode_estimate(const uint8_t *d, size_t size, int fmt, size_t w, size_t h,
+                                size_t want_channels)
+{
+    uint64_t n = (uint64_t)w * h, outc = want_channels ? want_channels : 3;
+    if (fmt == BARLOW_IMAGE_FORMAT_JPEG) return n * (outc > 4 ? outc : 4) + (1u << 20);
+    uint64_t f = 4;
+    if (fmt == BARLOW_IMAGE_FORMAT_PNG && size > 25) {
+        static const uint8_t chans[7] = {1, 0, 3, 4, 2, 0, 4}; /* by colour type */
+        f = d[25] < 7 && chans[d[25]] ? chans[d[25]] : 4;
+        if (d[24] == 16) f *= 2;
+    }
+    uint64_t a = 2 * f, b = f + 3, c = 3 + outc;
+    uint64_t m = a > b ? a : b;
+    return n * (m > c ? m : c) + (1u << 20);
+}
+
+static barlow_status budget_take(uint64_t bytes, const char *name, size_t w, size_t h)
+{
+    uint64_t max = barlow_limit_get(BARLOW_LIMIT_DECODE_BYTES);
+    if (bytes > max)
+        return bw_error(BARLOW_E_UNSUPPORTED,
+                        "%s: decoding its %zux%zu pixels needs about %llu bytes, over the "
+                        "decode memory limit of %llu bytes (BARLOW_LIMIT_DECODE_BYTES; "
+                        "docs/limits.md says how to raise it)",
+                        name, w, h, (unsigned long long)bytes, (unsigned long long)max);
+    pthread_mutex_lock(&budget_lock);
+    while (budget_used > 0 && budget_used + bytes > max)
+        pthread_cond_wait(&budget_cond, &budget_lock);
+    budget_used += bytes;
+    pthread_mutex_unlock(&budget_lock);
+    return BARLOW_OK;
+}
+
+static void budget_give(uint64_t bytes)
+{
+    if (!bytes) return;
+    pthread_mutex_lock(&budget_lock);
+    budget_used -= bytes;
+    pthread_cond_broadcast(&budget_cond);
+    pthread_mutex_unlock(&budget_lock);
+}
+
+void bw_pixels_release_budget(bw_pixels *px)
+{
+    budget_give(px->reserved);
+    px->reserved = 0;
+}
+
 barlow_status bw_image_decode_raw(const uint8_t *data, size_t size, const char *name,
                                   size_t want_channels, const bw_image_limits *lim,
                                   bw_pixels *out)
 {
     int fmt = 0;
-    barlow_status st = detect_format(data, size, name, &fmt);
+    size_t w = 0, h = 0;
+    barlow_status st = bw_image_probe_raw(data, size, name, &fmt, &w, &h);
+    if (st == BARLOW_OK) st = bw_image_check_limits(w, h, lim, name, fmt);
     if (st != BARLOW_OK) return st;
+    uint64_t est = decode_estimate(data, size, fmt, w, h, want_channels);
+    if ((st = budget_take(est, name, w, h)) != BARLOW_OK) return st;
     bw_pixels px = {0};
     if (fmt == BARLOW_IMAGE_FORMAT_JPEG)
         st = jpeg_decode(data, size, name, want_channels, lim, 0, &px);
     else
         st = stb_decode(data, size, name, fmt, want_channels, lim, 0, &px);
-    if (st == BARLOW_OK) *out = px;
-    return st;
+    if (st != BARLOW_OK) {
+        budget_give(est);
+        return st;
+    }
+    /* Keep only what the pixels hold. */
+    px.reserved = (uint64_t)px.width * px.height * px.channels;
+    if (px.reserved > est) px.reserved = est;
+    budget_give(est - px.reserved);
+    *out = px;
+    return BARLOW_OK;
 }
 
 barlow_status bw_image_probe_raw(const uint8_t *data, size_t size, const char *name,
@@ -636,6 +708,7 @@ static barlow_status decode_common(const uint8_t *data, size_t size, const char 
     bw_pixels px = {0};
     st = bw_image_decode_raw(data, size, name, channels, &lim, &px);
     if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
+    bw_pixels_release_budget(&px); /* the image is the caller's from here */
     return bw_image_wrap(&px, who, out);
 }
 
@@ -662,7 +735,7 @@ barlow_status barlow_image_decode_file(const char *path, const barlow_image_opti
     if (st != BARLOW_OK) return st;
     char *data = NULL;
     size_t size = 0;
-    st = bw_read_file(path, who, &data, &size);
+    st = bw_read_file(path, who, BARLOW_LIMIT_IMAGE_BYTES, &data, &size);
     if (st != BARLOW_OK) return st;
     st = decode_common((const uint8_t *)data, size, path, opts, who, out);
     free(data);
@@ -884,7 +957,7 @@ barlow_status bw_image_load_source(const bw_image_source *src, const bw_preproce
     if (src->path) {
         char *data = NULL;
         size_t size = 0;
-        st = bw_read_file(src->path, who, &data, &size);
+        st = bw_read_file(src->path, who, BARLOW_LIMIT_IMAGE_BYTES, &data, &size);
         if (st != BARLOW_OK) {
             /* bw_read_file's message is "image: cannot open PATH: why";
              * drop the "image: " for a reason that starts with the path. */
@@ -907,6 +980,7 @@ barlow_status bw_image_load_source(const bw_image_source *src, const bw_preproce
         st = bw_preprocess_pixels(px.data, px.width, px.height, px.channels, pp->resize,
                                   pp->crop, pp->channels, chw_out, src->path);
         free(px.data);
+        bw_pixels_release_budget(&px);
         return bw_image_fill_reason(st, reason, reason_len);
     }
     if (!src->pixels || (src->channels != 1 && src->channels != 3) || src->width == 0 ||

@@ -101,10 +101,20 @@ typedef struct bw_pixels {
     uint8_t *data;
     size_t width, height, channels;
     int format; /* barlow_image_format */
+    uint64_t reserved; /* decode memory budget held for data (bytes) */
 } bw_pixels;
 
+/* Returns px->reserved to the process-wide decode budget
+ * (BARLOW_LIMIT_DECODE_BYTES) and sets it to 0: call it when the pixels are
+ * freed, or handed to a caller outside the library. */
+void bw_pixels_release_budget(bw_pixels *px);
+
 /* Decodes an encoded image in memory. want_channels: 0 = native (1 for grey
- * sources, 3 otherwise), 1 or 3. `name` (a path or "<memory>") starts every
+ * sources, 3 otherwise), 1 or 3. The decode first takes its estimated peak
+ * memory from the process-wide decode budget (waiting while other threads'
+ * decodes hold it; UNSUPPORTED when the image alone needs more than the
+ * whole budget) and keeps out->reserved of it for the pixels: release it
+ * with bw_pixels_release_budget. `name` (a path or "<memory>") starts every
  * message, e.g. "x.jpg: truncated JPEG data"; callers prefix their function
  * name. On failure *out is untouched. */
 barlow_status bw_image_decode_raw(const uint8_t *data, size_t size, const char *name,

@@ -75,21 +75,54 @@ int bw_parallel_for(size_t n, size_t threads, bw_item_fn fn, void *ctx,
  * (only after a 0, so that the usual case stays one pass). */
 int bw_f32_all_finite(const float *x, size_t n);
 
-/* Atomic file output: bw_atomic_open creates "<path>.tmp-XXXXXX" in the
- * target directory; bw_atomic_commit flushes, closes and renames it onto
- * path; bw_atomic_abort closes and removes it. Errors name `who` and path. */
+/* ---- limits (lib/common.c) and the file layer (lib/fileio.c) ------------- */
+
+enum { BW_LIMIT_COUNT = 5 };
+/* For bw_open_input on a file that is mapped or streamed, not read whole. */
+#define BW_NO_LIMIT ((barlow_limit)-1)
+
+/* "BARLOW_LIMIT_TEXT_BYTES", ...; "no limit" for BW_NO_LIMIT. */
+const char *bw_limit_name(barlow_limit which);
+
+/* UNSUPPORTED "who: name: <what> <bytes> bytes, over the limit of ... (NAME;
+ * ...)" when bytes exceeds the limit, else OK. BW_NO_LIMIT never fails. */
+barlow_status bw_check_limit(barlow_limit limit, uint64_t bytes, const char *who,
+                             const char *name, const char *what);
+
+/* Opens an input file: a regular file only (stat before open, so a device
+ * is never opened and a FIFO never waited on; symbolic links are followed),
+ * at most `limit` bytes (BW_NO_LIMIT: any size). *fd is O_CLOEXEC; *size is
+ * its size. Errors: INVALID_ARG (NULL/empty path), IO naming who, the path
+ * and what it is, UNSUPPORTED (over the limit, naming it). */
+barlow_status bw_open_input(const char *path, const char *who, barlow_limit limit, int *fd,
+                            uint64_t *size);
+/* As bw_open_input, as a FILE opened "rb". */
+barlow_status bw_fopen_input(const char *path, const char *who, barlow_limit limit, FILE **fp,
+                             uint64_t *size);
+/* Reads a whole input file (bw_open_input's checks; never more than the
+ * limit even if it grows) into a malloc'd buffer, NUL-terminated; *size
+ * excludes the NUL. The one reader of every file read whole. */
+barlow_status bw_read_file(const char *path, const char *who, barlow_limit limit, char **data,
+                           size_t *size);
+
+/* Atomic file output, the one writer of every output file: bw_atomic_open
+ * checks the target (absent or a regular file; directory usable) and
+ * creates "<path>.tmp-XXXXXX" beside it with the target's mode (a new
+ * file's when absent), registered so that barlow_output_remove_temporaries
+ * can remove it; bw_atomic_commit flushes, fsyncs, closes and renames it
+ * onto path (CANCELLED when it was removed meanwhile); bw_atomic_abort
+ * closes and removes it. After commit or abort nothing is left behind but
+ * the complete file. Errors name `who` and path. */
 typedef struct bw_atomic_file {
     FILE *fp;
     char *tmp_path;
     char *path;
+    struct bw_atomic_file *prev, *next; /* the registry (lib/fileio.c) */
+    bool removed;                       /* temporary gone (renamed or removed) */
 } bw_atomic_file;
 barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *who);
 barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who);
 void bw_atomic_abort(bw_atomic_file *af);
-
-/* Reads a whole file into a malloc'd buffer (NUL-terminated; size excludes
- * the NUL). Errors: IO naming who and path, NOMEM. */
-barlow_status bw_read_file(const char *path, const char *who, char **data, size_t *size);
 
 /* ---- text building (JSON, DOT, CSV) -------------------------------------- */
 

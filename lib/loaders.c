@@ -341,7 +341,7 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
             rs = barlow_dataset_image_path(ds, i, &path);
             char *data = NULL;
             size_t size = 0;
-            if (rs == BARLOW_OK) rs = bw_read_file(path, "image", &data, &size);
+            if (rs == BARLOW_OK) rs = bw_read_file(path, "image", BARLOW_LIMIT_IMAGE_BYTES, &data, &size);
             if (rs == BARLOW_OK) {
                 int fmt = 0;
                 size_t w = 0, h = 0;

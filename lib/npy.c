@@ -592,6 +592,10 @@ barlow_status bw_npy_read(bw_src *src, bw_npy_as as, void *out)
     bw_npy_header h;
     barlow_status st = bw_npy_read_header(src, &h);
     if (st) return st;
+    uint64_t bytes = as == BW_NPY_AS_ARRAY ? h.data_bytes : (uint64_t)h.count * sizeof(float);
+    st = bw_check_limit(BARLOW_LIMIT_ARRAY_BYTES, bytes, src->who, src->path,
+                        "reading the array into memory takes");
+    if (st) return st;
     return as == BW_NPY_AS_ARRAY ? load_array(src, &h, out) : load_matrix(src, &h, out);
 }
 
@@ -630,18 +634,9 @@ static barlow_status file_open(file_src *f, const char *path, const char *who)
     f->base.who = who;
     f->base.path = path;
     f->base.total = UINT64_MAX;
-    f->fp = fopen(path, "rb");
-    if (!f->fp) return bw_error(BARLOW_E_IO, "%s: cannot open %s: %s", who, path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f->fp), &sb) == 0) {
-        if (S_ISDIR(sb.st_mode)) {
-            fclose(f->fp);
-            f->fp = NULL;
-            return bw_error(BARLOW_E_IO, "%s: cannot read %s: it is a directory", who, path);
-        }
-        if (S_ISREG(sb.st_mode)) f->base.total = (uint64_t)sb.st_size;
-    }
-    return BARLOW_OK;
+    /* Regular files only; the size is not capped here (a matrix may be
+     * mapped): the array limit applies to what is read into memory. */
+    return bw_fopen_input(path, who, BW_NO_LIMIT, &f->fp, &f->base.total);
 }
 
 /* The two .npy file loaders: the argument checks, then one read. */
@@ -693,9 +688,6 @@ barlow_status barlow_matrix_map_npy(const char *path, barlow_matrix **out)
         st = src_error(&f.base, BARLOW_E_UNSUPPORTED,
                        "a Fortran-order array cannot be mapped; use barlow_matrix_load_npy, "
                        "which transposes");
-    } else if (f.base.total == UINT64_MAX) {
-        st = src_error(&f.base, BARLOW_E_UNSUPPORTED,
-                       "not a regular file, cannot be mapped; use barlow_matrix_load_npy");
     } else if (h.data_offset % sizeof(float) != 0) {
         st = src_error(&f.base, BARLOW_E_UNSUPPORTED,
                        "the data starts at offset %llu, not a multiple of 4, and cannot be "

@@ -316,15 +316,11 @@ static barlow_status member_open(const char *path, const char *name, const char 
                                  FILE **fpp, zip_dir *dir, member_src *m)
 {
     memset(m, 0, sizeof *m);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return bw_error(BARLOW_E_IO, "%s: cannot open %s: %s", who, path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return bw_error(BARLOW_E_IO, "%s: cannot read %s: not a regular file", who, path);
-    }
-    uint64_t fsize = (uint64_t)sb.st_size;
-    barlow_status st = zip_read_dir(fp, fsize, who, path, dir);
+    FILE *fp = NULL;
+    uint64_t fsize = 0;
+    barlow_status st = bw_fopen_input(path, who, BW_NO_LIMIT, &fp, &fsize);
+    if (st) return st;
+    st = zip_read_dir(fp, fsize, who, path, dir);
     if (st) {
         fclose(fp);
         return st;

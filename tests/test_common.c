@@ -112,7 +112,7 @@ int main(void)
            "committed file has mode 0666 & ~umask (%o)", (unsigned)(sbuf.st_mode & 0777));
     char *data = NULL;
     size_t size = 0;
-    TAP_OK(bw_read_file(path, "t", &data, &size) == BARLOW_OK && size == 5 &&
+    TAP_OK(bw_read_file(path, "t", BARLOW_LIMIT_TEXT_BYTES, &data, &size) == BARLOW_OK && size == 5 &&
                strcmp(data, "hello") == 0,
            "read back");
     free(data);
@@ -128,7 +128,7 @@ int main(void)
     bw_sb_init(&sv);
     bw_sb_append(&sv, "saved\n");
     snprintf(path, sizeof path, "%s/saved.txt", dir);
-    TAP_OK(bw_sb_save(&sv, path, "t") == BARLOW_OK && bw_read_file(path, "t", &data, &size) == BARLOW_OK &&
+    TAP_OK(bw_sb_save(&sv, path, "t") == BARLOW_OK && bw_read_file(path, "t", BARLOW_LIMIT_TEXT_BYTES, &data, &size) == BARLOW_OK &&
                size == 6 && strcmp(data, "saved\n") == 0,
            "bw_sb_save writes the text");
     free(data);

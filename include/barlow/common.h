@@ -113,6 +113,66 @@ typedef int (*barlow_progress_fn)(size_t done, size_t total, void *user_data);
  * the thread count. */
 BARLOW_API size_t barlow_cpu_count(void);
 
+/* ---- resource limits ----------------------------------------------------- */
+
+/* Process-wide caps on what the library reads or holds for one input, so that
+ * a hostile or mistaken file (a symlink to /dev/zero, a 20 GB "CSV", a small
+ * PNG that decodes to 16384x16384 pixels) fails with a message instead of
+ * exhausting memory. Every value is in bytes; docs/limits.md has the table.
+ * A limit that is hit gives an error naming the file, its size, the limit and
+ * the name below. */
+typedef enum barlow_limit {
+    /* Size of a metadata CSV or class-name file (read whole). 1 GiB. */
+    BARLOW_LIMIT_TEXT_BYTES = 0,
+    /* Size of one encoded image file (read whole before decoding). 256 MiB. */
+    BARLOW_LIMIT_IMAGE_BYTES = 1,
+    /* Size of a TorchScript model file (read whole). 8 GiB. */
+    BARLOW_LIMIT_MODEL_BYTES = 2,
+    /* Bytes of one array read into memory from .npy, an .npz member or IDX
+     * (after decompression; a memory-mapped matrix is not counted). 16 GiB. */
+    BARLOW_LIMIT_ARRAY_BYTES = 3,
+    /* Estimated pixel memory of all image decodes in flight in the process at
+     * once (every thread together). A decode that would pass it waits for
+     * others to finish; an image that alone needs more is refused. 4 GiB. */
+    BARLOW_LIMIT_DECODE_BYTES = 4
+} barlow_limit;
+
+/* The current value of `which`; 0 for an unknown limit. Thread-safe. */
+BARLOW_API uint64_t barlow_limit_get(barlow_limit which);
+
+/* Sets `which` for the whole process (new reads and decodes see it; those in
+ * flight keep the value they started with). value >= 1. Thread-safe.
+ * Errors: INVALID_ARG (unknown limit, value 0). */
+BARLOW_API barlow_status barlow_limit_set(barlow_limit which, uint64_t value);
+
+/* ---- output files ------------------------------------------------------- */
+
+/* Every file the library writes goes through one layer (docs/limits.md,
+ * "Output files"): the data goes to a temporary file in the target's
+ * directory, which is flushed to disk and renamed onto the path only when
+ * complete, so a reader sees the old file or the new one, never a part. An
+ * existing target must be a regular file (its permission bits, and as root
+ * its owner, are kept); a symbolic link, directory, device, FIFO or socket at
+ * the path is refused, never replaced or written through. On any error the
+ * temporary is removed and the target is untouched. */
+
+/* Checks, without writing anything, that `path` could be written: it is
+ * absent or a regular file (not a symbolic link), and its directory exists
+ * and is writable. For programs that check every output before a long run.
+ * Errors: INVALID_ARG (NULL or empty path), IO (naming the path and the
+ * reason: a directory, device, FIFO, socket or symbolic link; a missing or
+ * unwritable directory). Thread-safe. */
+BARLOW_API barlow_status barlow_output_check(const char *path);
+
+/* Removes every temporary file that the library's writers have created in
+ * this process and not yet renamed into place or removed; a writer whose
+ * temporary was removed fails with BARLOW_E_CANCELLED when it next commits.
+ * Returns how many were removed. For a program's SIGINT/SIGTERM handling: it
+ * takes a lock, so it is NOT async-signal-safe; call it from a thread that
+ * receives the signal with sigwait() (as the barlow program does), not from a
+ * signal handler. Thread-safe. */
+BARLOW_API size_t barlow_output_remove_temporaries(void);
+
 #ifdef __cplusplus
 }
 #endif
