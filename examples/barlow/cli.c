@@ -6,8 +6,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+
+const char cli_common_usage[] =
+    "\n"
+    "Every command also takes --limit NAME=SIZE (repeatable) to change one of the\n"
+    "library's input limits: text (CSV and class-name files, 1G), image (one\n"
+    "image file, 256M), model (8G), array (an array read into memory, 16G) or\n"
+    "decode (pixel memory of all image decodes at once, 4G); SIZE in bytes with\n"
+    "an optional K, M or G suffix (docs/limits.md).\n";
+
+/* "NAME=SIZE" of --limit → barlow_limit_set. */
+static int cli_set_limit(const char *cmd, const char *text)
+{
+    static const struct { const char *name; barlow_limit which; } names[] = {
+        {"text", BARLOW_LIMIT_TEXT_BYTES},   {"image", BARLOW_LIMIT_IMAGE_BYTES},
+        {"model", BARLOW_LIMIT_MODEL_BYTES}, {"array", BARLOW_LIMIT_ARRAY_BYTES},
+        {"decode", BARLOW_LIMIT_DECODE_BYTES},
+    };
+    const char *eq = text ? strchr(text, '=') : NULL;
+    size_t k = 0, n = sizeof names / sizeof names[0];
+    while (eq && k < n && (strlen(names[k].name) != (size_t)(eq - text) ||
+                           strncmp(names[k].name, text, (size_t)(eq - text)) != 0))
+        k++;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = eq && eq[1] >= '0' && eq[1] <= '9' ? strtoull(eq + 1, &end, 10) : 0;
+    unsigned shift = 0;
+    if (end && *end) {
+        const char *sfx = "KMG";
+        const char *p = strchr(sfx, *end);
+        shift = p && end[1] == '\0' ? 10u * (unsigned)(p - sfx + 1) : 99;
+    }
+    bool ok = eq && k < n && end && !errno && v > 0 && shift != 99 && v <= (UINT64_MAX >> shift);
+    if (!ok) {
+        fprintf(stderr, "barlow %s: --limit %s: expected NAME=SIZE with NAME one of text, "
+                        "image, model, array, decode and SIZE > 0 bytes (K, M, G suffixes)\n",
+                cmd, text ? text : "(missing)");
+        return -1;
+    }
+    barlow_limit_set(names[k].which, (uint64_t)v << shift);
+    return 0;
+}
 
 int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
               const char *usage, bool *help)
@@ -17,8 +59,14 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
+            fputs(cli_common_usage, stdout);
             *help = true;
             return CLI_OK;
+        }
+        if (!strncmp(a, "--limit", 7) && (a[7] == '\0' || a[7] == '=')) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (cli_set_limit(argv[0], v) != 0) return CLI_USAGE;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "barlow %s: unexpected argument '%s'\n\n%s", argv[0], a, usage);
@@ -78,8 +126,12 @@ int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *
         ok = !errno && !*end && v >= min && v <= max;
     }
     if (!ok) {
-        fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt,
-                text ? text : "", min, max);
+        if (max == SIZE_MAX)
+            fprintf(stderr, "barlow: --%s=%s is not an integer >= %zu\n", opt, text ? text : "",
+                    min);
+        else
+            fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt,
+                    text ? text : "", min, max);
         return -1;
     }
     *out = (size_t)v;
@@ -144,27 +196,54 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
+int cli_split_spec(const char *spec, char **path, const char **member)
 {
     const char *colon = strstr(spec, ".npz:");
-    if (colon) {
-        size_t n = (size_t)(colon - spec) + 4;
-        char *path = malloc(n + 1);
-        if (!path) return BARLOW_E_NOMEM;
-        memcpy(path, spec, n);
-        path[n] = '\0';
-        barlow_status st = barlow_matrix_load_npz(path, colon + 5, out);
-        free(path);
-        return st;
+    size_t n = colon ? (size_t)(colon - spec) + 4 : strlen(spec);
+    *path = malloc(n + 1);
+    if (!*path) return -1;
+    memcpy(*path, spec, n);
+    (*path)[n] = '\0';
+    *member = colon ? colon + 5 : NULL;
+    return 0;
+}
+
+barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
+{
+    char *path;
+    const char *member;
+    if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
+    barlow_status st;
+    if (member) st = barlow_matrix_load_npz(path, member, out);
+    else if (ends_with(path, ".npz")) st = barlow_matrix_load_npz(path, "features", out);
+    else st = barlow_matrix_load_npy(path, out);
+    free(path);
+    return st;
+}
+
+/* A 1-D array from F.npy or F.npz:member (an .npz needs the member). */
+static barlow_status load_array(const char *spec, barlow_array **out)
+{
+    char *path;
+    const char *member;
+    if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
+    barlow_status st;
+    if (member) {
+        st = barlow_array_load_npz(path, member, out);
+    } else if (ends_with(path, ".npz")) {
+        cli_set_error("%s is an .npz archive: name the member as %s:MEMBER", spec, spec);
+        st = BARLOW_E_INVALID_ARG;
+    } else {
+        st = barlow_array_load_npy(path, out);
     }
-    if (ends_with(spec, ".npz")) return barlow_matrix_load_npz(spec, "features", out);
-    return barlow_matrix_load_npy(spec, out);
+    free(path);
+    return st;
 }
 
 barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out)
 {
     barlow_array *a = NULL;
-    barlow_status st = barlow_array_load_npy(path, &a);
+    barlow_status st = load_array(path, &a);
     if (st != BARLOW_OK) return st;
     size_t m = barlow_array_size(a);
     int32_t *v = malloc((m ? m : 1) * sizeof *v);
@@ -203,4 +282,67 @@ barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out)
     }
     *out = f;
     return BARLOW_OK;
+}
+
+/* realpath of path's directory + "/" + its last component (the file need
+ * not exist); NULL when the directory cannot be resolved. */
+static char *canonical(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *real = dir ? realpath(dir, NULL) : NULL;
+    free(dir);
+    if (!real) return NULL;
+    size_t n = strlen(real) + strlen(base) + 2;
+    char *c = malloc(n);
+    if (c) snprintf(c, n, "%s/%s", real, base);
+    free(real);
+    return c;
+}
+
+/* 1 when a and b name the same file: the same existing inode, or the same
+ * canonical path. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (!strcmp(a, b)) return 1;
+    char *ca = canonical(a), *cb = canonical(b);
+    int same = ca && cb && !strcmp(ca, cb);
+    free(ca);
+    free(cb);
+    return same;
+}
+
+int cli_check_outputs(const char *cmd, const cli_file *outs, size_t n_outs, const cli_file *ins,
+                      size_t n_ins)
+{
+    for (size_t i = 0; i < n_outs; i++) {
+        if (!outs[i].spec) continue;
+        if (barlow_output_check(outs[i].spec) != BARLOW_OK) {
+            fprintf(stderr, "barlow %s: --%s: %s\n", cmd, outs[i].opt, barlow_last_error());
+            return CLI_ERROR;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (outs[j].spec && same_file(outs[i].spec, outs[j].spec)) {
+                fprintf(stderr, "barlow %s: --%s and --%s name the same file %s\n", cmd,
+                        outs[j].opt, outs[i].opt, outs[i].spec);
+                return CLI_ERROR;
+            }
+        for (size_t j = 0; j < n_ins; j++) {
+            char *path;
+            const char *member;
+            if (!ins[j].spec || cli_split_spec(ins[j].spec, &path, &member) != 0) continue;
+            int same = same_file(outs[i].spec, path);
+            free(path);
+            if (same) {
+                fprintf(stderr, "barlow %s: --%s %s would overwrite the input --%s %s\n", cmd,
+                        outs[i].opt, outs[i].spec, ins[j].opt, ins[j].spec);
+                return CLI_ERROR;
+            }
+        }
+    }
+    return CLI_OK;
 }

@@ -46,11 +46,34 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
 /* Prints a double as a JSON number (round-trip precision; null if not finite). */
 void cli_json_double(double v);
 
+/* The text that every command's --help ends with (the common options). */
+extern const char cli_common_usage[];
+
+/* Splits "F.npz:member" into a new string F.npz (*path, free it) and
+ * *member (pointing into spec); any other spec → a copy and NULL member.
+ * Returns -1 when out of memory. */
+int cli_split_spec(const char *spec, char **path, const char **member);
+
+/* An option naming a file: "--opt spec" (spec NULL when not given). */
+typedef struct cli_file {
+    const char *opt;
+    const char *spec;
+} cli_file;
+
+/* Checked before any work: every output can be written (barlow_output_check:
+ * absent or a regular file in a writable directory), and no output is
+ * another output or an input (the same path or the same existing file;
+ * inputs may be F.npz:member). Prints "barlow CMD: ..." and returns
+ * CLI_ERROR on the first problem, else CLI_OK. */
+int cli_check_outputs(const char *cmd, const cli_file *outs, size_t n_outs, const cli_file *ins,
+                      size_t n_ins);
+
 /* Loads a float32 matrix from F.npy, or from F.npz (member "features" unless
  * "F.npz:member" names another). */
 barlow_status cli_load_matrix(const char *spec, barlow_matrix **out);
 
-/* Loads a 1-D array of 0/1 (bool/int/float) failure flags of length n. */
+/* Loads a 1-D array of 0/1 (bool/int/float) failure flags of length n from
+ * F.npy or F.npz:member. */
 barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out);
 
 /* Subcommands. */

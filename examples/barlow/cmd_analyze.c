@@ -29,7 +29,9 @@ static const char analyze_usage[] =
     "\n"
     "  --features F           n x d float32 features; a .npy is memory-mapped\n"
     "                         (never read whole), .npz[:member] is loaded\n"
-    "                         (member \"features\" by default)\n"
+    "                         (member \"features\" by default). Do not change a\n"
+    "                         mapped .npy while the analysis runs: truncating it\n"
+    "                         kills the program with SIGBUS (docs/limits.md)\n"
     "  --labels L             n class ids (.npy, or an .npz member such as\n"
     "                         features.npz:labels from barlow extract)\n"
     "  --predictions P        n class ids (.npy or .npz:member)\n"
@@ -112,30 +114,17 @@ static int parse_depths(const char *text, int32_t *out, size_t *n_out)
 
 /* The directory of `path` exists and is writable (checked before the long
  * run so that a typo does not cost the whole analysis). */
-static int check_out_dir(const char *path)
+/* The JSON, then the CSV; when the CSV cannot be written, a JSON that this
+ * run created is removed again, so that an error leaves no half result. */
+static barlow_status save_results(const barlow_analysis *an, const char *json, const char *csv)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof dir) n = sizeof dir - 1;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_set_error("cannot write %s: directory %s does not exist", path, dir);
-        return -1;
-    }
-    if (access(dir, W_OK) != 0) {
-        cli_set_error("cannot write %s: directory %s is not writable (%s)", path, dir,
-                      strerror(errno));
-        return -1;
-    }
-    return 0;
+    struct stat sb;
+    bool json_existed = stat(json, &sb) == 0;
+    barlow_status st = barlow_analysis_save_json(an, json);
+    if (st != BARLOW_OK || !csv) return st;
+    st = barlow_analysis_save_csv(an, csv);
+    if (st != BARLOW_OK && !json_existed) unlink(json);
+    return st;
 }
 
 static barlow_status load_features(const char *spec, barlow_matrix **out)
@@ -228,8 +217,10 @@ int cmd_analyze(int argc, char **argv)
     if (maxp_t && cli_double("max-p-value", maxp_t, &ro.max_p_value) != 0) return CLI_USAGE;
     ao.rules = &ro;
 
-    if (check_out_dir(out_t) != 0 || (csv_t && check_out_dir(csv_t) != 0))
-        return cli_fail("analyze", BARLOW_E_IO);
+    const cli_file outs[] = {{"out", out_t}, {"csv", csv_t}};
+    const cli_file ins[] = {{"features", features_t}, {"labels", labels_t},
+                            {"predictions", preds_t}, {"class-names", names_t}};
+    if (cli_check_outputs("analyze", outs, 2, ins, 4) != CLI_OK) return CLI_ERROR;
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -243,8 +234,7 @@ int cmd_analyze(int argc, char **argv)
         bool bar = !quiet && isatty(STDERR_FILENO);
         st = barlow_analyze(X, ds, &ao, bar ? draw_progress : NULL, &ps, &an);
     }
-    if (st == BARLOW_OK) st = barlow_analysis_save_json(an, out_t);
-    if (st == BARLOW_OK && csv_t) st = barlow_analysis_save_csv(an, csv_t);
+    if (st == BARLOW_OK) st = save_results(an, out_t, csv_t);
     if (st != BARLOW_OK) {
         rc = cli_fail("analyze", st);
         barlow_analysis_free(an);

@@ -15,7 +15,7 @@ static const char usage_text[] =
     "          --idx IMAGES.idx[.gz] --idx-labels LABELS.idx[.gz])\n"
     "         [--predict INSPECTED.pt] [--size 224] [--resize 256] [--channels 3]\n"
     "         [--batch 32] [--model-batch N] [--threads N] [--decode-threads N]\n"
-    "         [--device cpu]\n"
+    "         [--device cpu] [--max-image-side 32768] [--max-pixels 268435456]\n"
     "         [--sha256 HEX] [--predict-sha256 HEX] [--class-names FILE]\n"
     "         [--logits] [--no-optimize] [--no-tune-malloc] [--quiet]\n"
     "         --out FEATURES.npz\n"
@@ -47,6 +47,10 @@ static const char usage_text[] =
     "  --threads N        libtorch threads, 0 = all cores (0)\n"
     "  --decode-threads N image decoding threads, 0 = auto (0)\n"
     "  --device D         cpu, cuda or cuda:N (cpu)\n"
+    "  --max-image-side N refuse (skip) images wider or taller (32768)\n"
+    "  --max-pixels N     refuse (skip) images of more pixels (268435456 = 2^28);\n"
+    "                     the memory of all decodes at once is capped by\n"
+    "                     --limit decode=SIZE\n"
     "  --sha256 HEX       refuse MODEL unless its SHA-256 is HEX\n"
     "  --predict-sha256 HEX  the same for --predict\n"
     "  --logits           also store MODEL's logits\n"
@@ -134,7 +138,7 @@ int cmd_extract(int argc, char **argv)
                *idx_labels = NULL, *predict = NULL, *size_s = NULL, *resize_s = NULL,
                *channels_s = NULL, *batch_s = NULL, *mbatch_s = NULL, *threads_s = NULL,
                *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
-               *class_names = NULL, *out = NULL;
+               *class_names = NULL, *out = NULL, *side_s = NULL, *pixels_s = NULL;
     bool logits = false, no_opt = false, no_tune = false, quiet = false, help = false;
     const cli_opt opts[] = {
         {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
@@ -150,6 +154,7 @@ int cmd_extract(int argc, char **argv)
         {"out", true, &out, NULL},              {"logits", false, NULL, &logits},
         {"no-optimize", false, NULL, &no_opt},  {"quiet", false, NULL, &quiet},
         {"no-tune-malloc", false, NULL, &no_tune},
+        {"max-image-side", true, &side_s, NULL}, {"max-pixels", true, &pixels_s, NULL},
     };
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
     if (rc != CLI_OK || help) return rc;
@@ -181,8 +186,20 @@ int cmd_extract(int argc, char **argv)
         (batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
         (mbatch_s && cli_size("model-batch", mbatch_s, 0, 65536, &eo.model_batch)) ||
         (threads_s && cli_size("threads", threads_s, 0, 1024, &eo.threads)) ||
-        (dthreads_s && cli_size("decode-threads", dthreads_s, 0, 256, &eo.decode_threads)))
+        (dthreads_s && cli_size("decode-threads", dthreads_s, 0, 256, &eo.decode_threads)) ||
+        (side_s && cli_size("max-image-side", side_s, 1, 2147483647u, &eo.max_image_side)))
         return CLI_USAGE;
+    if (pixels_s) {
+        size_t v;
+        if (cli_size("max-pixels", pixels_s, 1, (size_t)1 << 40, &v) != 0) return CLI_USAGE;
+        eo.max_image_pixels = v;
+    }
+    const cli_file outs[] = {{"out", out}};
+    const cli_file ins[] = {{"model", model},       {"predict", predict},
+                            {"metadata", metadata}, {"class-names", class_names},
+                            {"idx", idx},           {"idx-labels", idx_labels}};
+    if (cli_check_outputs("extract", outs, 1, ins, sizeof ins / sizeof ins[0]) != CLI_OK)
+        return CLI_ERROR;
     if (eo.channels == 2) return cli_usage_error("extract", "--channels must be 1 or 3");
     eo.device = device;
     eo.optimize = no_opt ? 0 : 1;

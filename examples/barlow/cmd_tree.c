@@ -259,6 +259,13 @@ int cmd_tree(int argc, char **argv)
     barlow_tree_eval *ev = NULL;
     size_t *rules = NULL;
     barlow_buffer buf = {NULL, 0};
+    const cli_file outs[] = {{"out", out_t}};
+    const cli_file ins[] = {{"features", features}, {"failures", failures},
+                            {"eval-features", evf_t}, {"eval-failures", evy_t}};
+    if (cli_check_outputs("tree", outs, 1, ins, 4) != CLI_OK) {
+        free(cols);
+        return CLI_ERROR;
+    }
     barlow_status st = cli_load_matrix(features, &X);
     if (st == BARLOW_OK) st = cli_load_failures(failures, barlow_matrix_rows(X), &y);
     if (st == BARLOW_OK && select_t) {
