@@ -1,4 +1,5 @@
 /* RFC 4180 CSV record reader (see csv.h for the accepted dialect). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,24 @@ void bw_csv_free(bw_csv_reader *r)
 const char *bw_csv_field(const bw_csv_reader *r, size_t k)
 {
     return r->buf + r->offsets[k];
+}
+
+barlow_status bw_text_nul_error(const char *who, const char *path, size_t line,
+                                const char *where)
+{
+    return bw_error(BARLOW_E_FORMAT,
+                    "%s: %s: line %zu%s: NUL byte (text files must not contain NUL bytes: "
+                    "binary data, or UTF-16 text?)",
+                    who, path, line, where);
+}
+
+/* Notes the record's first NUL byte (in the field being read, on the
+ * current line). */
+static void note_nul(bw_csv_reader *r)
+{
+    if (r->nul_line) return;
+    r->nul_line = r->next_line;
+    r->nul_field = r->n_fields - 1;
 }
 
 static int buf_put(bw_csv_reader *r, char c)
@@ -83,6 +102,7 @@ barlow_status bw_csv_next(bw_csv_reader *r, int *got, const char *who, const cha
     if (r->pos >= r->size) return BARLOW_OK;
 
     r->line = r->next_line;
+    r->nul_line = 0;
     r->buf_len = 0;
     r->n_fields = 0;
     const char *d = r->data;
@@ -108,7 +128,15 @@ barlow_status bw_csv_next(bw_csv_reader *r, int *got, const char *who, const cha
                 }
                 if (c == '\n' || (c == '\r' && !(r->pos < r->size && d[r->pos] == '\n')))
                     r->next_line++;
+                else if (c == '\0')
+                    note_nul(r);
                 if (buf_put(r, c) != 0) goto nomem;
+            }
+            if (r->pos < r->size && d[r->pos] == '\0') {
+                char where[64];
+                snprintf(where, sizeof where, " (after the closing quote of field %zu)",
+                         r->n_fields);
+                return bw_text_nul_error(who, path, r->next_line, where);
             }
             if (r->pos < r->size && d[r->pos] != ',' && d[r->pos] != '\n' && d[r->pos] != '\r')
                 return bw_error(BARLOW_E_FORMAT,
@@ -118,6 +146,7 @@ barlow_status bw_csv_next(bw_csv_reader *r, int *got, const char *who, const cha
         } else {
             while (r->pos < r->size && d[r->pos] != ',' && d[r->pos] != '\n' &&
                    d[r->pos] != '\r') {
+                if (d[r->pos] == '\0') note_nul(r);
                 if (buf_put(r, d[r->pos++]) != 0) goto nomem;
             }
         }

@@ -267,6 +267,33 @@ void barlow_dataset_free(barlow_dataset *ds)
     free(ds);
 }
 
+/* ---- class names are UTF-8 (docs/formats.md, "Text encoding") -------------- */
+
+/* OK when name[0..n) is valid UTF-8, else `code` with "not valid UTF-8: byte
+ * 0xXX at offset N (...)"; callers prefix where the name comes from
+ * (bw_error_prefix). */
+static barlow_status check_name_utf8(const char *name, size_t n, barlow_status code)
+{
+    size_t off = bw_utf8_check(name, n);
+    if (off == n) return BARLOW_OK;
+    return bw_error(code, "not valid UTF-8: byte 0x%02x at offset %zu (class names must be UTF-8)",
+                    (unsigned)(unsigned char)name[off], off);
+}
+
+/* A caller's class_names array: INVALID_ARG naming the index of a NULL,
+ * empty or non-UTF-8 name. */
+static barlow_status check_name_list(const char *const *names, size_t n, const char *who)
+{
+    for (size_t c = 0; c < n; c++) {
+        if (!names[c] || !names[c][0])
+            return bw_error(BARLOW_E_INVALID_ARG, "%s: class_names[%zu] is %s", who, c,
+                            names[c] ? "empty" : "NULL");
+        barlow_status st = check_name_utf8(names[c], strlen(names[c]), BARLOW_E_INVALID_ARG);
+        if (st != BARLOW_OK) return bw_error_prefix(st, "%s: class_names[%zu]", who, c);
+    }
+    return BARLOW_OK;
+}
+
 /* ---- from arrays ----------------------------------------------------------- */
 
 static barlow_status check_ids(const int32_t *ids, size_t n, size_t n_classes,
@@ -312,12 +339,8 @@ static barlow_status create_from_arrays(size_t n, const int32_t *labels,
                         n_classes, INT32_MAX);
     barlow_status st = check_ids(labels, n, n_classes, who, lab_what);
     if (st == BARLOW_OK && predictions) st = check_ids(predictions, n, n_classes, who, pred_what);
+    if (st == BARLOW_OK && class_names) st = check_name_list(class_names, n_classes, who);
     if (st != BARLOW_OK) return st;
-    if (class_names)
-        for (size_t c = 0; c < n_classes; c++)
-            if (!class_names[c] || !class_names[c][0])
-                return bw_error(BARLOW_E_INVALID_ARG, "%s: class_names[%zu] is %s", who, c,
-                                class_names[c] ? "empty" : "NULL");
 
     barlow_dataset *ds = bw_dataset_new(n, who);
     if (!ds) return BARLOW_E_NOMEM;
@@ -391,9 +414,17 @@ static barlow_status read_class_names(const char *path, const char *who, char **
         char *e = nl ? nl : end;
         if (e > p && e[-1] == '\r') e--;
         *e = '\0';
-        if (e == p || memchr(p, '\0', (size_t)(e - p))) {
-            st = bw_error(BARLOW_E_FORMAT, "%s: %s: line %zu: %s class name", who, path, line,
-                          e == p ? "empty" : "NUL byte in a");
+        if (e == p) {
+            st = bw_error(BARLOW_E_FORMAT, "%s: %s: line %zu: empty class name", who, path, line);
+            break;
+        }
+        if (memchr(p, '\0', (size_t)(e - p))) {
+            st = bw_text_nul_error(who, path, line, "");
+            break;
+        }
+        st = check_name_utf8(p, (size_t)(e - p), BARLOW_E_FORMAT);
+        if (st != BARLOW_OK) {
+            bw_error_prefix(st, "%s: %s: line %zu: class name", who, path, line);
             break;
         }
         v[k++] = p;
@@ -517,10 +548,41 @@ typedef struct csv_load {
     bool fixed_classes;     /* ids come from a given list */
 } csv_load;
 
+/* The header's name of field k for messages: NULL when unknown, longer
+ * than 64 bytes or not valid UTF-8. */
+static const char *csv_column_name(const csv_load *L, size_t k)
+{
+    const char *name = NULL;
+    for (int c = 0; c < N_COLS; c++)
+        if (L->col[c] == k) name = col_names[c];
+    for (size_t j = 0; L->ds && j < L->ds->n_extra; j++)
+        if (L->extra_idx[j] == k) name = L->ds->extra_names[j];
+    size_t n = name ? strlen(name) : 0;
+    return n <= 64 && bw_utf8_check(name, n) == n ? name : NULL;
+}
+
+/* FORMAT (bw_text_nul_error) when the record just read holds a NUL byte,
+ * naming its line, row and column; row SIZE_MAX is the header. */
+static barlow_status csv_check_nul(const csv_load *L, size_t row, const char *who)
+{
+    const bw_csv_reader *r = &L->rd;
+    if (!r->nul_line) return BARLOW_OK;
+    const char *name = row == SIZE_MAX ? NULL : csv_column_name(L, r->nul_field);
+    char where[160];
+    if (row == SIZE_MAX)
+        snprintf(where, sizeof where, " (header, field %zu)", r->nul_field + 1);
+    else if (name)
+        snprintf(where, sizeof where, " (row %zu, column '%s')", row, name);
+    else
+        snprintf(where, sizeof where, " (row %zu, field %zu)", row, r->nul_field + 1);
+    return bw_text_nul_error(who, L->path, r->nul_line, where);
+}
+
 static barlow_status csv_header(csv_load *L, const char *who)
 {
     int got = 0;
     barlow_status st = bw_csv_next(&L->rd, &got, who, L->path);
+    if (st == BARLOW_OK && got) st = csv_check_nul(L, SIZE_MAX, who);
     if (st != BARLOW_OK) return st;
     if (!got) return bw_error(BARLOW_E_FORMAT, "%s: %s: empty file (no header)", who, L->path);
     L->n_fields = L->rd.n_fields;
@@ -570,6 +632,10 @@ static barlow_status csv_class(csv_load *L, const char *name, const char *column
     if (!*name)
         return bw_error(BARLOW_E_FORMAT, "%s: %s: line %zu (row %zu): empty %s cell", who,
                         L->path, L->rd.line, row, column);
+    barlow_status st = check_name_utf8(name, strlen(name), BARLOW_E_FORMAT);
+    if (st != BARLOW_OK)
+        return bw_error_prefix(st, "%s: %s: line %zu (row %zu): %s cell", who, L->path,
+                               L->rd.line, row, column);
     if (L->fixed_classes) {
         *id = bw_dataset_find_class(L->ds, name);
         if (*id < 0)
@@ -590,6 +656,8 @@ static barlow_status csv_rows(csv_load *L, const char *who)
         if (st != BARLOW_OK) return st;
         if (!got) break;
         size_t row = ds->n;
+        st = csv_check_nul(L, row, who);
+        if (st != BARLOW_OK) return st;
         if (L->rd.n_fields != L->n_fields)
             return bw_error(BARLOW_E_FORMAT,
                             "%s: %s: line %zu (row %zu): %zu fields, but the header has %zu",
@@ -654,10 +722,10 @@ barlow_status barlow_dataset_load_csv(const char *path, const barlow_dataset_csv
     if (!o.class_names && o.n_class_names != 0)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: n_class_names=%zu but class_names is NULL",
                         who, o.n_class_names);
-    for (size_t c = 0; o.class_names && c < o.n_class_names; c++)
-        if (!o.class_names[c] || !o.class_names[c][0])
-            return bw_error(BARLOW_E_INVALID_ARG, "%s: class_names[%zu] is %s", who, c,
-                            o.class_names[c] ? "empty" : "NULL");
+    if (o.class_names) {
+        barlow_status ls = check_name_list(o.class_names, o.n_class_names, who);
+        if (ls != BARLOW_OK) return ls;
+    }
 
     csv_load L;
     memset(&L, 0, sizeof L);

@@ -155,5 +155,41 @@ int main(void)
     TAP_OK(strcmp(out.data, "\"a\\\"b\\\\c\\n\\u0001\" 0.1 0.3333333333333333 null") == 0,
            "json text: %s", (char *)out.data);
     barlow_buffer_dispose(&out);
+
+    /* JSON text is valid whatever the bytes; UTF-8 checks (RFC 3629) */
+    static const struct {
+        const char *in, *json;
+    } js[] = {
+        {"a\xff" "b", "\"a\\udcffb\""},
+        {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x9f \xf4\x8f\xbf\xbf",
+         "\"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x9f \xf4\x8f\xbf\xbf\""},
+        {"\x7f\x1f", "\"\\u007f\\u001f\""},
+        {"\xc0\xaf", "\"\\udcc0\\udcaf\""},             /* overlong '/' */
+        {"x\xed\xa0\x80", "\"x\\udced\\udca0\\udc80\""}, /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", "\"\\udcf4\\udc90\\udc80\\udc80\""}, /* above U+10FFFF */
+        {"ab\xe6\x97", "\"ab\\udce6\\udc97\""},          /* truncated at the end */
+        {"\xe6\x97\"", "\"\\udce6\\udc97\\\"\""},        /* truncated before a quote */
+    };
+    for (size_t k = 0; k < sizeof js / sizeof js[0]; k++) {
+        bw_sb_init(&sb);
+        bw_sb_json_string(&sb, js[k].in);
+        st = bw_sb_finish(&sb, &out, "t");
+        TAP_OK(st == BARLOW_OK && !strcmp(out.data, js[k].json), "json string %zu: %s", k,
+               (char *)out.data);
+        barlow_buffer_dispose(&out);
+    }
+    static const struct {
+        const char *s;
+        size_t want;
+    } u8[] = {
+        {"plain", 5},  {"caf\xc3\xa9", 5},     {"\xf0\x9f\x90\x9f", 4}, {"a\xff\xfe", 1},
+        {"\xc0\xaf", 0}, {"\xc1\xbf", 0},      {"\xe0\x80\xaf", 0},     {"\xf0\x80\x80\xaf", 0},
+        {"ok\xed\xa0\x80", 2}, {"\xed\x9f\xbf", 3}, {"\xee\x80\x80", 3}, {"\xf4\x90\x80\x80", 0},
+        {"\xf5\x80\x80\x80", 0}, {"\x80", 0},  {"ab\xe6\x97", 2},       {"\xe6\x97" "a", 0},
+    };
+    for (size_t k = 0; k < sizeof u8 / sizeof u8[0]; k++)
+        TAP_OK(bw_utf8_check(u8[k].s, strlen(u8[k].s)) == u8[k].want, "bw_utf8_check %zu: %zu", k,
+               bw_utf8_check(u8[k].s, strlen(u8[k].s)));
+    TAP_OK(bw_utf8_check("a\0b", 3) == 3, "bw_utf8_check: NUL is valid UTF-8");
     return tap_done();
 }

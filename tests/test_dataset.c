@@ -1,7 +1,8 @@
 /* barlow_dataset and barlow_group through the public API: arrays, .npy,
  * the metadata CSV (RFC 4180 quoting, CRLF, BOM, column order, extra
- * columns), groups and their failure statistics, every error path (status,
- * message, out-parameters untouched), and the reference sample's figures
+ * columns, NUL bytes, UTF-8 class names), groups and their failure
+ * statistics, every error path (status, message, out-parameters
+ * untouched), and the reference sample's figures
  * (../shared/data/barlow-sample/metadata.csv, skipped when absent). */
 #include <stdint.h>
 #include <stdio.h>
@@ -789,6 +790,159 @@ static void test_npy(void)
            "NULL arguments");
 }
 
+/* ---- text encoding: NUL bytes and UTF-8 (docs/formats.md) ---------------------- */
+
+/* Loads `text` (len bytes, may hold NULs) as a CSV; expects FORMAT naming
+ * the file and containing `part` and `part2`. */
+static int csv_refused(const char *name, const char *text, size_t len, const char *part,
+                       const char *part2)
+{
+    const char *p = write_file(name, text, len);
+    barlow_dataset *out = SENTINEL_DS;
+    barlow_status st = barlow_dataset_load_csv(p, NULL, &out);
+    return err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_csv", part, part2) &&
+           strstr(barlow_last_error(), name) && out == SENTINEL_DS;
+}
+#define CSV_REFUSED(name, lit, part, part2) csv_refused(name, lit, sizeof(lit) - 1, part, part2)
+
+static void test_nul_bytes(void)
+{
+    static const char nul_rule[] =
+        ": NUL byte (text files must not contain NUL bytes: binary data, or UTF-16 text?)";
+    /* cat\0A and cat\0B used to become one class "cat" */
+    TAP_OK(CSV_REFUSED("nul.csv", "Filenames,Predictions,Labels\na.jpg,cat\0A,cat\0A\n"
+                                  "b.jpg,cat\0B,cat\0B\n",
+                       "line 2 (row 0, column 'Predictions')", nul_rule),
+           "CSV: NUL in a class cell is FORMAT naming line, row and column");
+    char csv_msg[1024];
+    snprintf(csv_msg, sizeof csv_msg, "%s", barlow_last_error());
+    TAP_OK(CSV_REFUSED("nul-label.csv", "Filenames,Labels\na.jpg,dog\nb.jpg,cat\0B\n",
+                       "line 3 (row 1, column 'Labels')", nul_rule),
+           "CSV: NUL in a Labels cell of the second row");
+    TAP_OK(CSV_REFUSED("nul-file.csv", "Filenames,Labels\na\0.jpg,dog\n",
+                       "line 2 (row 0, column 'Filenames')", nul_rule),
+           "CSV: NUL in a Filenames cell");
+    TAP_OK(CSV_REFUSED("nul-extra.csv", "Filenames,Labels,Note\na.jpg,dog,\"x\ny\0z\"\n",
+                       "line 3 (row 0, column 'Note')", nul_rule),
+           "CSV: NUL on the second line of a quoted extra cell names that line");
+    TAP_OK(CSV_REFUSED("nul-header.csv", "Filenames,Lab\0els\na.jpg,dog\n",
+                       "line 1 (header, field 2)", nul_rule),
+           "CSV: NUL in the header");
+    TAP_OK(CSV_REFUSED("nul-quote.csv", "Filenames,Labels\n\"a.jpg\"\0,dog\n",
+                       "line 2 (after the closing quote of field 1)", nul_rule),
+           "CSV: NUL after a closing quote");
+    TAP_OK(CSV_REFUSED("nul-fields.csv", "Filenames,Labels\na.jpg,dog,x\0\n",
+                       "line 2 (row 0, field 3)", nul_rule),
+           "CSV: NUL in a field the header does not name");
+
+    /* the class-names file: the same rule, the same words */
+    static const char names[] = "cat\nd\0og\n";
+    barlow_dataset_csv_options o;
+    barlow_dataset_csv_options_init(&o);
+    o.class_names_path = write_file("nul-names.txt", names, sizeof names - 1);
+    const char *ok_csv = WRITE("nul-ok.csv", "Filenames,Labels\na.jpg,cat\n");
+    barlow_dataset *out = SENTINEL_DS;
+    barlow_status st = barlow_dataset_load_csv(ok_csv, &o, &out);
+    const char *m = barlow_last_error(), *tail = strstr(m, ": NUL byte"),
+               *csv_tail = strstr(csv_msg, ": NUL byte");
+    TAP_OK(err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_csv", "nul-names.txt: line 2: NUL",
+                  nul_rule) &&
+               out == SENTINEL_DS && tail && csv_tail && !strcmp(tail, csv_tail),
+           "class-names file: NUL is FORMAT naming the line, in the CSV's words");
+    const int32_t lab[] = {0, 1};
+    size_t shape[1] = {2};
+    char lp[512];
+    snprintf(lp, sizeof lp, "%s", tmp_path("nul-labels.npy"));
+    st = barlow_npy_save(lp, BARLOW_DTYPE_INT32, 1, shape, lab);
+    if (st == BARLOW_OK) st = barlow_dataset_load_npy(lp, NULL, o.class_names_path, &out);
+    TAP_OK(err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_npy", "nul-names.txt: line 2",
+                  nul_rule) &&
+               out == SENTINEL_DS,
+           "class-names file for .npy: the same rule");
+}
+
+static void test_utf8_names(void)
+{
+    /* valid: Latin-1 range, CJK, an emoji (4 bytes), U+10FFFF */
+    const char *p = WRITE("utf8.csv", "Filenames,Predictions,Labels\n"
+                                      "a.jpg,caf\xC3\xA9,\xE6\x97\xA5\xE6\x9C\xAC\n"
+                                      "b.jpg,\xF0\x9F\x90\x9F,\xF4\x8F\xBF\xBF\n");
+    barlow_dataset *ds = NULL;
+    barlow_status st = barlow_dataset_load_csv(p, NULL, &ds);
+    int32_t id = -1;
+    TAP_OK(st == BARLOW_OK && barlow_dataset_class_count(ds) == 4 &&
+               barlow_dataset_class_id(ds, "caf\xC3\xA9", &id) == BARLOW_OK &&
+               barlow_dataset_class_id(ds, "\xE6\x97\xA5\xE6\x9C\xAC", &id) == BARLOW_OK &&
+               barlow_dataset_class_id(ds, "\xF0\x9F\x90\x9F", &id) == BARLOW_OK,
+           "CSV: multi-byte UTF-8 names (e-acute, CJK, emoji, U+10FFFF) are accepted (%s)",
+           barlow_last_error());
+    barlow_dataset_free(ds);
+
+    /* refused, naming line, row, column and offset */
+    TAP_OK(CSV_REFUSED("ff.csv", "Filenames,Predictions,Labels\na.jpg,dog,cat\xFF\xFE\n",
+                       "line 2 (row 0): Labels cell: not valid UTF-8",
+                       "byte 0xff at offset 3"),
+           "CSV: \\xff\\xfe in a Labels cell is FORMAT naming row, column and offset");
+    TAP_OK(CSV_REFUSED("overlong.csv", "Filenames,Predictions,Labels\na.jpg,dog,dog\n"
+                                       "b.jpg,\xC0\xAF,dog\n",
+                       "line 3 (row 1): Predictions cell: not valid UTF-8",
+                       "byte 0xc0 at offset 0"),
+           "CSV: an overlong form is refused");
+    TAP_OK(CSV_REFUSED("surrogate.csv", "Filenames,Labels\na.jpg,x\xED\xA0\x80\n",
+                       "Labels cell: not valid UTF-8", "byte 0xed at offset 1"),
+           "CSV: an encoded surrogate is refused");
+    TAP_OK(CSV_REFUSED("above.csv", "Filenames,Labels\na.jpg,\xF4\x90\x80\x80\n",
+                       "Labels cell: not valid UTF-8", "offset 0"),
+           "CSV: a code point above U+10FFFF is refused");
+    TAP_OK(CSV_REFUSED("cut.csv", "Filenames,Labels\na.jpg,ab\xE6\x97\n",
+                       "Labels cell: not valid UTF-8", "byte 0xe6 at offset 2"),
+           "CSV: a truncated sequence is refused");
+
+    /* file names and extra cells stay bytes */
+    p = WRITE("bytes.csv", "Filenames,Labels,Note\n\xFF.jpg,dog,\xC0\xAF\n");
+    ds = NULL;
+    st = barlow_dataset_load_csv(p, NULL, &ds);
+    TAP_OK(st == BARLOW_OK && !strcmp(barlow_dataset_filename(ds, 0), "\xFF.jpg") &&
+               !strcmp(barlow_dataset_extra_value(ds, 0, 0), "\xC0\xAF"),
+           "CSV: non-UTF-8 file names and extra cells are kept as bytes");
+    barlow_dataset_free(ds);
+
+    /* the class-names file */
+    barlow_dataset_csv_options o;
+    barlow_dataset_csv_options_init(&o);
+    o.class_names_path = WRITE("bad-names.txt", "cat\ndog\n\xE6\x97\xA5\xED\xA0\x80\n");
+    barlow_dataset *out = SENTINEL_DS;
+    st = barlow_dataset_load_csv(tmp_path("nul-ok.csv"), &o, &out);
+    TAP_OK(err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_csv",
+                  "bad-names.txt: line 3: class name: not valid UTF-8", "byte 0xed at offset 3") &&
+               out == SENTINEL_DS,
+           "class-names file: a surrogate is FORMAT naming line and offset");
+
+    /* arrays: INVALID_ARG naming the index */
+    const int32_t labels[] = {0, 1};
+    const char *bad[] = {"ok", "b\xC0\xAF"};
+    out = SENTINEL_DS;
+    st = barlow_dataset_create(2, labels, NULL, bad, 2, &out);
+    TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_create",
+                  "class_names[1]: not valid UTF-8", "byte 0xc0 at offset 1") &&
+               out == SENTINEL_DS,
+           "create: a non-UTF-8 name is INVALID_ARG naming its index and offset");
+    o.class_names_path = NULL;
+    o.class_names = bad;
+    o.n_class_names = 2;
+    st = barlow_dataset_load_csv(tmp_path("nul-ok.csv"), &o, &out);
+    TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_load_csv",
+                  "class_names[1]: not valid UTF-8", "offset 1") &&
+               out == SENTINEL_DS,
+           "load_csv: a non-UTF-8 name in the options' list is INVALID_ARG");
+    const char *good[] = {"\xE6\x97\xA5\xE6\x9C\xAC", "\xF0\x9F\x90\x9F"};
+    ds = NULL;
+    st = barlow_dataset_create(2, labels, NULL, good, 2, &ds);
+    TAP_OK(st == BARLOW_OK && !strcmp(barlow_dataset_class_name(ds, 1), "\xF0\x9F\x90\x9F"),
+           "create: multi-byte names are accepted");
+    barlow_dataset_free(ds);
+}
+
 /* ---- the reference sample ------------------------------------------------------ */
 
 static void test_fixture(void)
@@ -857,6 +1011,8 @@ int main(void)
     test_csv();
     test_csv_mutations();
     test_npy();
+    test_nul_bytes();
+    test_utf8_names();
     test_fixture();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

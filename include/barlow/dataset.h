@@ -58,14 +58,16 @@ typedef enum barlow_group_by {
 /* Creates a dataset of n rows from arrays (copied).
  *  labels:      n class ids, required.
  *  predictions: n class ids, or NULL (no predictions yet).
- *  class_names: n_classes UTF-8 names (copied), or NULL: then n_classes > 0
- *               fixes the class count and names are "0", "1", ...; and
+ *  class_names: n_classes names (copied), valid UTF-8 (RFC 3629), or
+ *               NULL: then n_classes > 0 fixes the class count and names
+ *               are "0", "1", ...; and
  *               n_classes == 0 means max(label, prediction) + 1 classes;
  *               without names the class count must be <= 16777216.
  * Every id must be in [0, n_classes). No source files, no image root.
  * Errors: INVALID_ARG (NULL out or labels, n == 0, class_names given with
- * n_classes == 0, a NULL or empty name naming its index, an id that is
- * negative or >= n_classes naming the array, its index and value, more
+ * n_classes == 0, a NULL, empty or not valid UTF-8 name naming its index
+ * (and the byte offset of the bad sequence), an id that is negative or
+ * >= n_classes naming the array, its index and value, more
  * than 16777216 classes without names), NOMEM. */
 BARLOW_API barlow_status barlow_dataset_create(size_t n, const int32_t *labels,
                                                const int32_t *predictions,
@@ -86,8 +88,9 @@ BARLOW_API barlow_status barlow_dataset_create(size_t n, const int32_t *labels,
  * Errors: INVALID_ARG (NULL out/labels_path; an array that is not 1-D, of
  * length 0, of lengths that differ, or an id out of range, naming the file,
  * index and value), IO (a file cannot be read, naming it), FORMAT (bad .npy;
- * a non-integer value; an empty name line in the class-names file, naming
- * the line), UNSUPPORTED (dtype), NOMEM. */
+ * a non-integer value; in the class-names file an empty line, a NUL byte
+ * or a name that is not valid UTF-8, naming the line (and the byte offset);
+ * docs/formats.md, "Text encoding"), UNSUPPORTED (dtype), NOMEM. */
 BARLOW_API barlow_status barlow_dataset_load_npy(const char *labels_path,
                                                  const char *predictions_path,
                                                  const char *class_names_path,
@@ -123,15 +126,23 @@ BARLOW_API void barlow_dataset_csv_options_init(barlow_dataset_csv_options *opts
  * Every other column is kept (barlow_dataset_extra_*). Label and prediction
  * cells are class names, mapped to ids as described at the top.
  * opts: NULL for defaults.
+ * Class names (Labels and Predictions cells, the class-name list) must be
+ * valid UTF-8 (RFC 3629); file names and extra cells are kept as bytes;
+ * a NUL byte anywhere in the CSV or the class-names file is an error
+ * (docs/formats.md, "Text encoding").
  * Errors: INVALID_ARG (NULL path/out, bad options version, both class_names
- * and class_names_path, a NULL or empty name in class_names naming its
- * index), IO (naming the file), FORMAT (naming the file and the line/row:
+ * and class_names_path, a NULL, empty or not valid UTF-8 name in
+ * class_names naming its index), IO (naming the file), FORMAT (naming the
+ * file and the line/row:
  * empty file, header only ("no rows"), a missing or repeated required
  * column (naming it), unbalanced quotes (naming the line the quoted field
  * starts on), text after a closing quote, a row whose field count differs
  * from the header's, an empty Filenames/Labels/Predictions cell, a label
  * or prediction not in the given class-name list (naming the row and the
- * name)), NOMEM. */
+ * name), a NUL byte (naming the line, row and column), a Labels or
+ * Predictions cell that is not valid UTF-8 (naming the row, the column and
+ * the byte offset); in the class-names file an empty line, a NUL byte or a
+ * name that is not valid UTF-8 (naming the line)), NOMEM. */
 BARLOW_API barlow_status barlow_dataset_load_csv(const char *path,
                                                  const barlow_dataset_csv_options *opts,
                                                  barlow_dataset **out);

@@ -204,7 +204,7 @@ def test_bad_input(cli, tmp_path):
     rc, _, se = run_cli(cli, "analyze", "--features", paths["X"], "--labels", paths["L"],
                         "--predictions", paths["P"], "--out", tmp_path / "no" / "r.json",
                         check=False)
-    assert rc == 1 and "directory" in se and "does not exist" in se
+    assert rc == 1 and "directory" in se and "No such file or directory" in se
     rc, _, se = run_cli(cli, "analyze", "--features", paths["X"], "--labels", paths["L"],
                         "--predictions", paths["P"], "--out", tmp_path / "r.json",
                         "--csv", tmp_path / "no" / "s.csv", check=False)
@@ -242,3 +242,26 @@ def test_bad_usage(cli, tmp_path):
     assert rc == 2 and "--labels is required" in se
     rc, so, _ = run_cli(cli, "analyze", "--help")
     assert rc == 0 and "usage: barlow analyze" in so
+
+
+def test_class_names_must_be_utf8(cli, tmp_path):
+    X, labels, preds, paths = make_data(tmp_path)
+    # multi-byte names reach the JSON and the CSV intact
+    paths["names"].write_bytes("caf\u00e9\n\u65e5\u672c\n\U0001f41f\nfour\n".encode())
+    _, _, _, out = analyze(cli, paths, "--k", 3, "--class-names", paths["names"], "--quiet",
+                           "--csv", tmp_path / "s.csv")
+    with open(out, "rb") as f:
+        doc = json.load(f)
+    assert [g["name"] for g in doc["groups"][:4]] == ["caf\u00e9", "\u65e5\u672c", "\U0001f41f",
+                                                      "four"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "s.csv").read_bytes().decode("utf-8"))))
+    assert rows[2]["name"] == "\U0001f41f"
+    out.unlink()
+    # a name that is not UTF-8 used to go raw into the JSON (json.load failed)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"tench\ngold\xfffish\nc\nd\n")
+    se = expect_error(cli, paths, "bad.txt: line 2: class name: not valid UTF-8", "--class-names",
+                      bad)
+    assert "byte 0xff at offset 4" in se
+    bad.write_bytes(b"tench\ngold\0fish\nc\nd\n")
+    expect_error(cli, paths, "bad.txt: line 2: NUL byte", "--class-names", bad)

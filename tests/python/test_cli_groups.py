@@ -5,6 +5,7 @@ message on stderr."""
 import collections
 import csv
 import json
+import subprocess
 
 import pytest
 
@@ -135,3 +136,55 @@ def test_json_is_valid_for_odd_names(cli, tmp_path):
     assert out["groups"] == [{"name": "back\\slash\ttab", "size": 1, "failures": 0,
                               "base_error_rate": 0.0}]
     json.dumps(out)
+
+
+def test_nul_byte_in_a_cell_is_refused(cli, tmp_path):
+    # "cat\0A" and "cat\0B" used to be cut at the NUL and merged into "cat"
+    meta = tmp_path / "m.csv"
+    meta.write_bytes(b"Filenames,Predictions,Labels\na.png,cat\0A,cat\0A\nb.png,cat\0B,cat\0B\n")
+    rc, out, err = run_cli(cli, "groups", "--metadata", meta, "--by", "label", "--json",
+                           check=False)
+    assert rc == 1 and out == ""
+    assert "m.csv: line 2 (row 0, column 'Predictions'): NUL byte" in err
+
+
+def test_nul_byte_in_the_class_names_file_is_refused(cli, tmp_path):
+    meta = tmp_path / "m.csv"
+    meta.write_text("Filenames,Predictions,Labels\na.png,cat,dog\n")
+    names = tmp_path / "names.txt"
+    names.write_bytes(b"cat\ndo\0g\n")
+    rc, out, err = run_cli(cli, "groups", "--metadata", meta, "--by", "label",
+                           "--class-names", names, check=False)
+    assert rc == 1 and out == "" and "names.txt: line 2: NUL byte" in err
+
+
+@pytest.mark.parametrize("label, offset", [
+    (b"cat\xff\xfe", "byte 0xff at offset 3"),
+    (b"\xc0\xaf", "byte 0xc0 at offset 0"),           # overlong "/"
+    (b"x\xed\xa0\x80", "byte 0xed at offset 1"),       # a surrogate
+])
+def test_non_utf8_class_name_is_refused(cli, tmp_path, label, offset):
+    # such a name used to go raw into the JSON, which json.load could not read
+    meta = tmp_path / "m.csv"
+    meta.write_bytes(b"Filenames,Predictions,Labels\na.png,dog,dog\nb.png,dog," + label + b"\n")
+    p = subprocess.run([str(cli), "groups", "--metadata", str(meta), "--by", "label", "--json"],
+                       capture_output=True)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and p.stdout == b""
+    assert "line 3 (row 1): Labels cell: not valid UTF-8" in err and offset in err
+
+
+def test_non_utf8_file_names_and_extra_cells_are_kept(cli, tmp_path):
+    # file names and extra columns are bytes (Linux file names need not be
+    # UTF-8); the JSON (class names only) stays valid UTF-8 JSON
+    meta = tmp_path / "m.csv"
+    meta.write_bytes(b"Filenames,Predictions,Labels,Note\n"
+                     b"\xff\xfe.png,caf\xc3\xa9,caf\xc3\xa9,\xc0\xaf\n"
+                     b"b.png,\xf0\x9f\x90\x9f,caf\xc3\xa9,ok\n")
+    p = subprocess.run([str(cli), "groups", "--metadata", str(meta), "--by", "prediction",
+                        "--json"], capture_output=True)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.decode("utf-8"))
+    assert out["groups"] == [
+        {"name": "caf\u00e9", "size": 1, "failures": 0, "base_error_rate": 0.0},
+        {"name": "\U0001f41f", "size": 1, "failures": 1, "base_error_rate": 1.0}]
