@@ -477,7 +477,7 @@ static barlow_status stb_decode(const uint8_t *data, size_t size, const char *na
 
 static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t budget_cond = PTHREAD_COND_INITIALIZER;
-static uint64_t budget_used;
+static uint64_t budget_used, budget_peak;
 
 /* Peak memory of decoding a w×h image (bytes, an upper bound): the PNG/BMP
  * path holds stb_image's inflated rows and its image (f bytes a pixel in
@@ -513,6 +513,7 @@ static barlow_status budget_take(uint64_t bytes, const char *name, size_t w, siz
     while (budget_used > 0 && budget_used + bytes > max)
         pthread_cond_wait(&budget_cond, &budget_lock);
     budget_used += bytes;
+    if (budget_used > budget_peak) budget_peak = budget_used;
     pthread_mutex_unlock(&budget_lock);
     return BARLOW_OK;
 }
@@ -523,6 +524,14 @@ static void budget_give(uint64_t bytes)
     pthread_mutex_lock(&budget_lock);
     budget_used -= bytes;
     pthread_cond_broadcast(&budget_cond);
+    pthread_mutex_unlock(&budget_lock);
+}
+
+void bw_decode_budget_stats(uint64_t *used, uint64_t *peak)
+{
+    pthread_mutex_lock(&budget_lock);
+    if (used) *used = budget_used;
+    if (peak) *peak = budget_peak;
     pthread_mutex_unlock(&budget_lock);
 }
 

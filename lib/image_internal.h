@@ -109,6 +109,10 @@ typedef struct bw_pixels {
  * freed, or handed to a caller outside the library. */
 void bw_pixels_release_budget(bw_pixels *px);
 
+/* The decode budget's bytes in use now and the most ever in use at once
+ * (for tests; either pointer may be NULL). */
+void bw_decode_budget_stats(uint64_t *used, uint64_t *peak);
+
 /* Decodes an encoded image in memory. want_channels: 0 = native (1 for grey
  * sources, 3 otherwise), 1 or 3. The decode first takes its estimated peak
  * memory from the process-wide decode budget (waiting while other threads'

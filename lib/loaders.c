@@ -229,6 +229,14 @@ barlow_status barlow_dataset_load_folder(const char *root, barlow_dataset **out)
     bw_file_list files = {0};
     for (size_t c = 0; c < n_classes && st == BARLOW_OK; c++) {
         int32_t id;
+        size_t len = strlen(entries[c]), bad = bw_utf8_check(entries[c], len);
+        if (bad != len) {
+            st = bw_error(BARLOW_E_FORMAT, "%s: %s: class directory %zu: its name is not valid "
+                                           "UTF-8: byte 0x%02x at offset %zu (class names must "
+                                           "be UTF-8)", who, root, c,
+                          (unsigned)(unsigned char)entries[c][bad], bad);
+            break;
+        }
         st = bw_dataset_add_class(ds, entries[c], &id, who);
         if (st != BARLOW_OK) break;
         file_list_free(&files);

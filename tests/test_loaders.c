@@ -132,6 +132,15 @@ static void test_folder(void)
     TAP_OK(barlow_dataset_load_folder(tmp_path("e"), &ds) == BARLOW_E_FORMAT && msg_has("'only'") &&
                msg_has("no image files") && ds == SENTINEL,
            "class without images -> FORMAT naming it: %s", barlow_last_error());
+    mkdir(tmp_path("u"), 0755);
+    mkdir(tmp_path("u/ok"), 0755);
+    mkdir(tmp_path("u/bad\xff"), 0755);
+    write_file(tmp_path("u/ok/a.png"), "x", 1);
+    write_file(tmp_path("u/bad\xff/a.png"), "x", 1);
+    TAP_OK(barlow_dataset_load_folder(tmp_path("u"), &ds) == BARLOW_E_FORMAT &&
+               msg_has("class directory 0: its name is not valid UTF-8: byte 0xff at offset 3") &&
+               ds == SENTINEL,
+           "a class directory named in non-UTF-8 -> FORMAT: %s", barlow_last_error());
     TAP_OK(barlow_dataset_load_folder(tmp_path("nope"), &ds) == BARLOW_E_IO &&
                msg_has(tmp_path("nope")) && ds == SENTINEL,
            "missing root -> IO");
