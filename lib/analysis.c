@@ -1,5 +1,6 @@
-/* barlow_analyze: the whole-dataset analysis (every class × grouping: MI
- * top-k, failure trees, best leaf, validity) and its JSON / CSV export.
+/* barlow_analyze: the whole-dataset analysis (every class present ×
+ * grouping: MI top-k, failure trees, best leaf, validity) and its JSON /
+ * CSV export.
  * Groups are the unit of parallel work; each group is computed by one
  * worker from its own inputs, so results never depend on the thread count. */
 #include <math.h>
@@ -19,6 +20,7 @@
 typedef struct bw_agroup {
     barlow_group_by by;
     int32_t cls;
+    size_t ci;                  /* index among the present classes (names) */
     size_t off;                 /* first member in the grouping's index array */
     size_t size, failures;
     double ber;
@@ -45,8 +47,9 @@ struct barlow_analysis {
     barlow_rule_options ropts;
     int32_t depths[BARLOW_ANALYSIS_MAX_DEPTHS];
     size_t n_depths;
-    size_t n_classes;
-    char **names;
+    size_t n_classes;           /* the dataset's class count */
+    size_t n_present;           /* classes that occur as a label or a prediction */
+    char **names;               /* n_present names, ascending class ids */
     size_t n_groups;
     bw_agroup *g;
     barlow_analysis_evaluation eval[2][BARLOW_ANALYSIS_MAX_DEPTHS];
@@ -90,7 +93,7 @@ void barlow_analysis_free(barlow_analysis *a)
         for (size_t i = 0; i < a->n_groups; i++) group_destroy(&a->g[i], a->n_depths);
     free(a->g);
     if (a->names)
-        for (size_t c = 0; c < a->n_classes; c++) free(a->names[c]);
+        for (size_t c = 0; c < a->n_present; c++) free(a->names[c]);
     free(a->names);
     free(a);
 }
@@ -413,29 +416,237 @@ static int analyse_group(void *vctx, size_t i, size_t worker)
     return 0;
 }
 
-/* Row indices of every class under one grouping (counting sort, ascending
- * rows within a class); sizes[c] and offsets[c] per class. */
-static size_t *bucket_rows(const int32_t *cls, size_t n, size_t n_classes, size_t *sizes,
+/* ---- the classes present ---------------------------------------------------------- */
+
+/* The classes that occur as a label or a prediction of some row: a bitmap
+ * of the K class ids and, per 64-bit word, the number of present classes in
+ * the words before it, so that a class id maps to its index among the
+ * present classes (ascending ids) in O(1). K/8 + K/16 bytes (3 MB for the
+ * 2^24 ids a dataset without names allows) and O(rows + K/64) time: every
+ * per-class allocation of the analysis is sized by the classes present,
+ * never by the largest id. */
+typedef struct bw_class_set {
+    uint64_t *bits;   /* K bits */
+    uint32_t *before; /* per word: present classes in the words before */
+    int32_t *ids;     /* the present ids, ascending */
+    size_t n;         /* present classes */
+} bw_class_set;
+
+static void class_set_free(bw_class_set *s)
+{
+    free(s->bits);
+    free(s->before);
+    free(s->ids);
+}
+
+static void class_set_add(bw_class_set *s, int32_t c)
+{
+    s->bits[(size_t)c >> 6] |= UINT64_C(1) << ((unsigned)c & 63);
+}
+
+/* Index of present class c among the present classes. */
+static size_t class_index(const bw_class_set *s, int32_t c)
+{
+    size_t w = (size_t)c >> 6;
+    uint64_t below = s->bits[w] & ((UINT64_C(1) << ((unsigned)c & 63)) - 1);
+    return s->before[w] + (size_t)__builtin_popcountll(below);
+}
+
+static barlow_status class_set_build(const int32_t *labels, const int32_t *preds, size_t n,
+                                     size_t K, bw_class_set *s)
+{
+    size_t words = (K + 63) / 64;
+    s->bits = bw_calloc(words, sizeof *s->bits, WHO);
+    s->before = bw_mallocn(words, sizeof *s->before, WHO);
+    if (!s->bits || !s->before) return BARLOW_E_NOMEM;
+    for (size_t r = 0; r < n; r++) {
+        class_set_add(s, labels[r]);
+        class_set_add(s, preds[r]);
+    }
+    size_t m = 0;
+    for (size_t w = 0; w < words; w++) {
+        s->before[w] = (uint32_t)m;
+        m += (size_t)__builtin_popcountll(s->bits[w]);
+    }
+    s->ids = bw_mallocn(m, sizeof *s->ids, WHO);
+    if (!s->ids) return BARLOW_E_NOMEM;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t b = s->bits[w]; b; b &= b - 1)
+            s->ids[s->n++] = (int32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+    return BARLOW_OK;
+}
+
+/* ---- the groups ----------------------------------------------------------------------- */
+
+/* Row indices of every present class under one grouping (counting sort by
+ * the class's index among the present ones, ascending rows within a
+ * class); sizes[i] and offsets[i] per present class i. */
+static size_t *bucket_rows(const int32_t *cls, size_t n, const bw_class_set *s, size_t *sizes,
                            size_t *offsets)
 {
+    size_t m = s->n;
     size_t *idx = bw_mallocn(n, sizeof *idx, WHO);
-    if (!idx) return NULL;
-    for (size_t c = 0; c < n_classes; c++) sizes[c] = 0;
-    for (size_t r = 0; r < n; r++) sizes[cls[r]]++;
+    size_t *pos = bw_mallocn(m, sizeof *pos, WHO);
+    if (!idx || !pos) {
+        free(idx);
+        free(pos);
+        return NULL;
+    }
+    for (size_t c = 0; c < m; c++) sizes[c] = 0;
+    for (size_t r = 0; r < n; r++) sizes[class_index(s, cls[r])]++;
     size_t acc = 0;
-    for (size_t c = 0; c < n_classes; c++) {
+    for (size_t c = 0; c < m; c++) {
         offsets[c] = acc;
         acc += sizes[c];
     }
-    size_t *pos = bw_mallocn(n_classes, sizeof *pos, WHO);
-    if (!pos) {
-        free(idx);
-        return NULL;
-    }
-    memcpy(pos, offsets, n_classes * sizeof *pos);
-    for (size_t r = 0; r < n; r++) idx[pos[cls[r]]++] = r;
+    memcpy(pos, offsets, m * sizeof *pos);
+    for (size_t r = 0; r < n; r++) idx[pos[class_index(s, cls[r])]++] = r;
     free(pos);
     return idx;
+}
+
+/* Fills in group g (grouping, class and rows already set): failures, BER,
+ * status, and room for its results. */
+static barlow_status init_group(const barlow_analysis *a, bw_agroup *g, const size_t *rows,
+                                const int32_t *labels, const int32_t *preds)
+{
+    for (size_t r = 0; r < g->size; r++) g->failures += labels[rows[r]] != preds[rows[r]];
+    g->ber = g->size ? (double)g->failures / (double)g->size : 0.0;
+    if (g->size == 0) g->status = BARLOW_ANALYSIS_EMPTY;
+    else if (g->size < a->min_group_size) g->status = BARLOW_ANALYSIS_TOO_SMALL;
+    else if (g->failures == 0) g->status = BARLOW_ANALYSIS_NO_FAILURES;
+    else if (g->failures == g->size) g->status = BARLOW_ANALYSIS_NO_CORRECT;
+    else g->status = BARLOW_ANALYSIS_ANALYSED;
+    g->trees = bw_calloc(a->n_depths, sizeof *g->trees, WHO);
+    g->res = bw_calloc(a->n_depths, sizeof *g->res, WHO);
+    if (!g->trees || !g->res) return BARLOW_E_NOMEM;
+    for (size_t j = 0; j < a->n_depths; j++) {
+        g->res[j].version = BARLOW_ANALYSIS_RESULT_VERSION;
+        g->res[j].depth = a->depths[j];
+        g->res[j].best_leaf = -1;
+        g->res[j].best_rule = -1;
+    }
+    if (g->status == BARLOW_ANALYSIS_ANALYSED) {
+        g->top = bw_mallocn(a->k, sizeof *g->top, WHO);
+        g->top_scores = bw_mallocn(a->k, sizeof *g->top_scores, WHO);
+        if (!g->top || !g->top_scores) return BARLOW_E_NOMEM;
+    }
+    return BARLOW_OK;
+}
+
+/* Makes the groups: per requested grouping, one per present class
+ * (ascending ids), with its rows in members[b]. *max_n: the largest group
+ * (at least 1). */
+static barlow_status make_groups(barlow_analysis *a, const int32_t *labels, const int32_t *preds,
+                                 const bw_class_set *s, size_t *members[2], size_t *max_n)
+{
+    size_t m = s->n;
+    int ng = (a->groupings & BARLOW_ANALYSIS_BY_LABEL ? 1 : 0) +
+             (a->groupings & BARLOW_ANALYSIS_BY_PREDICTION ? 1 : 0);
+    a->n_groups = (size_t)ng * m;
+    a->g = bw_calloc(a->n_groups, sizeof *a->g, WHO);
+    size_t *sizes = bw_mallocn(m, sizeof *sizes, WHO);
+    size_t *offsets = bw_mallocn(m, sizeof *offsets, WHO);
+    barlow_status st = a->g && sizes && offsets ? BARLOW_OK : BARLOW_E_NOMEM;
+    size_t gi = 0;
+    *max_n = 1;
+    for (int b = 0; b < 2 && st == BARLOW_OK; b++) {
+        if (!(a->groupings & (b == 0 ? BARLOW_ANALYSIS_BY_LABEL : BARLOW_ANALYSIS_BY_PREDICTION)))
+            continue;
+        members[b] = bucket_rows(b == 0 ? labels : preds, a->n_rows, s, sizes, offsets);
+        if (!members[b]) st = BARLOW_E_NOMEM;
+        for (size_t c = 0; c < m && st == BARLOW_OK; c++) {
+            bw_agroup *g = &a->g[gi++];
+            g->by = b == 0 ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION;
+            g->cls = s->ids[c];
+            g->ci = c;
+            g->off = offsets[c];
+            g->size = sizes[c];
+            if (g->size > *max_n) *max_n = g->size;
+            st = init_group(a, g, members[b] + g->off, labels, preds);
+        }
+    }
+    free(sizes);
+    free(offsets);
+    return st;
+}
+
+/* Copies the names of the present classes. */
+static barlow_status copy_names(barlow_analysis *a, const barlow_dataset *ds,
+                                const bw_class_set *s)
+{
+    a->names = bw_calloc(s->n, sizeof *a->names, WHO);
+    if (!a->names) return BARLOW_E_NOMEM;
+    a->n_present = s->n;
+    for (size_t c = 0; c < s->n; c++) {
+        const char *name = barlow_dataset_class_name(ds, s->ids[c]); /* NULL: no memory */
+        a->names[c] = name ? bw_strdup(name, WHO) : NULL;
+        if (!a->names[c])
+            return bw_error(BARLOW_E_NOMEM, "%s: out of memory (name of class %d)", WHO,
+                            (int)s->ids[c]);
+    }
+    return BARLOW_OK;
+}
+
+/* The automatic evaluation: per grouping and depth, the valid fraction of
+ * the non-empty groups. */
+static void evaluate(barlow_analysis *a)
+{
+    for (int b = 0; b < 2; b++)
+        for (size_t j = 0; j < a->n_depths; j++) {
+            barlow_analysis_evaluation *e = &a->eval[b][j];
+            e->version = BARLOW_ANALYSIS_EVALUATION_VERSION;
+            e->grouping = (barlow_group_by)b;
+            e->depth = a->depths[j];
+            for (size_t i = 0; i < a->n_groups; i++) {
+                const bw_agroup *g = &a->g[i];
+                if ((int)g->by != b || g->size == 0) continue;
+                e->groups++;
+                e->valid += g->res[j].valid ? 1 : 0;
+            }
+            e->valid_fraction = e->groups ? (double)e->valid / (double)e->groups : 0.0;
+        }
+}
+
+/* Analyses every group on the worker threads (each with its scratch) and
+ * reports the first failure in group order, or the cancellation. */
+static barlow_status run_groups(bw_actx *ctx, size_t threads, size_t max_n,
+                                barlow_progress_fn progress, void *user_data)
+{
+    barlow_analysis *a = ctx->a;
+    size_t T = bw_resolve_threads(threads, 0);
+    size_t nt = bw_resolve_threads(T, a->n_groups);
+    size_t inner = T / (nt ? nt : 1);
+    ctx->inner_threads = inner ? inner : 1;
+    bw_scratch *scratch = bw_calloc(nt, sizeof *scratch, WHO);
+    barlow_status st = scratch ? BARLOW_OK : BARLOW_E_NOMEM;
+    for (size_t w = 0; w < nt && st == BARLOW_OK; w++) {
+        scratch[w].y = bw_malloc(max_n, WHO);
+        scratch[w].scores = bw_mallocn(a->d, sizeof(double), WHO);
+        if (!scratch[w].y || !scratch[w].scores) st = BARLOW_E_NOMEM;
+    }
+    ctx->scratch = scratch;
+    int rc = st == BARLOW_OK
+                 ? bw_parallel_for(a->n_groups, nt, analyse_group, ctx, progress, user_data)
+                 : 0;
+    for (size_t i = 0; rc != 0 && st == BARLOW_OK && i < a->n_groups; i++)
+        if (a->g[i].err != BARLOW_OK)
+            st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : WHO);
+    if (rc != 0 && st == BARLOW_OK) {
+        if (rc == BARLOW_E_CANCELLED)
+            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback", WHO);
+        else
+            st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
+                          "%s: the worker threads failed", WHO);
+    }
+    for (size_t w = 0; scratch && w < nt; w++) {
+        free(scratch[w].y);
+        free(scratch[w].scores);
+        scratch_release(&scratch[w]);
+        bw_sel_cache_free(&scratch[w].sel);
+    }
+    free(scratch);
+    return st;
 }
 
 barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset *dataset,
@@ -485,146 +696,22 @@ barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset
 
     const int32_t *labels = barlow_dataset_labels(dataset);
     const int32_t *preds = barlow_dataset_predictions(dataset);
-    size_t K = barlow_dataset_class_count(dataset);
     size_t *members[2] = {NULL, NULL};
-    size_t *sizes = NULL, *offsets = NULL;
-    bw_scratch *scratch = NULL;
-    size_t nt = 0;
-    int rc = 0;
+    bw_class_set present = {NULL, NULL, NULL, 0};
+    size_t max_n = 1;
 
-    a->n_classes = K;
-    a->names = bw_calloc(K, sizeof *a->names, WHO);
-    sizes = bw_mallocn(2 * K, sizeof *sizes, WHO);
-    offsets = bw_mallocn(2 * K, sizeof *offsets, WHO);
-    int ng = (a->groupings & BARLOW_ANALYSIS_BY_LABEL ? 1 : 0) +
-             (a->groupings & BARLOW_ANALYSIS_BY_PREDICTION ? 1 : 0);
-    a->n_groups = (size_t)ng * K;
-    a->g = bw_calloc(a->n_groups, sizeof *a->g, WHO);
-    if (!a->names || !sizes || !offsets || !a->g) {
-        st = BARLOW_E_NOMEM;
-        goto done;
-    }
-    for (size_t c = 0; c < K; c++) {
-        a->names[c] = bw_strdup(barlow_dataset_class_name(dataset, (int32_t)c), WHO);
-        if (!a->names[c]) {
-            st = BARLOW_E_NOMEM;
-            goto done;
-        }
-    }
-    size_t gi = 0, max_n = 1;
-    for (int b = 0; b < 2; b++) {
-        if (!(a->groupings & (b == 0 ? BARLOW_ANALYSIS_BY_LABEL : BARLOW_ANALYSIS_BY_PREDICTION)))
-            continue;
-        members[b] = bucket_rows(b == 0 ? labels : preds, n, K, sizes + b * K,
-                                 offsets + b * K);
-        if (!members[b]) {
-            st = BARLOW_E_NOMEM;
-            goto done;
-        }
-        for (size_t c = 0; c < K; c++) {
-            bw_agroup *g = &a->g[gi++];
-            g->by = b == 0 ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION;
-            g->cls = (int32_t)c;
-            g->off = offsets[b * K + c];
-            g->size = sizes[b * K + c];
-            const size_t *rows = members[b] + g->off;
-            for (size_t r = 0; r < g->size; r++) g->failures += labels[rows[r]] != preds[rows[r]];
-            g->ber = g->size ? (double)g->failures / (double)g->size : 0.0;
-            if (g->size == 0) g->status = BARLOW_ANALYSIS_EMPTY;
-            else if (g->size < a->min_group_size) g->status = BARLOW_ANALYSIS_TOO_SMALL;
-            else if (g->failures == 0) g->status = BARLOW_ANALYSIS_NO_FAILURES;
-            else if (g->failures == g->size) g->status = BARLOW_ANALYSIS_NO_CORRECT;
-            else g->status = BARLOW_ANALYSIS_ANALYSED;
-            if (g->size > max_n) max_n = g->size;
-            g->trees = bw_calloc(a->n_depths, sizeof *g->trees, WHO);
-            g->res = bw_calloc(a->n_depths, sizeof *g->res, WHO);
-            if (!g->trees || !g->res) {
-                st = BARLOW_E_NOMEM;
-                goto done;
-            }
-            for (size_t j = 0; j < a->n_depths; j++) {
-                g->res[j].version = BARLOW_ANALYSIS_RESULT_VERSION;
-                g->res[j].depth = a->depths[j];
-                g->res[j].best_leaf = -1;
-                g->res[j].best_rule = -1;
-            }
-            if (g->status == BARLOW_ANALYSIS_ANALYSED) {
-                g->top = bw_mallocn(a->k, sizeof *g->top, WHO);
-                g->top_scores = bw_mallocn(a->k, sizeof *g->top_scores, WHO);
-                if (!g->top || !g->top_scores) {
-                    st = BARLOW_E_NOMEM;
-                    goto done;
-                }
-            }
-        }
-    }
-
-    size_t T = bw_resolve_threads(o.threads, 0);
-    nt = bw_resolve_threads(T, a->n_groups);
-    size_t inner = T / (nt ? nt : 1);
-    if (inner < 1) inner = 1;
-    scratch = bw_calloc(nt, sizeof *scratch, WHO);
-    if (!scratch) {
-        st = BARLOW_E_NOMEM;
-        goto done;
-    }
-    for (size_t w = 0; w < nt; w++) {
-        scratch[w].y = bw_malloc(max_n, WHO);
-        scratch[w].scores = bw_mallocn(d, sizeof(double), WHO);
-        if (!scratch[w].y || !scratch[w].scores) {
-            st = BARLOW_E_NOMEM;
-            goto done;
-        }
-    }
-
+    a->n_classes = barlow_dataset_class_count(dataset);
+    st = class_set_build(labels, preds, n, a->n_classes, &present);
+    if (st == BARLOW_OK) st = copy_names(a, dataset, &present);
+    if (st == BARLOW_OK) st = make_groups(a, labels, preds, &present, members, &max_n);
     bw_actx ctx = {.a = a, .X = features, .labels = labels, .preds = preds,
-                   .members = {members[0], members[1]}, .sel = sel,
-                   .inner_threads = inner, .scratch = scratch};
-    rc = bw_parallel_for(a->n_groups, nt, analyse_group, &ctx, progress, user_data);
-    if (rc != 0) {
-        for (size_t i = 0; i < a->n_groups; i++)
-            if (a->g[i].err != BARLOW_OK) {
-                st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : WHO);
-                goto done;
-            }
-        if (rc == BARLOW_E_CANCELLED)
-            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback", WHO);
-        else
-            st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
-                          "%s: the worker threads failed", WHO);
-        goto done;
-    }
+                   .members = {members[0], members[1]}, .sel = sel};
+    if (st == BARLOW_OK) st = run_groups(&ctx, o.threads, max_n, progress, user_data);
+    if (st == BARLOW_OK) evaluate(a);
 
-    st = BARLOW_OK;
-    /* the automatic evaluation */
-    for (int b = 0; b < 2; b++)
-        for (size_t j = 0; j < a->n_depths; j++) {
-            barlow_analysis_evaluation *e = &a->eval[b][j];
-            e->version = BARLOW_ANALYSIS_EVALUATION_VERSION;
-            e->grouping = (barlow_group_by)b;
-            e->depth = a->depths[j];
-            for (size_t i = 0; i < a->n_groups; i++) {
-                const bw_agroup *g = &a->g[i];
-                if ((int)g->by != b || g->size == 0) continue;
-                e->groups++;
-                e->valid += g->res[j].valid ? 1 : 0;
-            }
-            e->valid_fraction = e->groups ? (double)e->valid / (double)e->groups : 0.0;
-        }
-
-done:
-    if (scratch)
-        for (size_t w = 0; w < nt; w++) {
-            free(scratch[w].y);
-            free(scratch[w].scores);
-            scratch_release(&scratch[w]);
-            bw_sel_cache_free(&scratch[w].sel);
-        }
-    free(scratch);
     free(members[0]);
     free(members[1]);
-    free(sizes);
-    free(offsets);
+    class_set_free(&present);
     barlow_selector_free(sel);
     if (st == BARLOW_OK) *out = a;
     else barlow_analysis_free(a);
@@ -658,7 +745,7 @@ barlow_status barlow_analysis_get_group(const barlow_analysis *a, size_t i,
     barlow_analysis_group r = {.version = out->version};
     r.grouping = g->by;
     r.class_id = g->cls;
-    r.class_name = a->names[g->cls];
+    r.class_name = a->names[g->ci];
     r.size = g->size;
     r.failures = g->failures;
     r.base_error_rate = g->ber;
@@ -836,7 +923,7 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
         bw_sb_append(sb, "{");
         bw_sb_json_kv_string(sb, "grouping", grouping_name(g->by));
         bw_sb_appendf(sb, ",\"class\":%d,", (int)g->cls);
-        bw_sb_json_kv_string(sb, "name", a->names[g->cls]);
+        bw_sb_json_kv_string(sb, "name", a->names[g->ci]);
         bw_sb_append(sb, ",");
         bw_sb_json_kv_size(sb, "size", g->size);
         bw_sb_append(sb, ",");
@@ -918,7 +1005,7 @@ static barlow_status build_csv(const barlow_analysis *a, bw_sb *sb, const char *
         for (size_t j = 0; j < a->n_depths; j++) {
             const barlow_analysis_result *r = &g->res[j];
             bw_sb_appendf(sb, "%s,%d,", grouping_name(g->by), (int)g->cls);
-            csv_field(sb, a->names[g->cls]);
+            csv_field(sb, a->names[g->ci]);
             bw_sb_appendf(sb, ",%d,%zu,%zu,", (int)r->depth, g->size, g->failures);
             bw_sb_json_double(sb, g->ber);
             bw_sb_append(sb, ",");

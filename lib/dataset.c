@@ -1,6 +1,8 @@
 /* barlow_dataset (labels, predictions, class names, sources, extra CSV
  * columns) and barlow_group (a subset of rows with its failure vector). */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,109 @@ barlow_dataset *bw_dataset_new(size_t n_capacity, const char *who)
     return ds;
 }
 
+/* ---- names of datasets made without names ----------------------------------- */
+
+/* A dataset made from arrays without names has the classes 0..K-1 named by
+ * their decimal ids (K = largest id + 1, up to 2^24). The names are made on
+ * first use (barlow_dataset_class_name) and kept until the dataset is
+ * freed, so the cost follows the names asked for, not K: one label of
+ * 16 777 215 must not cost 16M strings. A const dataset may be read from
+ * several threads at once (docs/threading.md): the table is guarded by a
+ * mutex. Lookups by name parse the decimal id instead. */
+typedef struct bw_numeric_name {
+    int32_t id;
+    char *name;          /* NULL = empty slot */
+} bw_numeric_name;
+
+struct bw_numeric_names {
+    pthread_mutex_t mu;
+    bw_numeric_name *slot; /* open addressing by id, cap a power of two */
+    size_t cap, count;
+};
+
+static barlow_status numeric_names_init(barlow_dataset *ds, size_t n_classes, const char *who)
+{
+    struct bw_numeric_names *nn = bw_calloc(1, sizeof *nn, who);
+    if (!nn) return BARLOW_E_NOMEM;
+    if (pthread_mutex_init(&nn->mu, NULL) != 0) {
+        free(nn);
+        return bw_error(BARLOW_E_NOMEM, "%s: cannot create a mutex", who);
+    }
+    ds->numeric = nn;
+    ds->n_classes = n_classes;
+    return BARLOW_OK;
+}
+
+static void numeric_names_free(struct bw_numeric_names *nn)
+{
+    if (!nn) return;
+    for (size_t i = 0; i < nn->cap; i++) free(nn->slot[i].name);
+    free(nn->slot);
+    pthread_mutex_destroy(&nn->mu);
+    free(nn);
+}
+
+static size_t numeric_slot(const struct bw_numeric_names *nn, int32_t id)
+{
+    size_t mask = nn->cap - 1;
+    size_t k = (size_t)(((uint64_t)(uint32_t)id * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+    while (nn->slot[k].name && nn->slot[k].id != id) k = (k + 1) & mask;
+    return k;
+}
+
+/* Doubles the table (at least 16 slots). -1 when memory runs out. */
+static int numeric_grow(struct bw_numeric_names *nn)
+{
+    size_t cap = nn->cap ? 2 * nn->cap : 16;
+    bw_numeric_name *slot = calloc(cap, sizeof *slot);
+    if (!slot) return -1;
+    bw_numeric_name *old = nn->slot;
+    size_t old_cap = nn->cap;
+    nn->slot = slot;
+    nn->cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].name) nn->slot[numeric_slot(nn, old[i].id)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* The name of class id (0 <= id < n_classes), made on first use; NULL when
+ * memory runs out. The string never moves (the table holds pointers). */
+static const char *numeric_name(const barlow_dataset *ds, int32_t id)
+{
+    struct bw_numeric_names *nn = ds->numeric;
+    const char *name = NULL;
+    pthread_mutex_lock(&nn->mu);
+    if (nn->cap) name = nn->slot[numeric_slot(nn, id)].name;
+    if (!name && (2 * (nn->count + 1) <= nn->cap || numeric_grow(nn) == 0)) {
+        char num[16];
+        int len = snprintf(num, sizeof num, "%" PRId32, id);
+        char *copy = malloc((size_t)len + 1);
+        if (copy) {
+            memcpy(copy, num, (size_t)len + 1);
+            size_t k = numeric_slot(nn, id);
+            nn->slot[k] = (bw_numeric_name){id, copy};
+            nn->count++;
+        }
+        name = copy;
+    }
+    pthread_mutex_unlock(&nn->mu);
+    return name;
+}
+
+/* The id a decimal name gives (no sign, no leading zero), or -1. */
+static int32_t numeric_find(const barlow_dataset *ds, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 10 || (name[0] == '0' && len > 1)) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] < '0' || name[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    return v < ds->n_classes ? (int32_t)v : -1;
+}
+
 static uint64_t name_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -49,6 +154,7 @@ static void hash_insert(int32_t *table, size_t cap, const char *name, int32_t id
 
 int32_t bw_dataset_find_class(const barlow_dataset *ds, const char *name)
 {
+    if (ds->numeric && name) return numeric_find(ds, name);
     if (!ds->hash_cap || !name) return -1;
     size_t mask = ds->hash_cap - 1, k = (size_t)name_hash(name) & mask;
     while (ds->class_hash[k] != 0) {
@@ -252,9 +358,10 @@ void barlow_dataset_free(barlow_dataset *ds)
     if (ds->sources)
         for (size_t i = 0; i < ds->n; i++) free(ds->sources[i]);
     free(ds->sources);
-    for (size_t i = 0; i < ds->n_classes; i++) free(ds->class_names[i]);
+    for (size_t i = 0; ds->class_names && i < ds->n_classes; i++) free(ds->class_names[i]);
     free(ds->class_names);
     free(ds->class_hash);
+    numeric_names_free(ds->numeric);
     if (ds->extra_cells)
         for (size_t i = 0; i < ds->n * ds->n_extra; i++) free(ds->extra_cells[i]);
     free(ds->extra_cells);
@@ -344,13 +451,10 @@ static barlow_status create_from_arrays(size_t n, const int32_t *labels,
 
     barlow_dataset *ds = bw_dataset_new(n, who);
     if (!ds) return BARLOW_E_NOMEM;
-    char num[24];
     int32_t id;
-    for (size_t c = 0; c < n_classes && st == BARLOW_OK; c++) {
-        const char *name = class_names ? class_names[c] : num;
-        if (!class_names) snprintf(num, sizeof num, "%zu", c);
-        st = bw_dataset_add_class_dup(ds, name, &id, who);
-    }
+    if (!class_names) st = numeric_names_init(ds, n_classes, who); /* names made on use */
+    for (size_t c = 0; class_names && c < n_classes && st == BARLOW_OK; c++)
+        st = bw_dataset_add_class_dup(ds, class_names[c], &id, who);
     if (st != BARLOW_OK) {
         barlow_dataset_free(ds);
         return st;
@@ -786,6 +890,7 @@ size_t barlow_dataset_class_count(const barlow_dataset *ds) { return ds ? ds->n_
 const char *barlow_dataset_class_name(const barlow_dataset *ds, int32_t id)
 {
     if (!ds || id < 0 || (size_t)id >= ds->n_classes) return NULL;
+    if (ds->numeric) return numeric_name(ds, id);
     return ds->class_names[id];
 }
 

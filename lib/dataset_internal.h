@@ -46,6 +46,9 @@ struct barlow_dataset {
     size_t n_classes, class_cap;
     int32_t *class_hash;     /* open addressing: class id + 1, 0 = empty slot */
     size_t hash_cap;         /* power of two, > 2 * n_classes */
+    struct bw_numeric_names *numeric; /* arrays without names: the names are the
+                                       * decimal ids, made on first use (dataset.c);
+                                       * class_names and class_hash are then NULL */
 
     char *image_root;        /* NULL = none */
 

@@ -623,6 +623,234 @@ static void test_mapped(barlow_matrix *m, barlow_dataset *ds)
     rmdir(dir);
 }
 
+/* ---- sparse class ids: the work follows the classes present, not the largest id ---- */
+
+static const int32_t SPARSE1M[K] = {0, 7, 4096, 500000, 1000000};
+static const int32_t SPARSE16M[K] = {0, 3, 65535, 1000001, 16777215};
+enum { PRED_ONLY = 9999999 }; /* predicted for a few rows, never a label */
+
+/* group ia of a and group ib of b agree in everything but the class id and
+ * name: size, failures, BER, status, selection, results and trees. */
+static int same_group(const barlow_analysis *a, size_t ia, const barlow_analysis *b, size_t ib)
+{
+    barlow_analysis_group ga = {.version = BARLOW_ANALYSIS_GROUP_VERSION}, gb = ga;
+    if (barlow_analysis_get_group(a, ia, &ga) != BARLOW_OK ||
+        barlow_analysis_get_group(b, ib, &gb) != BARLOW_OK)
+        return 0;
+    int same = ga.grouping == gb.grouping && ga.size == gb.size && ga.failures == gb.failures &&
+               ga.base_error_rate == gb.base_error_rate && ga.status == gb.status &&
+               ga.n_selected == gb.n_selected;
+    size_t fa[D], fb[D];
+    double sa[D], sb[D];
+    barlow_analysis_group_selection(a, ia, fa, sa);
+    barlow_analysis_group_selection(b, ib, fb, sb);
+    for (size_t t = 0; same && t < ga.n_selected; t++) same = fa[t] == fb[t] && sa[t] == sb[t];
+    for (size_t j = 0; same && j < barlow_analysis_depth_count(a); j++) {
+        barlow_analysis_result ra = {.version = BARLOW_ANALYSIS_RESULT_VERSION}, rb = ra;
+        barlow_analysis_get_result(a, ia, j, &ra);
+        barlow_analysis_get_result(b, ib, j, &rb);
+        same = !memcmp(&ra, &rb, sizeof ra);
+        const barlow_tree *ta = barlow_analysis_group_tree(a, ia, j);
+        const barlow_tree *tb = barlow_analysis_group_tree(b, ib, j);
+        if (!ta || !tb) {
+            same &= !ta && !tb;
+            continue;
+        }
+        barlow_buffer ja = {NULL, 0}, jb = {NULL, 0};
+        barlow_tree_to_json(ta, NULL, NULL, &ja);
+        barlow_tree_to_json(tb, NULL, NULL, &jb);
+        same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
+        barlow_buffer_dispose(&ja);
+        barlow_buffer_dispose(&jb);
+    }
+    return same;
+}
+
+/* The data set's labels and predictions with class c renamed map[c]. */
+static barlow_dataset *relabelled(const int32_t *map, int pred_only, barlow_status *st)
+{
+    static int32_t lab[N], pred[N];
+    for (int i = 0; i < N; i++) {
+        lab[i] = map[labels[i]];
+        pred[i] = map[preds[i]];
+    }
+    if (pred_only) /* the first three failures of class 0 are predicted PRED_ONLY */
+        for (int i = 0, left = 3; i < N && left > 0; i++)
+            if (labels[i] == 0 && preds[i] != 0) {
+                pred[i] = PRED_ONLY;
+                left--;
+            }
+    barlow_dataset *ds = NULL;
+    *st = barlow_dataset_create(N, lab, pred, NULL, 0, &ds);
+    return ds;
+}
+
+/* One label of 1 000 000 among 600 rows: the analysis lists the 5 classes
+ * present (not 1 000 001) and gives, class for class, the results of the
+ * same data with the dense ids 0..4. */
+static void test_sparse_ids(barlow_matrix *m)
+{
+    static const int32_t DENSE[K] = {0, 1, 2, 3, 4};
+    int32_t depths[] = {1, 2};
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 5;
+    o.depths = depths;
+    o.n_depths = 2;
+    o.threads = 2;
+    barlow_status st1, st2;
+    barlow_dataset *dense = relabelled(DENSE, 0, &st1), *sparse = relabelled(SPARSE1M, 0, &st2);
+    TAP_OK(st1 == BARLOW_OK && st2 == BARLOW_OK && barlow_dataset_class_count(sparse) == 1000001,
+           "sparse ids: dataset without names, %zu classes", barlow_dataset_class_count(sparse));
+    barlow_analysis *a = NULL, *b = NULL;
+    TAP_OK(barlow_analyze(m, dense, &o, NULL, NULL, &a) == BARLOW_OK &&
+               barlow_analyze(m, sparse, &o, NULL, NULL, &b) == BARLOW_OK,
+           "sparse ids: both analyses succeed");
+    if (!a || !b) goto out;
+    TAP_OK(barlow_analysis_group_count(b) == 2 * K,
+           "sparse ids: %zu groups = 2 groupings x %d classes present",
+           barlow_analysis_group_count(b), K);
+    int same = barlow_analysis_group_count(a) == 2 * K, ids = 1;
+    for (size_t i = 0; same && i < 2 * K; i++) {
+        barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+        barlow_analysis_get_group(b, i, &g);
+        char want[16];
+        snprintf(want, sizeof want, "%d", (int)SPARSE1M[i % K]);
+        ids &= g.class_id == SPARSE1M[i % K] && !strcmp(g.class_name, want);
+        same &= same_group(a, i, b, i);
+    }
+    TAP_OK(ids, "sparse ids: groups in ascending class id, named by their decimal ids");
+    TAP_OK(same, "sparse ids: sizes, selections, trees and results equal the dense relabelling");
+    for (int bb = 0; bb < 2; bb++)
+        for (size_t j = 0; j < 2; j++) {
+            barlow_analysis_evaluation ea = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+            barlow_analysis_evaluation eb = ea;
+            barlow_analysis_get_evaluation(a, (barlow_group_by)bb, j, &ea);
+            barlow_analysis_get_evaluation(b, (barlow_group_by)bb, j, &eb);
+            same &= !memcmp(&ea, &eb, sizeof ea);
+        }
+    TAP_OK(same, "sparse ids: the same evaluation");
+    char *js = json_of(b);
+    barlow_buffer csv = {NULL, 0};
+    barlow_analysis_to_csv(b, &csv);
+    TAP_OK(js && strlen(js) < 100000 && strstr(js, "\"classes\":1000001,") &&
+               strstr(js, "\"class\":1000000,\"name\":\"1000000\"") && csv.data &&
+               csv.size < 10000,
+           "sparse ids: JSON of %zu bytes (< 100 KB), CSV of %zu bytes", js ? strlen(js) : 0,
+           csv.size);
+    barlow_free(js);
+    barlow_buffer_dispose(&csv);
+out:
+    barlow_analysis_free(a);
+    barlow_analysis_free(b);
+    barlow_dataset_free(dense);
+    barlow_dataset_free(sparse);
+}
+
+/* The largest id a dataset without names allows (16 777 215), and a class
+ * that is predicted but never a label: it gets an empty label group and
+ * its prediction group, so both groupings list the same classes. */
+static void test_max_id(barlow_matrix *m)
+{
+    barlow_status st;
+    barlow_dataset *ds = relabelled(SPARSE16M, 1, &st);
+    TAP_OK(st == BARLOW_OK && barlow_dataset_class_count(ds) == 16777216,
+           "id 16777215: dataset without names, %zu classes", barlow_dataset_class_count(ds));
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 3;
+    barlow_analysis *a = NULL;
+    TAP_OK(ds && barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "id 16777215: analyze");
+    if (!a) {
+        barlow_dataset_free(ds);
+        return;
+    }
+    size_t ng = barlow_analysis_group_count(a);
+    TAP_OK(ng == 2 * (K + 1), "id 16777215: %zu groups = 2 x (%d labels + 1 predicted only)", ng,
+           K);
+    int order = 1;
+    barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    for (size_t i = 0; i < ng; i++) {
+        barlow_analysis_get_group(a, i, &g);
+        size_t c = i % (K + 1);
+        int32_t want = c < 4 ? SPARSE16M[c] : c == 4 ? PRED_ONLY : SPARSE16M[4];
+        order &= g.class_id == want && g.grouping == (i <= K ? BARLOW_GROUP_BY_LABEL
+                                                              : BARLOW_GROUP_BY_PREDICTION);
+    }
+    TAP_OK(order, "id 16777215: both groupings list the same classes, ascending");
+    barlow_analysis_group gl = g, gp = g;
+    barlow_analysis_get_group(a, 4, &gl);
+    barlow_analysis_get_group(a, K + 1 + 4, &gp);
+    TAP_OK(gl.class_id == PRED_ONLY && gl.size == 0 && gl.status == BARLOW_ANALYSIS_EMPTY &&
+               gp.class_id == PRED_ONLY && gp.size == 3 && gp.failures == 3 &&
+               !strcmp(gp.class_name, "9999999"),
+           "predicted-only class: empty label group, prediction group of its 3 rows");
+    barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+    barlow_analysis_get_evaluation(a, BARLOW_GROUP_BY_LABEL, 0, &e);
+    TAP_OK(e.groups == K, "id 16777215: the label evaluation counts the %d non-empty groups",
+           K);
+    char *js = json_of(a);
+    TAP_OK(js && strlen(js) < 100000 && strstr(js, "\"class\":16777215,\"name\":\"16777215\""),
+           "id 16777215: JSON of %zu bytes (< 100 KB)", js ? strlen(js) : 0);
+    barlow_free(js);
+    /* the dataset's made-up names: on demand, stable, found by name */
+    const char *n1 = barlow_dataset_class_name(ds, 16777214);
+    int32_t id = -1, id0 = -1;
+    TAP_OK(n1 && !strcmp(n1, "16777214") && barlow_dataset_class_name(ds, 16777214) == n1 &&
+               !barlow_dataset_class_name(ds, 16777216) &&
+               barlow_dataset_class_id(ds, "16777215", &id) == BARLOW_OK && id == 16777215 &&
+               barlow_dataset_class_id(ds, "0", &id0) == BARLOW_OK && id0 == 0 &&
+               barlow_dataset_class_id(ds, "007", &id) != BARLOW_OK &&
+               barlow_dataset_class_id(ds, "16777216", &id) != BARLOW_OK,
+           "names of a dataset without names: decimal ids, stable pointers, found by name");
+    barlow_analysis_free(a);
+    barlow_dataset_free(ds);
+}
+
+/* Made-up names asked for from several threads at once (a const dataset):
+ * each id gets one stable string. */
+typedef struct name_job {
+    const barlow_dataset *ds;
+    int32_t first;
+    const char *got[2000];
+    int ok;
+} name_job;
+
+static void *ask_names(void *p)
+{
+    name_job *j = p;
+    j->ok = 1;
+    for (int32_t i = 0; i < 2000; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%d", (int)(j->first + i));
+        j->got[i] = barlow_dataset_class_name(j->ds, j->first + i);
+        j->ok &= j->got[i] && !strcmp(j->got[i], want);
+    }
+    return NULL;
+}
+
+static void test_names_threads(void)
+{
+    int32_t lab[2] = {0, 16777215};
+    barlow_dataset *ds = NULL;
+    barlow_dataset_create(2, lab, lab, NULL, 0, &ds);
+    static name_job jobs[4];
+    pthread_t th[4];
+    int ok = ds != NULL;
+    for (int t = 0; ok && t < 4; t++) {
+        jobs[t] = (name_job){.ds = ds, .first = 1000 + 1000 * (t % 2)};
+        ok &= pthread_create(&th[t], NULL, ask_names, &jobs[t]) == 0;
+    }
+    for (int t = 0; ok && t < 4; t++) pthread_join(th[t], NULL);
+    for (int t = 0; ok && t < 4; t++) {
+        ok &= jobs[t].ok;
+        for (int i = 0; i < 2000; i++)
+            ok &= jobs[t].got[i] == barlow_dataset_class_name(ds, jobs[t].first + i);
+    }
+    TAP_OK(ok, "names of a dataset without names from 4 threads: right text, one pointer per id");
+    barlow_dataset_free(ds);
+}
+
 int main(void)
 {
     make_data();
@@ -639,6 +867,9 @@ int main(void)
     test_progress_cancel(m, ds);
     test_errors(m, ds);
     test_mapped(m, ds);
+    test_sparse_ids(m);
+    test_max_id(m);
+    test_names_threads();
     barlow_analysis_free(NULL);
     TAP_OK(1, "analysis_free(NULL) is a no-op");
     barlow_dataset_free(ds);

@@ -8,12 +8,15 @@
  * the fraction of classes whose highest-IV leaf is *valid*:
  *     ER(best leaf) >= BER(group) + delta   and   EC(best leaf) >= gamma.
  *
- * Groups. There is one group per (grouping, class), in this order: the
- * label grouping first (if requested), then the prediction grouping; class
- * ids ascending within each. Every class is listed, also a class with no
- * rows in the group (e.g. never predicted): such a group has size 0, no
- * selection and no tree, status BARLOW_ANALYSIS_EMPTY, and is left out of
- * the evaluation's denominators. A group with no failures, no correct rows,
+ * Groups. There is one group per (grouping, class present), in this order:
+ * the label grouping first (if requested), then the prediction grouping;
+ * class ids ascending within each. The classes present are those that occur
+ * as the label or the prediction of some row (a class id no row uses is not
+ * listed, so time and memory follow the rows and the classes present, not
+ * the largest id); both groupings list the same classes. A class with no
+ * rows in one grouping (e.g. never predicted, or predicted but never a
+ * label) is listed there with size 0, no selection and no tree, status
+ * BARLOW_ANALYSIS_EMPTY, and is left out of the evaluation's denominators. A group with no failures, no correct rows,
  * or fewer than min_group_size rows gets no feature selection and a
  * one-leaf tree whose statistics are defined (EC = 0 without failures), and
  * is counted in the evaluation (its best leaf is never valid).
@@ -173,7 +176,7 @@ BARLOW_API void barlow_analysis_free(barlow_analysis *a);
 
 /* ---- results ---------------------------------------------------------------- */
 
-/* Number of groups (classes × groupings analysed); 0 for NULL. */
+/* Number of groups (classes present × groupings analysed); 0 for NULL. */
 BARLOW_API size_t barlow_analysis_group_count(const barlow_analysis *a);
 
 /* Number of depths (trees per group); 0 for NULL. */

@@ -158,8 +158,11 @@ BARLOW_API size_t barlow_dataset_size(const barlow_dataset *ds);
 /* Number of classes (0 for NULL). */
 BARLOW_API size_t barlow_dataset_class_count(const barlow_dataset *ds);
 
-/* Name of class `id` (owned by the dataset); NULL when ds is NULL or id is
- * out of range. */
+/* Name of class `id` (owned by the dataset, valid until it is freed); NULL
+ * when ds is NULL or id is out of range. The decimal names of a dataset
+ * made without names are made on first use (so that one large id does not
+ * cost a string per smaller id); for such a dataset NULL also means that
+ * memory ran out. Safe to call from several threads on one dataset. */
 BARLOW_API const char *barlow_dataset_class_name(const barlow_dataset *ds, int32_t id);
 
 /* Looks up a class by exact name (the lowest id when names repeat).
