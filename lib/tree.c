@@ -85,6 +85,14 @@ static barlow_status check_tree_options(const barlow_tree_options *in, barlow_tr
 
 /* ---- statistics ------------------------------------------------------------- */
 
+/* lgamma without its write to the global signgam (a data race when trees
+ * are fitted on several threads, as the analysis does). */
+static double log_gamma(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
 /* P[X >= k] for X ~ Binomial(n, p): exact upper tail summed in a stable way.
  * The largest term is found in log space (lgamma) and the series is summed
  * with the term ratio; above the mean the upper tail is summed directly,
@@ -99,7 +107,7 @@ static double binom_upper_tail(size_t k, size_t n, double p)
     double dn = (double)n;
     if ((double)k > dn * p) {
         double dk = (double)k;
-        double lt = lgamma(dn + 1.0) - lgamma(dk + 1.0) - lgamma(dn - dk + 1.0) + dk * lp +
+        double lt = log_gamma(dn + 1.0) - log_gamma(dk + 1.0) - log_gamma(dn - dk + 1.0) + dk * lp +
                     (dn - dk) * lq;
         double s = 1.0, r = 1.0;
         for (size_t i = k; i < n; i++) {
@@ -113,7 +121,7 @@ static double binom_upper_tail(size_t k, size_t n, double p)
     /* lower tail P[X <= k-1], terms decrease away from k-1 */
     size_t j = k - 1;
     double dj = (double)j;
-    double lt = lgamma(dn + 1.0) - lgamma(dj + 1.0) - lgamma(dn - dj + 1.0) + dj * lp +
+    double lt = log_gamma(dn + 1.0) - log_gamma(dj + 1.0) - log_gamma(dn - dj + 1.0) + dj * lp +
                 (dn - dj) * lq;
     double s = 1.0, r = 1.0;
     for (size_t i = j; i > 0; i--) {
