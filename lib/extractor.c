@@ -4,6 +4,7 @@
  * Pure C; every libtorch call goes through the table of the libtorch plugin
  * (lib/torch/shim.h), which lib/torch_plugin.c loads on first use. */
 #include <ctype.h>
+#include <math.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -232,6 +233,10 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
         size = fsize;
     }
     const char *name = path ? path : "<memory>";
+    if (size == 0) {
+        free(file);
+        return bw_error(BARLOW_E_FORMAT, "%s: model file %s is empty (0 bytes)", who, name);
+    }
     if (o.sha256) {
         char hex[65];
         bw_sha256_hex(data, size, hex);
@@ -613,6 +618,90 @@ static void *bw_pipe_loader(void *arg)
     return NULL;
 }
 
+/* Records dataset row `row` as failed because the model's `what` (v, len
+ * values: "feature"s or "logit"s) are not all finite: status BACKEND and a
+ * reason naming the row's image file (its row for in-memory images), as
+ * for an image that cannot be read. */
+static barlow_status bw_fail_nonfinite(const char *who, barlow_extraction *r,
+                                       const barlow_dataset *ds, size_t row, const char *what,
+                                       const float *v, size_t len)
+{
+    size_t j = 0;
+    while (j < len && isfinite(v[j])) j++;
+    const char *value = j == len ? "?" : isnan(v[j]) ? "nan" : v[j] > 0 ? "inf" : "-inf";
+    char *path = NULL, buf[1400];
+    if (barlow_dataset_filename(ds, row) && barlow_dataset_image_path(ds, row, &path) != BARLOW_OK)
+        return BARLOW_E_NOMEM;
+    if (path)
+        snprintf(buf, sizeof buf, "%.1200s: the model produced NaN/inf %ss (%s %zu is %s)", path,
+                 what, what, j, value);
+    else
+        snprintf(buf, sizeof buf, "row %zu: the model produced NaN/inf %ss (%s %zu is %s)", row,
+                 what, what, j, value);
+    barlow_free(path);
+    r->status[row] = BARLOW_E_BACKEND;
+    r->reasons[row] = bw_strdup(buf, who);
+    return r->reasons[row] ? BARLOW_OK : BARLOW_E_NOMEM;
+}
+
+/* A batch's k outputs stand at result rows m..m+k-1 (features and logits,
+ * NULL when not computed; their dataset rows in r->index). Rows with a
+ * NaN or infinite value fail like an image that cannot be read, and the
+ * rows after them move up. Returns the number kept (*st: NOMEM when a
+ * reason cannot be stored). */
+static size_t bw_drop_nonfinite(const char *who, barlow_extraction *r, const barlow_dataset *ds,
+                                float *feat, size_t D, float *logit, size_t K, size_t m,
+                                size_t k, barlow_status *st)
+{
+    float *f = feat ? feat + m * D : NULL, *l = logit ? logit + m * K : NULL;
+    if ((!f || bw_f32_all_finite(f, k * D)) && (!l || bw_f32_all_finite(l, k * K))) return k;
+    size_t kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t row = r->index[m + i];
+        bool bad_f = f && !bw_f32_all_finite(f + i * D, D);
+        bool bad_l = !bad_f && l && !bw_f32_all_finite(l + i * K, K);
+        if (bad_f || bad_l) {
+            *st = bad_f ? bw_fail_nonfinite(who, r, ds, row, "feature", f + i * D, D)
+                        : bw_fail_nonfinite(who, r, ds, row, "logit", l + i * K, K);
+            if (*st != BARLOW_OK) return kept; /* NOMEM, its message set */
+            continue;
+        }
+        if (kept != i) {
+            if (f) memmove(f + kept * D, f + i * D, D * sizeof *f);
+            if (l) memmove(l + kept * K, l + i * K, K * sizeof *l);
+            r->index[m + kept] = row;
+        }
+        kept++;
+    }
+    return kept;
+}
+
+/* The error of an extraction that kept no row: the model's, when it gave
+ * NaN/inf outputs for every image it ran on; otherwise (every image failed
+ * to load) the first image's. */
+static barlow_status bw_nothing_extracted(const char *who, const barlow_extraction *r)
+{
+    size_t n = r->n, bad = 0, first_bad = 0;
+    for (size_t i = n; i-- > 0;)
+        if (r->status[i] == BARLOW_E_BACKEND) {
+            bad++;
+            first_bad = i;
+        }
+    if (bad == 0) {
+        size_t row = 0;
+        while (row < n && r->status[row] == BARLOW_OK) row++;
+        return bw_error((barlow_status)r->status[row],
+                        "%s: every image failed (%zu of %zu); the first, row %zu: %s", who, n, n,
+                        row, r->reasons[row] ? r->reasons[row] : "?");
+    }
+    char others[96] = "";
+    if (bad < n) snprintf(others, sizeof others, "; the other %zu failed to load", n - bad);
+    return bw_error(BARLOW_E_BACKEND,
+                    "%s: the model produces non-finite outputs: NaN/inf for every image it ran "
+                    "on (%zu of %zu rows%s); the first, row %zu: %s",
+                    who, bad, n, others, first_bad, r->reasons[first_bad]);
+}
+
 static barlow_status bw_extract(const char *who, barlow_extractor *ex, const barlow_dataset *ds,
                                 barlow_progress_fn progress, void *user_data,
                                 barlow_extraction **out)
@@ -683,6 +772,9 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
             snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, first, first + count - 1);
             st = bw_run_pieces(ex, bwho, buf, k, want_f ? feat + m * D : NULL,
                                want_l ? logit + m * K : NULL);
+            if (st == BARLOW_OK)
+                k = bw_drop_nonfinite(who, r, ds, want_f ? feat : NULL, D,
+                                      want_l ? logit : NULL, K, m, k, &st);
             m += k;
         }
         pthread_mutex_lock(&p.mu);
@@ -702,13 +794,7 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
 
-    if (st == BARLOW_OK && m == 0) {
-        size_t row = 0;
-        while (row < n && r->status[row] == BARLOW_OK) row++;
-        st = bw_error((barlow_status)r->status[row],
-                      "%s: every image failed (%zu of %zu); the first, row %zu: %s", who, n, n,
-                      row, r->reasons[row] ? r->reasons[row] : "?");
-    }
+    if (st == BARLOW_OK && m == 0) st = bw_nothing_extracted(who, r);
     if (st == BARLOW_OK) {
         r->m = m;
         if (want_f) st = barlow_matrix_create_copy(feat, m, D, 0, &r->features);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <barlow/barlow.h>
 
@@ -238,10 +240,18 @@ static void test_tiny_cnn(void)
     write_all(path_of("corrupt.pt"), bytes, size);
     write_all(path_of("empty.pt"), bytes, 0);
     barlow_extractor_options od = opts_small(32, BARLOW_EXTRACT_FEATURES);
-    expect_create_fail("truncated.pt", &od, BARLOW_E_FORMAT, "TorchScript", "truncated model");
-    expect_create_fail("corrupt.pt", &od, BARLOW_E_FORMAT, "TorchScript", "corrupt model");
-    expect_create_fail("empty.pt", &od, BARLOW_E_FORMAT, "TorchScript", "zero-byte model");
-    expect_create_fail("no_such_model.pt", &od, BARLOW_E_IO, "no_such_model.pt",
+    expect_create_fail("truncated.pt", &od, BARLOW_E_FORMAT,
+                       "truncated.pt: not a loadable TorchScript archive: the zip archive is "
+                       "damaged or truncated",
+                       "truncated model");
+    expect_create_fail("corrupt.pt", &od, BARLOW_E_FORMAT,
+                       "corrupt.pt: not a TorchScript model: not a zip archive",
+                       "corrupt model");
+    expect_create_fail("empty.pt", &od, BARLOW_E_FORMAT,
+                       "barlow_extractor_create_from_file: model file ", "zero-byte model");
+    expect_create_fail("empty.pt", &od, BARLOW_E_FORMAT, "empty.pt is empty (0 bytes)",
+                       "zero-byte model: the message names the file and its size");
+    expect_create_fail("no_such_model.pt", &od, BARLOW_E_IO, "no_such_model.pt: No such file",
                        "missing model file");
     free(sha);
     free(bytes);
@@ -277,6 +287,169 @@ static void test_contract(void)
     barlow_extractor_options o3 = opts_small(28, BARLOW_EXTRACT_FEATURES);
     expect_create_fail("grey_cnn.pt", &o3, BARLOW_E_BACKEND, "dry run",
                        "3-channel input to a 1-channel model");
+}
+
+/* Model paths that are not TorchScript files: a directory, a FIFO (which
+ * must be refused before anything opens it: alarm() ends a hung test), and
+ * torch.save checkpoints, zip and legacy, which point at the converter. */
+static void test_model_files(void)
+{
+    barlow_extractor_options o = opts_small(32, BARLOW_EXTRACT_FEATURES);
+    expect_create_fail("images", &o, BARLOW_E_IO, "images: it is a directory, not a regular file",
+                       "a directory as model path");
+    char *fifo = path_of("model.fifo");
+    unlink(fifo);
+    TAP_OK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    alarm(30);
+    expect_create_fail("model.fifo", &o, BARLOW_E_IO, "model.fifo: it is a FIFO, not a regular",
+                       "a FIFO as model path, refused without blocking");
+    alarm(0);
+    unlink(fifo);
+    expect_create_fail("tiny_cnn_state.pth", &o, BARLOW_E_FORMAT,
+                       "tiny_cnn_state.pth: this is a PyTorch checkpoint/state_dict",
+                       "a state_dict (torch.save zip) is named as such");
+    expect_create_fail("tiny_cnn_state.pth", &o, BARLOW_E_FORMAT,
+                       "not a TorchScript model (torch.jit.save); convert it with "
+                       "tools/convert_checkpoint.py",
+                       "a state_dict: the message points at tools/convert_checkpoint.py");
+    expect_create_fail("tiny_cnn_state_legacy.pth", &o, BARLOW_E_FORMAT,
+                       "convert it with tools/convert_checkpoint.py",
+                       "a state_dict in torch.save's legacy format: the same");
+    size_t size = 0;
+    char *bytes = read_all(path_of("tiny_cnn_state.pth"), &size);
+    barlow_extractor *ex = NULL;
+    TAP_OK(bytes &&
+               barlow_extractor_create_from_memory(bytes, size, &o, &ex) == BARLOW_E_FORMAT &&
+               strstr(barlow_last_error(), "barlow_extractor_create_from_memory: <memory>: "
+                                           "this is a PyTorch checkpoint"),
+           "a state_dict from memory (%s)", barlow_last_error());
+    free(bytes);
+}
+
+/* Loads the decoded inputs of rows 0..5 of meta.csv (all good) and tells
+ * which ones nan_bright/inf_logits break (first input value > 0.5). */
+static size_t bright_rows(barlow_extractor *ex, barlow_dataset *ds, int bright[6])
+{
+    size_t rows[6] = {0, 1, 2, 3, 4, 5}, per = 3 * 32 * 32, count = 0;
+    float *in = malloc(6 * per * sizeof *in);
+    if (barlow_extractor_load_inputs(ex, ds, rows, 6, in) != BARLOW_OK) exit(1);
+    for (size_t i = 0; i < 6; i++) count += (size_t)(bright[i] = in[i * per] > 0.5f);
+    free(in);
+    return count;
+}
+
+/* Checks an extraction where the rows in bright[] failed for non-finite
+ * `what` ("features"/"logits") and rows 6 and 7 failed to load. */
+static void check_nonfinite_rows(const barlow_extraction *r, const int bright[6],
+                                 size_t nbright, const char *what)
+{
+    size_t m = barlow_extraction_count(r), k = 0;
+    int bad_ok = 1, idx_ok = 1;
+    const size_t *idx = barlow_extraction_index(r);
+    char needle[64];
+    snprintf(needle, sizeof needle, "the model produced NaN/inf %s", what);
+    for (size_t i = 0; i < 6; i++) {
+        const char *why = barlow_extraction_row_reason(r, i);
+        char file[16];
+        snprintf(file, sizeof file, "img%zu.%s", i, i % 2 ? "jpg" : "png");
+        if (bright[i])
+            bad_ok &= barlow_extraction_row_status(r, i) == BARLOW_E_BACKEND && why &&
+                      strstr(why, needle) && strstr(why, file);
+        else
+            idx_ok &= k < m && idx[k++] == i && why == NULL;
+    }
+    TAP_OK(m == 6 - nbright && barlow_extraction_failed_count(r) == 2 + nbright,
+           "%s: %zu rows kept, %zu failed (2 images + %zu non-finite)", what, m,
+           barlow_extraction_failed_count(r), nbright);
+    TAP_OK(bad_ok, "%s: non-finite rows are BACKEND with a reason naming the file (%s)", what,
+           barlow_extraction_row_reason(r, 1) ? barlow_extraction_row_reason(r, 1) : "-");
+    TAP_OK(idx_ok && k == m, "%s: the index holds the finite rows only", what);
+    const barlow_matrix *F = barlow_extraction_features(r), *L = barlow_extraction_logits(r);
+    int finite = 1;
+    for (size_t i = 0; F && i < m * barlow_matrix_cols(F); i++)
+        finite &= isfinite(barlow_matrix_data(F)[i]);
+    for (size_t i = 0; L && i < m * barlow_matrix_cols(L); i++)
+        finite &= isfinite(barlow_matrix_data(L)[i]);
+    TAP_OK(finite && F && barlow_matrix_rows(F) == m, "%s: no NaN/inf in the result", what);
+}
+
+static void test_nonfinite(void)
+{
+    barlow_dataset_csv_options co;
+    barlow_dataset_csv_options_init(&co);
+    co.image_root = path_of("images");
+    barlow_dataset *ds = NULL;
+    if (barlow_dataset_load_csv(path_of("meta.csv"), &co, &ds) != BARLOW_OK) exit(1);
+    barlow_extractor_options o = opts_small(32, BARLOW_EXTRACT_FEATURES | BARLOW_EXTRACT_LOGITS);
+    o.resize = 36;
+    o.batch_size = 4;
+    barlow_extractor *ex = NULL;
+    barlow_status st = barlow_extractor_create_from_file(path_of("nan_bright.pt"), &o, &ex);
+    TAP_OK(st == BARLOW_OK, "a model giving NaN on some images loads (%s)", barlow_last_error());
+    if (st != BARLOW_OK) exit(1);
+    int bright[6];
+    size_t nb = bright_rows(ex, ds, bright);
+    TAP_OK(nb >= 1 && nb <= 5, "the fixture has finite and NaN rows (%zu of 6 NaN)", nb);
+    barlow_extraction *r = NULL;
+    st = barlow_extractor_extract(ex, ds, NULL, NULL, &r);
+    TAP_OK(st == BARLOW_OK, "extract with NaN rows succeeds (%s)", barlow_last_error());
+    if (st == BARLOW_OK) check_nonfinite_rows(r, bright, nb, "features");
+    barlow_extraction_free(r);
+
+    /* predict (a dataset with the model's 5 classes): NaN rows get their
+     * label, as failed images do */
+    const char *names[5] = {"a", "b", "c", "d", "e"};
+    FILE *csv = fopen(path_of("meta_nan.csv"), "w");
+    fputs("Filenames,Labels\nimg0.png,e\nimg1.jpg,d\nimg2.png,c\nimg3.jpg,b\nimg4.png,a\n"
+          "img5.jpg,e\ntruncated.png,b\nmissing.png,c\n",
+          csv);
+    fclose(csv);
+    barlow_dataset *ds5 = NULL;
+    co.class_names = names;
+    co.n_class_names = 5;
+    st = barlow_dataset_load_csv(path_of("meta_nan.csv"), &co, &ds5);
+    r = NULL;
+    if (st == BARLOW_OK) st = barlow_extractor_predict(ex, ds5, NULL, NULL, &r);
+    int pred_ok = st == BARLOW_OK && barlow_extraction_count(r) == 6 - nb;
+    const int32_t *pred = barlow_dataset_predictions(ds5), *lab = barlow_dataset_labels(ds5);
+    for (size_t i = 0; pred_ok && i < 8; i++)
+        if (i >= 6 || bright[i]) pred_ok &= pred[i] == lab[i];
+    TAP_OK(pred_ok, "predict: NaN rows get their label (%s)", barlow_last_error());
+    barlow_extraction_free(r);
+    barlow_dataset_free(ds5);
+    barlow_extractor_free(ex);
+
+    /* logits: +inf logits fail the row only when logits are extracted */
+    st = barlow_extractor_create_from_file(path_of("inf_logits.pt"), &o, &ex);
+    r = NULL;
+    if (st == BARLOW_OK) st = barlow_extractor_extract(ex, ds, NULL, NULL, &r);
+    TAP_OK(st == BARLOW_OK, "extract with inf logits (%s)", barlow_last_error());
+    if (st == BARLOW_OK) check_nonfinite_rows(r, bright, nb, "logits");
+    barlow_extraction_free(r);
+    barlow_extractor_free(ex);
+    barlow_extractor_options of = opts_small(32, BARLOW_EXTRACT_FEATURES);
+    of.resize = 36;
+    st = barlow_extractor_create_from_file(path_of("inf_logits.pt"), &of, &ex);
+    r = NULL;
+    if (st == BARLOW_OK) st = barlow_extractor_extract(ex, ds, NULL, NULL, &r);
+    TAP_OK(st == BARLOW_OK && barlow_extraction_count(r) == 6,
+           "features only: the same model keeps all 6 rows (%s)", barlow_last_error());
+    barlow_extraction_free(r);
+    barlow_extractor_free(ex);
+
+    /* every row non-finite: the call fails, saying the model does it */
+    st = barlow_extractor_create_from_file(path_of("nan_all.pt"), &o, &ex);
+    barlow_extraction *sentinel = (barlow_extraction *)&dir;
+    r = sentinel;
+    if (st == BARLOW_OK) st = barlow_extractor_extract(ex, ds, NULL, NULL, &r);
+    const char *msg = barlow_last_error();
+    TAP_OK(st == BARLOW_E_BACKEND && r == sentinel &&
+               strstr(msg, "barlow_extractor_extract: the model produces non-finite outputs") &&
+               strstr(msg, "(6 of 8 rows; the other 2 failed to load)") &&
+               strstr(msg, "row 0: ") && strstr(msg, "img0.png"),
+           "every row NaN -> BACKEND, no result (%s)", msg);
+    barlow_extractor_free(ex);
+    barlow_dataset_free(ds);
 }
 
 static void test_devices_and_options(void)
@@ -551,6 +724,8 @@ int main(void)
     if (!dir) return skip_all("BARLOW_TEST_MODELS is not set (run through meson test)");
     test_tiny_cnn();
     test_contract();
+    test_model_files();
+    test_nonfinite();
     test_devices_and_options();
     test_resnet_style();
     test_dataset();

@@ -12,6 +12,12 @@ extractor tests use, into OUTDIR:
   tuple_out.pt       forward_features returns a tuple
   no_contract.pt     no forward_features and no ResNet children
   raises.pt          forward_features raises RuntimeError
+  nan_bright.pt      tiny_cnn-like; features NaN for images whose first
+                     input value is > 0.5 (finite on the mid-grey dry run)
+  nan_all.pt         the same, NaN for every image
+  inf_logits.pt      finite features; logits +inf for those images
+  tiny_cnn_state.pth torch.save(state_dict) of tiny_cnn (not TorchScript),
+  tiny_cnn_state_legacy.pth  and the same in the legacy pickle format
   x.npy              4×3×32×32 float32 inputs in [0,1] (seeded)
   x_grey.npy         4×1×28×28 float32 inputs
   <model>_features.npy / <model>_logits.npy / <model>_fmap.npy
@@ -147,6 +153,37 @@ class Raises(nn.Module):
         return self.c(x).mean(dim=(2, 3))
 
 
+class NanWhenBright(TinyCNN):
+    """tiny_cnn whose features are NaN for the images whose first input
+    value (channel 0, pixel 0,0) is above 0.5 (never for the extractor's
+    mid-grey dry run); with all=True NaN for every image."""
+
+    def __init__(self, every=False):
+        super().__init__()
+        self.every = every
+
+    @torch.jit.export
+    def forward_features(self, x):
+        f = F.relu(self.c2(F.relu(self.bn(self.c1(x)))))
+        bad = torch.ones_like(x[:, 0, 0, 0]) > 0 if self.every else x[:, 0, 0, 0] > 0.5
+        scale = torch.where(bad, torch.full_like(bad, float("nan"), dtype=f.dtype),
+                            torch.ones_like(bad, dtype=f.dtype))
+        return f * scale.view(-1, 1, 1, 1)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
+class InfLogits(TinyCNN):
+    """Finite features; logits +inf for images whose first input value is
+    above 0.5."""
+
+    def forward(self, x):
+        l = self.fc(self.forward_features(x).mean(dim=(2, 3)))
+        bad = (x[:, 0, 0, 0] > 0.5).view(-1, 1)
+        return torch.where(bad, torch.full_like(l, float("inf")), l)
+
+
 def randomize_bn(m):
     """Non-trivial running stats so that eval() matters."""
     for mod in m.modules():
@@ -236,8 +273,13 @@ def main():
 
     for name, mod in [("bad_rank", BadRank()), ("bad_logits", BadLogits()),
                       ("tuple_out", TupleOut()), ("no_contract", NoContract()),
-                      ("raises", Raises())]:
+                      ("raises", Raises()), ("nan_bright", NanWhenBright()),
+                      ("nan_all", NanWhenBright(every=True)), ("inf_logits", InfLogits())]:
         save(mod, os.path.join(out, name + ".pt"))
+    # torch.save checkpoints (not TorchScript): zip and legacy pickle format
+    torch.save(m.state_dict(), os.path.join(out, "tiny_cnn_state.pth"))
+    torch.save(m.state_dict(), os.path.join(out, "tiny_cnn_state_legacy.pth"),
+               _use_new_zipfile_serialization=False)
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
             f.write("ok\n")

@@ -37,6 +37,14 @@
  * worker threads that prepare the next batch while the model runs on the
  * current one. An image that cannot be read is skipped and reported (row,
  * status, reason); only when every image fails is extraction an error.
+ * Non-finite outputs are never returned silently: an image whose features
+ * (or logits, when extracted) hold a NaN or an infinity is skipped and
+ * reported the same way (status BACKEND, "the model produced NaN/inf
+ * features"), and when the model gives them for every image it ran on the
+ * extraction fails with BACKEND ("the model produces non-finite outputs").
+ * The model is not refused at load for a non-finite dry run (a model that
+ * standardises each image by its own spread gives NaN on the flat
+ * mid-grey dry run input and is fine on real images).
  *
  * Thread safety: an extractor is used by one thread at a time (every call
  * takes a non-const handle, except the accessors). libtorch's intra-op
@@ -159,9 +167,15 @@ BARLOW_API void barlow_extractor_options_init(barlow_extractor_options *opts);
  * contract with a dry run and returns the extractor. opts: NULL = defaults.
  * Errors: INVALID_ARG (NULL path/out, bad options version, an option out of
  * range naming it and the range, a malformed sha256 or device string),
- * IO (the file cannot be read, naming it), FORMAT (sha256 mismatch naming
- * both digests; not a TorchScript archive; the model breaks the contract,
- * saying how), UNSUPPORTED (built without libtorch; a device that is not
+ * IO (the file is missing or cannot be read; the path is a directory, a
+ * FIFO, a socket or a device — refused from stat() before anything opens
+ * it, so a FIFO never blocks), FORMAT (the file is empty (0 bytes); sha256
+ * mismatch naming both digests; a torch.save checkpoint or state_dict
+ * (zip archive with data.pkl but no constants.pkl, or the legacy pickle
+ * format), with a pointer to tools/convert_checkpoint.py; not a zip
+ * archive; a damaged or truncated archive; the model breaks the contract,
+ * saying how) — every message names the file ("<memory>" for
+ * _from_memory), UNSUPPORTED (built without libtorch; a device that is not
  * available), BACKEND (the model raised during the dry run, e.g. it wants a
  * different channel count — libtorch's message is included), NOMEM. */
 BARLOW_API barlow_status barlow_extractor_create_from_file(
@@ -206,7 +220,10 @@ BARLOW_API int barlow_extractor_is_optimized(const barlow_extractor *ex);
  * thread count beyond float rounding (~1e-6 relative).
  * Errors: INVALID_ARG (NULL ex/input, n == 0, both outputs NULL), STATE
  * (logits asked for but not requested at create), BACKEND (the model
- * raised), NOMEM. Outputs are unspecified after a failure. */
+ * raised), NOMEM. Outputs are unspecified after a failure. The values are
+ * the model's own: unlike dataset extraction, this tensor call does not
+ * check them, so a model that gives NaN or inf writes NaN or inf (test
+ * with isfinite() when the model is not trusted to be finite). */
 BARLOW_API barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input,
                                               size_t n, float *features, float *logits);
 
@@ -242,14 +259,22 @@ BARLOW_API barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex
 /* ---- whole datasets ------------------------------------------------------- */
 
 /* Extracts the requested outputs for every row of ds, in row order. Images
- * that fail to decode are skipped and reported in the result; the result's
- * matrices hold one row per extracted image (barlow_extraction_index maps
- * them to dataset rows). progress (may be NULL) is called on the calling
- * thread after each batch with (images done, dataset size, user_data); a
- * non-zero return cancels: BARLOW_E_CANCELLED, no result.
+ * that fail to decode are skipped and reported in the result; so are the
+ * images whose outputs hold a NaN or an infinity (any of their features,
+ * or of their logits when BARLOW_EXTRACT_LOGITS was requested): status
+ * BARLOW_E_BACKEND, reason "<image file>: the model produced NaN/inf
+ * features (feature j is nan)" ("logits (logit j is inf)"; "row i: ..."
+ * for in-memory images). The result's matrices hold one row per extracted
+ * image, all finite (barlow_extraction_index maps them to dataset rows).
+ * progress (may be NULL) is called on the calling thread after each batch
+ * with (images done, dataset size, user_data); a non-zero return cancels:
+ * BARLOW_E_CANCELLED, no result.
  * Errors: INVALID_ARG (NULL ex/ds/out), CANCELLED, BACKEND (the model
- * raised: the whole call fails, naming the batch's rows), NOMEM, and — only
- * when every image failed — the first image's status (IO, FORMAT,
+ * raised: the whole call fails, naming the batch's rows; or the model gave
+ * NaN/inf for every image it ran on: "the model produces non-finite
+ * outputs: NaN/inf for every image it ran on (k of n rows[; the other m
+ * failed to load]); the first, row i: <reason>"), NOMEM, and — when every
+ * image failed to load — the first image's status (IO, FORMAT,
  * UNSUPPORTED, STATE) with a message naming its row and reason. *out is
  * written only on success. */
 BARLOW_API barlow_status barlow_extractor_extract(barlow_extractor *ex,
@@ -261,8 +286,9 @@ BARLOW_API barlow_status barlow_extractor_extract(barlow_extractor *ex,
 /* Runs the extractor (which must have been created with
  * BARLOW_EXTRACT_LOGITS) over ds as barlow_extractor_extract does and sets
  * the dataset's predictions to the argmax of the logits (the lowest index
- * on ties). Rows whose image failed get their label as prediction (so they
- * do not count as failures) and are reported in *out. out may be NULL.
+ * on ties). Rows whose image failed, or whose outputs were NaN/inf, get
+ * their label as prediction (so they do not count as failures) and are
+ * reported in *out. out may be NULL.
  * Errors: as barlow_extractor_extract; STATE (logits were not requested);
  * INVALID_ARG (the model has more logits than the dataset has classes,
  * naming both, when an argmax falls outside the classes). The dataset is
@@ -299,7 +325,8 @@ BARLOW_API const int32_t *barlow_extraction_argmax(const barlow_extraction *r);
 BARLOW_API const size_t *barlow_extraction_index(const barlow_extraction *r);
 
 /* Status of dataset row `row`: BARLOW_OK when extracted, else why its image
- * was skipped (IO, FORMAT, UNSUPPORTED, STATE, NOMEM). INVALID_ARG for NULL
+ * was skipped (IO, FORMAT, UNSUPPORTED, STATE, NOMEM; BACKEND: the model
+ * gave NaN/inf features or logits for it). INVALID_ARG for NULL
  * or a row out of range (this accessor does not set a message). */
 BARLOW_API barlow_status barlow_extraction_row_status(const barlow_extraction *r,
                                                       size_t row);

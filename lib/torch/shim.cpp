@@ -14,6 +14,7 @@
  * it so, and checks that the table holds exactly these functions.
  */
 #include <ATen/Parallel.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
@@ -124,6 +125,75 @@ struct mem_streambuf : std::streambuf {
         return seekoff(off_type(pos), std::ios_base::beg, mode);
     }
 };
+
+/* What bytes that torch::jit::load refused are, for the message. */
+enum class archive_kind { not_zip, legacy_checkpoint, bad_zip, checkpoint, other };
+
+archive_kind probe_archive(const void *data, size_t size) noexcept
+{
+    /* torch.save's legacy format (before PyTorch 1.6, or with
+     * _use_new_zipfile_serialization=False): a pickle (protocol 2) that
+     * starts with the long 0x1950a86a20f9469cfc6c, torch's magic number */
+    static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c,
+                                           0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    const unsigned char *p = static_cast<const unsigned char *>(data);
+    if (size >= sizeof legacy && std::memcmp(p, legacy, sizeof legacy) == 0)
+        return archive_kind::legacy_checkpoint;
+    if (size < 4 || std::memcmp(p, "PK\x03\x04", 4) != 0) return archive_kind::not_zip;
+    /* a zip ends with its end-of-central-directory record (22 bytes and a
+     * comment of at most 65535): without one it was cut short */
+    bool has_end = false;
+    for (size_t i = size >= 22 ? size - 22 : 0; !has_end && i + 65557 >= size; i--) {
+        has_end = std::memcmp(p + i, "PK\x05\x06", 4) == 0;
+        if (i == 0) break;
+    }
+    if (!has_end) return archive_kind::bad_zip;
+    try {
+        /* torch.jit.save's archive holds constants.pkl (and code/);
+         * torch.save's holds data.pkl, data/ and version only */
+        mem_streambuf sb(data, size);
+        std::istream in(&sb);
+        caffe2::serialize::PyTorchStreamReader reader(&in);
+        if (reader.hasRecord("data.pkl") && !reader.hasRecord("constants.pkl"))
+            return archive_kind::checkpoint;
+    } catch (const std::exception &) {
+        /* e.g. a newer file format version: libtorch's message says it */
+    }
+    return archive_kind::other;
+}
+
+/* The message for a model that torch::jit::load refused (`why`: libtorch's
+ * words): a torch.save checkpoint is named as such with the converter to
+ * use; a file that is no zip archive, or one cut short, is said so. */
+std::string load_failure(const void *data, size_t size, const std::string &why)
+{
+    const std::string convert =
+        ", not a TorchScript model (torch.jit.save); convert it with "
+        "tools/convert_checkpoint.py (--torchvision or --robustness with --arch, or --module "
+        "FILE.py:NAME --state; docs/models.md)";
+    char head[32] = "";
+    const unsigned char *p = static_cast<const unsigned char *>(data);
+    if (data && size >= 4)
+        std::snprintf(head, sizeof head, "%02x %02x %02x %02x", p[0], p[1], p[2], p[3]);
+    switch (data ? probe_archive(data, size) : archive_kind::other) {
+    case archive_kind::checkpoint:
+        return "this is a PyTorch checkpoint/state_dict (torch.save: the archive has data.pkl "
+               "but no constants.pkl)" + convert;
+    case archive_kind::legacy_checkpoint:
+        return "this is a PyTorch checkpoint/state_dict (torch.save, legacy pickle format)" +
+               convert;
+    case archive_kind::not_zip:
+        return std::string("not a TorchScript model: not a zip archive (torch.jit.save writes "
+                           "one; this starts with bytes ") +
+               (head[0] ? head : "(fewer than 4)") + ")";
+    case archive_kind::bad_zip:
+        return "not a loadable TorchScript archive: the zip archive is damaged or truncated "
+               "(no end-of-central-directory record in its " +
+               std::to_string(size) + " bytes)";
+    default:
+        return "not a loadable TorchScript archive (torch.jit.save): " + why;
+    }
+}
 
 std::string shape_str(const at::Tensor &t)
 {
@@ -337,13 +407,11 @@ barlow_status bw_torch_load(const char *who, const char *path, const void *data,
                 m->module = torch::jit::load(std::string(path), c10::Device(c10::kCPU));
             }
         } catch (const c10::Error &e) {
-            fail(BARLOW_E_FORMAT, "not a loadable TorchScript archive (torch.jit.save): " +
-                                      condense(e.what_without_backtrace()));
+            fail(BARLOW_E_FORMAT, load_failure(data, size, condense(e.what_without_backtrace())));
         } catch (const std::bad_alloc &) {
             throw;
         } catch (const std::exception &e) {
-            fail(BARLOW_E_FORMAT, "not a loadable TorchScript archive (torch.jit.save): " +
-                                      condense(e.what()));
+            fail(BARLOW_E_FORMAT, load_failure(data, size, condense(e.what())));
         }
         m->module.eval();
         m->module.to(dev);

@@ -289,3 +289,118 @@ def test_image_folder(torch_cli, resnet18, tmp_path):
         ref = net.layer4(net.layer3(net.layer2(net.layer1(y)))).mean(dim=(2, 3)).numpy()
     assert rel(z["features"], ref) <= 1e-4
     assert list(z["labels"]) == [0, 0, 0, 1, 1, 1]  # "ant" < "zebra"
+
+
+class NanWhenBright(torch.nn.Module):
+    """forward_features = a conv's map, times NaN for the images whose mean
+    is above 0.5 (every image with every=True); the extractor's mid-grey
+    dry run (mean 0.5) stays finite."""
+
+    def __init__(self, every: bool = False):
+        super().__init__()
+        self.c = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = torch.nn.Linear(6, 4)
+        self.every = every
+
+    @torch.jit.export
+    def forward_features(self, x):
+        f = torch.relu(self.c(x))
+        if self.every:
+            return f * float("nan")
+        bad = (x.mean(dim=(1, 2, 3)) > 0.5).view(-1, 1, 1, 1)
+        return torch.where(bad, f * float("nan"), f)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
+def write_grey_images(d, levels):
+    """One 40×40 RGB PNG per level (0..255) and a metadata CSV over them."""
+    rows = []
+    for i, v in enumerate(levels):
+        Image.fromarray(np.full((40, 40, 3), v, np.uint8), "RGB").save(d / f"img{i}_{v}.png")
+        rows.append(f"img{i}_{v}.png,a,a")
+    (d / "m.csv").write_text("Filenames,Predictions,Labels\n" + "\n".join(rows) + "\n")
+    return d / "m.csv"
+
+
+def test_nonfinite_features(torch_cli, tmp_path):
+    """A model that gives NaN: its rows are skipped like unreadable images
+    (status BACKEND, the file named), never written; when every row is NaN
+    the extraction fails (exit 1, nothing written)."""
+    torch.manual_seed(3)
+    torch.jit.save(torch.jit.script(NanWhenBright().eval()), str(tmp_path / "some.pt"))
+    torch.jit.save(torch.jit.script(NanWhenBright(every=True).eval()), str(tmp_path / "all.pt"))
+    meta = write_grey_images(tmp_path, [10, 250, 40])
+    common = ["--metadata", meta, "--images", tmp_path, "--size", 32, "--resize", 32]
+
+    out = tmp_path / "some.npz"
+    rc, _, err = run_cli(torch_cli, "extract", "--model", tmp_path / "some.pt", *common,
+                         "--logits", "--out", out, check=False)
+    assert rc == 0, err
+    assert "skipped 1 of 3 images" in err and "row 1" in err
+    assert "img1_250.png: the model produced NaN/inf features" in err
+    z = np.load(out)
+    assert z["features"].shape == (2, 6) and np.isfinite(z["features"]).all()
+    assert z["logits"].shape == (2, 4) and np.isfinite(z["logits"]).all()
+    assert list(z["index"]) == [0, 2]
+    assert list(z["status"]) == [0, -8, 0]  # BARLOW_E_BACKEND
+
+    out = tmp_path / "all.npz"
+    rc, _, err = run_cli(torch_cli, "extract", "--model", tmp_path / "all.pt", *common,
+                         "--out", out, check=False)
+    assert rc == 1
+    assert "the model produces non-finite outputs" in err and "(3 of 3 rows)" in err
+    assert "img0_10.png" in err
+    assert not out.exists()
+
+
+def run_extract_model(cli, model, tmp_path):
+    """barlow extract with `model` on a one-image dataset, under a timeout
+    (a model path that blocks must fail the test, not hang it)."""
+    meta = write_grey_images(tmp_path, [128])
+    p = subprocess.run([str(cli), "extract", "--model", str(model), "--metadata", str(meta),
+                        "--images", str(tmp_path), "--size", "32", "--resize", "32", "--out",
+                        str(tmp_path / "o.npz")], capture_output=True, text=True, timeout=120)
+    assert not (tmp_path / "o.npz").exists()
+    return p.returncode, p.stderr
+
+
+def test_model_file_errors(torch_cli, tmp_path):
+    """Model paths that are not TorchScript files each get a message that
+    starts with the function's name and names the file."""
+    import os
+    who = "barlow_extractor_create_from_file: "
+    (tmp_path / "empty.pt").write_bytes(b"")
+    rc, err = run_extract_model(torch_cli, tmp_path / "empty.pt", tmp_path)
+    assert rc == 1 and who + f"model file {tmp_path / 'empty.pt'} is empty (0 bytes)" in err
+
+    (tmp_path / "adir").mkdir()
+    rc, err = run_extract_model(torch_cli, tmp_path / "adir", tmp_path)
+    assert rc == 1 and who + f"cannot read {tmp_path / 'adir'}: it is a directory" in err
+
+    os.mkfifo(tmp_path / "fifo")
+    rc, err = run_extract_model(torch_cli, tmp_path / "fifo", tmp_path)
+    assert rc == 1 and who + f"cannot read {tmp_path / 'fifo'}: it is a FIFO" in err
+
+    rc, err = run_extract_model(torch_cli, tmp_path / "missing.pt", tmp_path)
+    assert rc == 1 and who + f"cannot open {tmp_path / 'missing.pt'}: No such file" in err
+
+    net = NanWhenBright()
+    torch.save(net.state_dict(), tmp_path / "state.pth")
+    rc, err = run_extract_model(torch_cli, tmp_path / "state.pth", tmp_path)
+    assert rc == 1 and who + f"{tmp_path / 'state.pth'}: this is a PyTorch checkpoint" in err
+    assert "not a TorchScript model" in err and "tools/convert_checkpoint.py" in err
+    torch.save(net, tmp_path / "whole.pth")  # a pickled module: a checkpoint too
+    rc, err = run_extract_model(torch_cli, tmp_path / "whole.pth", tmp_path)
+    assert rc == 1 and "whole.pth: this is a PyTorch checkpoint" in err
+
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "good.pt"))
+    data = (tmp_path / "good.pt").read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(data[:len(data) // 2])
+    rc, err = run_extract_model(torch_cli, tmp_path / "trunc.pt", tmp_path)
+    assert rc == 1 and who + f"{tmp_path / 'trunc.pt'}: " in err
+    assert "damaged or truncated" in err
+    (tmp_path / "garbage.pt").write_bytes(b"not a model at all\n" * 50)
+    rc, err = run_extract_model(torch_cli, tmp_path / "garbage.pt", tmp_path)
+    assert rc == 1 and who + f"{tmp_path / 'garbage.pt'}: not a TorchScript model" in err
