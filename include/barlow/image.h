@@ -27,6 +27,9 @@
  * and of the crop offset (round half to even), zero padding when the image
  * is smaller than the crop, value = (float)u8 / 255.0f (docs/images.md).
  *
+ * Writing: PNG only (8-bit grey or RGB), through a private copy of
+ * stb_image_write with zlib as its deflate, into memory or a file.
+ *
  * Thread safety: all functions are reentrant; const functions may run
  * concurrently on one image; different images may be used concurrently.
  */
@@ -159,6 +162,27 @@ BARLOW_API barlow_status barlow_image_preprocess_shape(const barlow_image *img,
 BARLOW_API barlow_status barlow_image_preprocess(const barlow_image *img,
                                                  const barlow_image_preprocess_options *opts,
                                                  float *out, size_t out_len);
+
+/* ---- writing PNG -------------------------------------------------------- */
+
+/* Encodes img as a PNG (8-bit grey for 1 channel, 8-bit RGB for 3; zlib
+ * deflate, default level) into *out: out->data holds out->size bytes, owned
+ * by the caller (free with barlow_buffer_dispose()). The image is unchanged.
+ * Errors: INVALID_ARG (NULL img or out), UNSUPPORTED (an image of more than
+ * about 2^31 bytes of pixels, over the encoder's limit), NOMEM; *out is
+ * untouched on failure. */
+BARLOW_API barlow_status barlow_image_encode_png(const barlow_image *img, barlow_buffer *out);
+
+/* Writes img as a PNG file at path (as barlow_image_encode_png) through the
+ * library's one file writer: a temporary file beside path renamed onto it,
+ * so readers never see a partial file; an existing regular file is
+ * replaced and keeps its mode, anything else (directory, FIFO, device,
+ * symbolic link) is refused. Nothing is left behind on failure. Errors:
+ * INVALID_ARG (NULL img, NULL or empty path), IO (naming the path: missing
+ * or unwritable directory, not a regular file, write failure), UNSUPPORTED
+ * (as barlow_image_encode_png), NOMEM, CANCELLED (the temporary was removed
+ * by barlow_output_remove_temporaries() meanwhile). */
+BARLOW_API barlow_status barlow_image_save_png(const barlow_image *img, const char *path);
 
 #ifdef __cplusplus
 }
