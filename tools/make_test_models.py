@@ -16,6 +16,10 @@ extractor tests use, into OUTDIR:
                      input value is > 0.5 (finite on the mid-grey dry run)
   nan_all.pt         the same, NaN for every image
   inf_logits.pt      finite features; logits +inf for those images
+  block_mean.pt      a feature map that is a known function of the input:
+                     channel c is relu(x_c - 0.25) averaged over 4x4
+                     blocks, plus channel 3 = 0 everywhere (for the
+                     visualizer's heatmap tests); forward → 2 logits
   tiny_cnn_state.pth torch.save(state_dict) of tiny_cnn (not TorchScript),
   tiny_cnn_state_legacy.pth  and the same in the legacy pickle format
   x.npy              4×3×32×32 float32 inputs in [0,1] (seeded)
@@ -184,6 +188,23 @@ class InfLogits(TinyCNN):
         return torch.where(bad, torch.full_like(l, float("inf")), l)
 
 
+class BlockMean(nn.Module):
+    """forward_features(x) = [avg_pool4(relu(x_c - 0.25)) for c] + [zeros]:
+    N x (C+1) x H/4 x W/4; its features are those maps' means."""
+
+    def __init__(self, in_ch=3):
+        super().__init__()
+        self.fc = nn.Linear(in_ch + 1, 2)
+
+    @torch.jit.export
+    def forward_features(self, x):
+        m = F.avg_pool2d(F.relu(x - 0.25), 4)
+        return torch.cat([m, torch.zeros_like(m[:, :1])], dim=1)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
 def randomize_bn(m):
     """Non-trivial running stats so that eval() matters."""
     for mod in m.modules():
@@ -274,7 +295,8 @@ def main():
     for name, mod in [("bad_rank", BadRank()), ("bad_logits", BadLogits()),
                       ("tuple_out", TupleOut()), ("no_contract", NoContract()),
                       ("raises", Raises()), ("nan_bright", NanWhenBright()),
-                      ("nan_all", NanWhenBright(every=True)), ("inf_logits", InfLogits())]:
+                      ("nan_all", NanWhenBright(every=True)), ("inf_logits", InfLogits()),
+                      ("block_mean", BlockMean())]:
         save(mod, os.path.join(out, name + ".pt"))
     # torch.save checkpoints (not TorchScript): zip and legacy pickle format
     torch.save(m.state_dict(), os.path.join(out, "tiny_cnn_state.pth"))

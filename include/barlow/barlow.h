@@ -17,5 +17,6 @@
 #include "matrix.h"
 #include "selector.h"
 #include "tree.h"
+#include "visualizer.h"
 
 #endif /* BARLOW_BARLOW_H */
