@@ -266,6 +266,21 @@ barlow_status barlow_visualizer_rank(const barlow_visualizer *v, size_t feature,
 
 /* ---- failure samples -------------------------------------------------------- */
 
+/* 1 when dataset row r is an extracted failure. */
+static int is_failure(const barlow_visualizer *v, const int32_t *lab, const int32_t *pred,
+                      size_t r)
+{
+    return lab[r] != pred[r] && v->frow[r] != SIZE_MAX;
+}
+
+size_t bw_vis_failure_count(const barlow_visualizer *v, const size_t *rows, size_t n)
+{
+    const int32_t *lab = barlow_dataset_labels(v->ds), *pred = barlow_dataset_predictions(v->ds);
+    size_t c = 0;
+    for (size_t i = 0; pred && i < n; i++) c += (size_t)is_failure(v, lab, pred, rows[i]);
+    return c;
+}
+
 /* The failures of rows[0..n) that were extracted (a row whose image failed
  * at extraction has nothing to show), in row-set order (malloc'd, *count
  * of them). */
@@ -280,7 +295,7 @@ static barlow_status failures_of(const barlow_visualizer *v, const size_t *rows,
     if (!f) return BARLOW_E_NOMEM;
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
-        if (lab[rows[i]] != pred[rows[i]] && v->frow[rows[i]] != SIZE_MAX) f[c++] = rows[i];
+        if (is_failure(v, lab, pred, rows[i])) f[c++] = rows[i];
     *out = f;
     *count = c;
     return BARLOW_OK;

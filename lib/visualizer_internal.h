@@ -23,6 +23,10 @@ struct barlow_visualizer {
 barlow_status bw_vis_check_rows(const barlow_visualizer *v, const size_t *rows, size_t n,
                                 const char *who);
 
+/* The number of extracted failures of rows[0..n) (the pool that
+ * barlow_visualizer_failure_samples draws from); 0 without predictions. */
+size_t bw_vis_failure_count(const barlow_visualizer *v, const size_t *rows, size_t n);
+
 /* The feature's value of an extracted dataset row. */
 float bw_vis_value(const barlow_visualizer *v, size_t row, size_t feature);
 

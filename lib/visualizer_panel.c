@@ -19,6 +19,8 @@ struct barlow_feature_view {
     size_t count[N_ROWS];
     barlow_view_tile *tiles[N_ROWS];
     barlow_image **img[N_ROWS];
+    float *inputs;     /* count[TOP] x C x S x S, as loaded */
+    char *caption;     /* NULL or the line under the title */
     float *maps;       /* count[TOP] x fh x fw */
     size_t fh, fw;
     float *attacks;    /* count[TOP] x C x S x S, or NULL */
@@ -33,6 +35,8 @@ void barlow_feature_view_free(barlow_feature_view *fv)
         free(fv->img[r]);
         free(fv->tiles[r]);
     }
+    free(fv->inputs);
+    free(fv->caption);
     free(fv->maps);
     free(fv->attacks);
     barlow_image_free(fv->panel);
@@ -194,8 +198,8 @@ static barlow_status ranked(barlow_visualizer *v, size_t feature, const size_t *
 }
 
 barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature, const size_t *rows,
-                                     size_t n, barlow_progress_fn progress, void *user_data,
-                                     barlow_feature_view **out)
+                                     size_t n, const char *caption, barlow_progress_fn progress,
+                                     void *user_data, barlow_feature_view **out)
 {
     static const char who[] = "barlow_visualizer_view";
     bw_clear_error();
@@ -207,8 +211,9 @@ barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature, const
     barlow_status st = fv ? BARLOW_OK : BARLOW_E_NOMEM;
     if (st == BARLOW_OK) {
         fv->feature = feature;
-        st = ranked(v, feature, rows, n, 0, top, &kt, &fv->considered, &xt, who);
+        if (caption && !(fv->caption = bw_strdup(caption, who))) st = BARLOW_E_NOMEM;
     }
+    if (st == BARLOW_OK) st = ranked(v, feature, rows, n, 0, top, &kt, &fv->considered, &xt, who);
     if (st == BARLOW_OK && v->o.least) st = ranked(v, feature, rows, n, 1, low, &kl, NULL, &xl, who);
     if (st == BARLOW_OK) st = plain_row(v, fv, BARLOW_VIEW_TOP, top, kt, xt, who);
     if (st == BARLOW_OK && v->o.least) st = plain_row(v, fv, BARLOW_VIEW_LEAST, low, kl, xl, who);
@@ -216,7 +221,7 @@ barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature, const
     if (st == BARLOW_OK && v->o.attack)
         st = attack_row(v, fv, top, kt, xt, progress, user_data, who);
     if (st == BARLOW_OK) st = compose_view(v, fv, who);
-    free(xt);
+    fv->inputs = xt; /* kept for the caller (freed with the view) */
     free(xl);
     if (st != BARLOW_OK) {
         barlow_feature_view_free(fv);
@@ -268,6 +273,11 @@ const float *barlow_feature_view_maps(const barlow_feature_view *fv, size_t *h, 
     if (h) *h = fv ? fv->fh : 0;
     if (w) *w = fv ? fv->fw : 0;
     return fv ? fv->maps : NULL;
+}
+
+const float *barlow_feature_view_inputs(const barlow_feature_view *fv)
+{
+    return fv ? fv->inputs : NULL;
 }
 
 const float *barlow_feature_view_attacks(const barlow_feature_view *fv)
@@ -371,14 +381,20 @@ static barlow_status compose_view(barlow_visualizer *v, barlow_feature_view *fv,
     size_t width = 2 * MARGIN + k * (T + GAP) - GAP, tw = 2 * MARGIN + bw_text_width(title, 2);
     if (width < tw) width = tw;
     if (width < 420) width = 420; /* room for the heatmap row's title and colour bar */
-    size_t height = MARGIN + bw_text_height(2) + GAP + MARGIN;
+    size_t cap_h = fv->caption ? bw_text_height(1) + 2 : 0;
+    size_t height = MARGIN + bw_text_height(2) + cap_h + GAP + MARGIN;
     for (int r = 0; r < N_ROWS; r++)
         if (fv->count[r]) height += row_height(r, T);
     bw_canvas c = {0};
     barlow_status st = bw_canvas_new(&c, width, height, BG, who);
     if (st != BARLOW_OK) return st;
     bw_canvas_text(&c, MARGIN, MARGIN, title, 2, INK);
-    size_t y = MARGIN + bw_text_height(2) + GAP;
+    if (fv->caption) {
+        char fit[512];
+        bw_text_fit(fv->caption, width - 2 * MARGIN, 1, fit, sizeof fit);
+        bw_canvas_text(&c, MARGIN, (long)(MARGIN + bw_text_height(2) + 2), fit, 1, DIM);
+    }
+    size_t y = MARGIN + bw_text_height(2) + cap_h + GAP;
     for (int r = 0; r < N_ROWS; r++)
         if (fv->count[r]) y = draw_row(v, fv, &c, r, y, T);
     bw_pixels px = {c.px, width, height, 3, BARLOW_IMAGE_FORMAT_NONE, 0};
@@ -475,8 +491,12 @@ barlow_status barlow_visualizer_failure_panel(barlow_visualizer *v, const size_t
         y += bw_text_height(2) + GAP;
     }
     char title[160];
-    snprintf(title, sizeof title, "failures: %zu drawn at random (seed %u)", ns,
-             (unsigned)v->o.seed);
+    size_t all = bw_vis_failure_count(v, rows, n);
+    if (all <= k)
+        snprintf(title, sizeof title, "failures: all %zu", ns);
+    else
+        snprintf(title, sizeof title, "failures: %zu of %zu drawn at random (seed %u)", ns, all,
+                 (unsigned)v->o.seed);
     st = failure_row(v, &c, &y, title, sample, ns, NULL, who);
     if (st == BARLOW_OK && nc)
         st = failure_row(v, &c, &y, "failures the inspected model was most confident about",

@@ -240,7 +240,7 @@ static void test_maps_by_hand(void)
     barlow_visualizer_create(f.ex, f.ds, barlow_extraction_features(f.r),
                              barlow_extraction_index(f.r), 6, &o, &v);
     barlow_feature_view *fv = NULL;
-    barlow_status st = barlow_visualizer_view(v, 3, ALL, 8, NULL, NULL, &fv);
+    barlow_status st = barlow_visualizer_view(v, 3, ALL, 8, NULL, NULL, NULL, &fv);
     barlow_view_tile t = {.version = BARLOW_VIEW_TILE_VERSION};
     barlow_feature_view_tile(fv, BARLOW_VIEW_HEATMAP, 0, &t);
     const barlow_image *plain = barlow_feature_view_tile_image(fv, BARLOW_VIEW_TOP, 0);
@@ -285,7 +285,7 @@ static void test_maps_real(void)
         barlow_feature_view *fv = NULL;
         barlow_visualizer_create(f.ex, f.ds, barlow_extraction_features(f.r),
                                  barlow_extraction_index(f.r), 6, &o, &v);
-        barlow_visualizer_view(v, F, ALL, 8, NULL, NULL, &fv);
+        barlow_visualizer_view(v, F, ALL, 8, NULL, NULL, NULL, &fv);
         for (size_t i = 0; i < 6; i++) {
             barlow_view_tile t = {.version = BARLOW_VIEW_TILE_VERSION};
             barlow_feature_view_tile(fv, BARLOW_VIEW_HEATMAP, i, &t);
@@ -440,7 +440,7 @@ static void test_view_png(void)
     fixture f = setup("tiny_cnn.pt", &o);
     size_t F = busy_feature(f.r);
     barlow_feature_view *fv = NULL;
-    barlow_status st = barlow_visualizer_view(f.v, F, ALL, 8, NULL, NULL, &fv);
+    barlow_status st = barlow_visualizer_view(f.v, F, ALL, 8, "rows: all of meta.csv", NULL, NULL, &fv);
     TAP_OK(st == BARLOW_OK && barlow_feature_view_count(fv, BARLOW_VIEW_TOP) == 4 &&
                barlow_feature_view_count(fv, BARLOW_VIEW_LEAST) == 4 &&
                barlow_feature_view_count(fv, BARLOW_VIEW_HEATMAP) == 4 &&
@@ -492,7 +492,7 @@ static void test_grey_and_missing(void)
     barlow_feature_view *fv = NULL;
     barlow_visualizer_create(ex, ds, barlow_extraction_features(r), barlow_extraction_index(r),
                              barlow_extraction_count(r), &o, &v);
-    barlow_status st = barlow_visualizer_view(v, 1, ALL, 8, NULL, NULL, &fv);
+    barlow_status st = barlow_visualizer_view(v, 1, ALL, 8, NULL, NULL, NULL, &fv);
     const barlow_image *tile = barlow_feature_view_tile_image(fv, BARLOW_VIEW_HEATMAP, 0);
     size_t mh = 0, mw = 0;
     barlow_feature_view_maps(fv, &mh, &mw);
@@ -504,7 +504,7 @@ static void test_grey_and_missing(void)
     snprintf(cmd, sizeof cmd, "%s/%s", root, barlow_dataset_filename(ds, top[0]));
     unlink(cmd);
     fv = NULL;
-    st = barlow_visualizer_view(v, 1, ALL, 8, NULL, NULL, &fv);
+    st = barlow_visualizer_view(v, 1, ALL, 8, NULL, NULL, NULL, &fv);
     TAP_OK(st == BARLOW_E_IO && msg_has(barlow_dataset_filename(ds, top[0])) && fv == NULL,
            "an image deleted since extraction: IO naming it (%s)", barlow_last_error());
     float map[196];

@@ -209,10 +209,13 @@ BARLOW_API barlow_status barlow_visualizer_render_heatmap(const barlow_image *im
 
 /* Everything about one feature on one row set: the ranked tiles, the raw
  * maps, the attacks (when the option is on), the rendered tiles and the
- * captioned panel. progress (may be NULL) reports the attack's steps.
+ * captioned panel. caption (may be NULL) is a line under the panel's title
+ * saying which rows these are (e.g. "label: cat"). progress (may be NULL)
+ * reports the attack's steps.
  * Errors: as barlow_visualizer_rank, _maps and _attack. */
 BARLOW_API barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature,
                                                 const size_t *rows, size_t n,
+                                                const char *caption,
                                                 barlow_progress_fn progress, void *user_data,
                                                 barlow_feature_view **out);
 
@@ -260,6 +263,10 @@ BARLOW_API const barlow_image *barlow_feature_view_tile_image(const barlow_featu
  * and their size; NULL / 0 for NULL. */
 BARLOW_API const float *barlow_feature_view_maps(const barlow_feature_view *fv, size_t *h,
                                                  size_t *w);
+
+/* The model inputs of the TOP tiles as loaded (count x C x H x W floats
+ * in [0,1], owned by the view); NULL for NULL. */
+BARLOW_API const float *barlow_feature_view_inputs(const barlow_feature_view *fv);
 
 /* The attacked inputs of the TOP tiles (count x C x H x W floats in [0,1],
  * owned by the view), or NULL without attacks. */
