@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -345,4 +347,90 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, size_t n_outs, cons
         }
     }
     return CLI_OK;
+}
+
+int cli_check_dataset_args(const char *cmd, const cli_dataset_args *a)
+{
+    int sources = (a->metadata != NULL) + (a->folder != NULL) + (a->idx != NULL);
+    if (sources != 1)
+        return cli_usage_error(cmd, "give exactly one of --metadata (with --images), --folder, "
+                                    "--idx (with --idx-labels)");
+    if (a->metadata && !a->images) return cli_usage_error(cmd, "--metadata needs --images DIR");
+    if (a->images && !a->metadata) return cli_usage_error(cmd, "--images goes with --metadata");
+    if (a->idx && !a->idx_labels) return cli_usage_error(cmd, "--idx needs --idx-labels");
+    if (a->idx_labels && !a->idx) return cli_usage_error(cmd, "--idx-labels goes with --idx");
+    if (a->class_names && !a->metadata)
+        return cli_usage_error(cmd, "--class-names applies to --metadata");
+    return CLI_OK;
+}
+
+int cli_input_options(const char *cmd, const cli_dataset_args *a, const char *size,
+                      const char *resize, const char *channels, barlow_extractor_options *eo)
+{
+    barlow_extractor_options_init(eo);
+    if (a->idx) { /* MNIST-family images: no resize, 28x28 grey by default */
+        eo->resize = 0;
+        eo->input_size = 28;
+        eo->channels = 1;
+    }
+    if ((size && cli_size("size", size, 1, 4096, &eo->input_size)) ||
+        (resize && cli_size("resize", resize, 0, 65536, &eo->resize)) ||
+        (channels && cli_size("channels", channels, 1, 3, &eo->channels)))
+        return CLI_USAGE;
+    if (eo->channels == 2) return cli_usage_error(cmd, "--channels must be 1 or 3");
+    return CLI_OK;
+}
+
+barlow_status cli_load_dataset(const cli_dataset_args *a, barlow_dataset **ds)
+{
+    if (a->metadata) {
+        barlow_dataset_csv_options co;
+        barlow_dataset_csv_options_init(&co);
+        co.image_root = a->images;
+        co.class_names_path = a->class_names;
+        return barlow_dataset_load_csv(a->metadata, &co, ds);
+    }
+    if (a->folder) return barlow_dataset_load_folder(a->folder, ds);
+    return barlow_dataset_load_idx(a->idx, a->idx_labels, ds);
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, const char *what, const char *unit, bool quiet)
+{
+    p->what = what;
+    p->unit = unit;
+    p->start = cli_now();
+    p->base = 0;
+    p->tty = !quiet && isatty(STDERR_FILENO);
+    p->drawn = 0;
+}
+
+int cli_progress_fn(size_t done, size_t total, void *user)
+{
+    cli_progress *ps = user;
+    if (!ps->tty) return 0;
+    double el = cli_now() - ps->start;
+    double rate = el > 0 && done > ps->base ? (double)(done - ps->base) / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int width = 30, fill = total ? (int)((double)width * (double)done / (double)total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%s [%s] %zu/%zu  %.1f %s/s  ETA %d:%02d ", ps->what, bar, done, total,
+            rate, ps->unit, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+    ps->drawn = 1;
+    return 0;
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->drawn) fputc('\n', stderr);
+    p->drawn = 0;
 }

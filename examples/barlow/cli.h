@@ -76,11 +76,58 @@ barlow_status cli_load_matrix(const char *spec, barlow_matrix **out);
  * F.npy or F.npz:member. */
 barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out);
 
+/* The dataset options of the commands that read images (extract,
+ * visualize): exactly one source, --metadata M.csv with --images DIR,
+ * --folder DIR, or --idx IMAGES with --idx-labels LABELS; --class-names
+ * only with --metadata. NULL: not given. */
+typedef struct cli_dataset_args {
+    const char *metadata, *images, *folder, *idx, *idx_labels, *class_names;
+} cli_dataset_args;
+
+/* Usage checks of a dataset source (the rules above); prints "barlow CMD:
+ * ..." and returns CLI_USAGE on the first problem, else CLI_OK. */
+int cli_check_dataset_args(const char *cmd, const cli_dataset_args *a);
+
+/* The model input options of extract and visualize: the extractor's
+ * defaults (224, resize 256, RGB), for --idx 28x28 grey without resize,
+ * then --size/--resize/--channels when given (NULL: not given; checked
+ * ranges, channels 1 or 3). Returns CLI_OK or CLI_USAGE (message
+ * printed). */
+int cli_input_options(const char *cmd, const cli_dataset_args *a, const char *size,
+                      const char *resize, const char *channels, barlow_extractor_options *eo);
+
+/* Loads the dataset the arguments name (checked by cli_check_dataset_args). */
+barlow_status cli_load_dataset(const cli_dataset_args *a, barlow_dataset **ds);
+
+/* A progress bar on stderr ("WHAT [####....] done/total  R UNIT/s  ETA
+ * m:ss"), drawn only when stderr is a terminal and not --quiet. */
+typedef struct cli_progress {
+    const char *what;
+    const char *unit;
+    double start; /* cli_now() at cli_progress_start */
+    size_t base;  /* units done at `start` (0; a caller may move both on) */
+    int tty;
+    int drawn;
+} cli_progress;
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* (Re)starts the bar for a new phase; quiet: never draw. */
+void cli_progress_start(cli_progress *p, const char *what, const char *unit, bool quiet);
+
+/* A barlow_progress_fn; user is a cli_progress. Never cancels. */
+int cli_progress_fn(size_t done, size_t total, void *user);
+
+/* Ends the bar's line when one was drawn. */
+void cli_progress_end(cli_progress *p);
+
 /* Subcommands. */
 int cmd_select(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_visualize(int argc, char **argv);
 
 #endif

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -63,44 +61,6 @@ static const char usage_text[] =
     "Unreadable images are skipped and listed; the exit status is non-zero\n"
     "only when nothing could be extracted.\n";
 
-typedef struct progress_state {
-    const char *what;
-    struct timespec start;
-    int tty;
-    int drawn;
-} progress_state;
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
-}
-
-static int on_progress(size_t done, size_t total, void *user)
-{
-    progress_state *ps = user;
-    if (!ps->tty) return 0;
-    double el = seconds_since(&ps->start);
-    double rate = el > 0 ? (double)done / el : 0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0;
-    int width = 30, fill = total ? (int)((double)width * (double)done / (double)total) : width;
-    char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r%s [%s] %zu/%zu  %.1f img/s  ETA %d:%02d ", ps->what, bar, done, total,
-            rate, (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
-    ps->drawn = 1;
-    return 0;
-}
-
-static void progress_end(progress_state *ps)
-{
-    if (ps->drawn) fputc('\n', stderr);
-    ps->drawn = 0;
-}
-
 static void report_skipped(const barlow_extraction *r, const char *what)
 {
     size_t failed = barlow_extraction_failed_count(r), n = barlow_extraction_dataset_size(r);
@@ -115,21 +75,6 @@ static void report_skipped(const barlow_extraction *r, const char *what)
                     barlow_status_str(barlow_extraction_row_status(r, i)), why);
     }
     if (shown > 20) fprintf(stderr, "  ... and %zu more\n", shown - 20);
-}
-
-static barlow_status load_dataset(const char *metadata, const char *images, const char *folder,
-                                  const char *idx, const char *idx_labels,
-                                  const char *class_names, barlow_dataset **ds)
-{
-    if (metadata) {
-        barlow_dataset_csv_options co;
-        barlow_dataset_csv_options_init(&co);
-        co.image_root = images;
-        co.class_names_path = class_names;
-        return barlow_dataset_load_csv(metadata, &co, ds);
-    }
-    if (folder) return barlow_dataset_load_folder(folder, ds);
-    return barlow_dataset_load_idx(idx, idx_labels, ds);
 }
 
 int cmd_extract(int argc, char **argv)
@@ -160,30 +105,14 @@ int cmd_extract(int argc, char **argv)
     if (rc != CLI_OK || help) return rc;
     if (!model) return cli_usage_error("extract", "--model is required");
     if (!out) return cli_usage_error("extract", "--out is required");
-    int sources = (metadata != NULL) + (folder != NULL) + (idx != NULL);
-    if (sources != 1)
-        return cli_usage_error("extract",
-                               "give exactly one of --metadata (with --images), --folder, "
-                               "--idx (with --idx-labels)");
-    if (metadata && !images) return cli_usage_error("extract", "--metadata needs --images DIR");
-    if (images && !metadata) return cli_usage_error("extract", "--images goes with --metadata");
-    if (idx && !idx_labels) return cli_usage_error("extract", "--idx needs --idx-labels");
-    if (idx_labels && !idx) return cli_usage_error("extract", "--idx-labels goes with --idx");
-    if (class_names && !metadata)
-        return cli_usage_error("extract", "--class-names applies to --metadata");
+    const cli_dataset_args da = {metadata, images, folder, idx, idx_labels, class_names};
+    if (cli_check_dataset_args("extract", &da) != CLI_OK) return CLI_USAGE;
     if (psha && !predict) return cli_usage_error("extract", "--predict-sha256 needs --predict");
 
     barlow_extractor_options eo;
-    barlow_extractor_options_init(&eo);
-    if (idx) { /* MNIST-family images: no resize, 28x28 grey by default */
-        eo.resize = 0;
-        eo.input_size = 28;
-        eo.channels = 1;
-    }
-    if ((size_s && cli_size("size", size_s, 1, 4096, &eo.input_size)) ||
-        (resize_s && cli_size("resize", resize_s, 0, 65536, &eo.resize)) ||
-        (channels_s && cli_size("channels", channels_s, 1, 3, &eo.channels)) ||
-        (batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
+    if (cli_input_options("extract", &da, size_s, resize_s, channels_s, &eo) != CLI_OK)
+        return CLI_USAGE;
+    if ((batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
         (mbatch_s && cli_size("model-batch", mbatch_s, 0, 65536, &eo.model_batch)) ||
         (threads_s && cli_size("threads", threads_s, 0, 1024, &eo.threads)) ||
         (dthreads_s && cli_size("decode-threads", dthreads_s, 0, 256, &eo.decode_threads)) ||
@@ -200,7 +129,6 @@ int cmd_extract(int argc, char **argv)
                             {"idx", idx},           {"idx-labels", idx_labels}};
     if (cli_check_outputs("extract", outs, 1, ins, sizeof ins / sizeof ins[0]) != CLI_OK)
         return CLI_ERROR;
-    if (eo.channels == 2) return cli_usage_error("extract", "--channels must be 1 or 3");
     eo.device = device;
     eo.optimize = no_opt ? 0 : 1;
     eo.tune_malloc = no_tune ? 0 : 1;
@@ -208,8 +136,9 @@ int cmd_extract(int argc, char **argv)
     barlow_dataset *ds = NULL;
     barlow_extractor *ex = NULL, *px = NULL;
     barlow_extraction *r = NULL, *rp = NULL;
-    progress_state ps = {NULL, {0, 0}, !quiet && isatty(STDERR_FILENO), 0};
-    barlow_status st = load_dataset(metadata, images, folder, idx, idx_labels, class_names, &ds);
+    cli_progress ps;
+    cli_progress_start(&ps, "extract", "img", quiet);
+    barlow_status st = cli_load_dataset(&da, &ds);
     if (st != BARLOW_OK) goto fail;
 
     if (predict) {
@@ -217,10 +146,9 @@ int cmd_extract(int argc, char **argv)
         po.outputs = BARLOW_EXTRACT_LOGITS;
         po.sha256 = psha;
         if ((st = barlow_extractor_create_from_file(predict, &po, &px)) != BARLOW_OK) goto fail;
-        ps.what = "predict";
-        clock_gettime(CLOCK_MONOTONIC, &ps.start);
-        st = barlow_extractor_predict(px, ds, on_progress, &ps, &rp);
-        progress_end(&ps);
+        cli_progress_start(&ps, "predict", "img", quiet);
+        st = barlow_extractor_predict(px, ds, cli_progress_fn, &ps, &rp);
+        cli_progress_end(&ps);
         if (st != BARLOW_OK) goto fail;
         report_skipped(rp, predict);
         barlow_extractor_free(px);
@@ -230,12 +158,11 @@ int cmd_extract(int argc, char **argv)
     eo.sha256 = sha;
     eo.outputs = BARLOW_EXTRACT_FEATURES | (logits ? BARLOW_EXTRACT_LOGITS : 0);
     if ((st = barlow_extractor_create_from_file(model, &eo, &ex)) != BARLOW_OK) goto fail;
-    ps.what = "extract";
-    clock_gettime(CLOCK_MONOTONIC, &ps.start);
-    st = barlow_extractor_extract(ex, ds, on_progress, &ps, &r);
-    progress_end(&ps);
+    cli_progress_start(&ps, "extract", "img", quiet);
+    st = barlow_extractor_extract(ex, ds, cli_progress_fn, &ps, &r);
+    cli_progress_end(&ps);
     if (st != BARLOW_OK) goto fail;
-    double secs = seconds_since(&ps.start);
+    double secs = cli_now() - ps.start;
     report_skipped(r, model);
     if ((st = barlow_extraction_save_npz(r, ds, out)) != BARLOW_OK) goto fail;
     if (!quiet)
@@ -251,7 +178,7 @@ int cmd_extract(int argc, char **argv)
     barlow_dataset_free(ds);
     return CLI_OK;
 fail:
-    progress_end(&ps);
+    cli_progress_end(&ps);
     rc = cli_fail("extract", st);
     barlow_extraction_free(r);
     barlow_extraction_free(rp);

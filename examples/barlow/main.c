@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"tree", cmd_tree, "fit a failure tree on a group's features and print its rules"},
     {"extract", cmd_extract, "penultimate features of a TorchScript model for a dataset (.npz)"},
     {"analyze", cmd_analyze, "analyse every class and grouping of a dataset (JSON, CSV)"},
+    {"visualize", cmd_visualize, "what one feature looks at: top images, heatmaps, attacks (PNG)"},
 };
 
 static void usage(FILE *fp)
