@@ -24,22 +24,7 @@
 #define STBI_NO_HDR
 #define STBI_ASSERT(x) ((void)0)
 
-#if defined(__GNUC__)
-/* stb declares static functions it does not define without their formats
- * (GIF): the warning fires at the end of the file, so it stays off here. */
-#  pragma GCC diagnostic ignored "-Wunused-function"
-#  pragma GCC diagnostic push
-#  pragma GCC diagnostic ignored "-Wsign-compare"
-#  pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#  pragma GCC diagnostic ignored "-Wshadow"
-#  pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#  pragma GCC diagnostic ignored "-Wpedantic"
-#  pragma GCC diagnostic ignored "-Wunused-parameter"
-#  pragma GCC diagnostic ignored "-Wtype-limits"
-#  pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#  pragma GCC diagnostic ignored "-Wcast-qual"
-#  pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#endif
+#include "stb_warnings.h"
 #include <stb/stb_image.h>
 #if defined(__GNUC__)
 #  pragma GCC diagnostic pop

@@ -58,21 +58,7 @@ static unsigned char *bw_zlib_compress(unsigned char *data, int data_len, int *o
 #define STBIW_FREE(p) free(p)
 #define STBIW_ASSERT(x) ((void)0)
 
-#if defined(__GNUC__)
-#  pragma GCC diagnostic ignored "-Wunused-function"
-#  pragma GCC diagnostic push
-#  pragma GCC diagnostic ignored "-Wsign-compare"
-#  pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#  pragma GCC diagnostic ignored "-Wshadow"
-#  pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#  pragma GCC diagnostic ignored "-Wpedantic"
-#  pragma GCC diagnostic ignored "-Wunused-parameter"
-#  pragma GCC diagnostic ignored "-Wtype-limits"
-#  pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#  pragma GCC diagnostic ignored "-Wcast-qual"
-#  pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#  pragma GCC diagnostic ignored "-Wconversion"
-#endif
+#include "stb_warnings.h"
 #include <stb/stb_image_write.h>
 #if defined(__GNUC__)
 #  pragma GCC diagnostic pop
