@@ -237,8 +237,14 @@ BARLOW_API barlow_status barlow_extractor_feature_map(barlow_extractor *ex,
 
 /* For n images: values[i] = penultimate feature `feature` of image i (may
  * be NULL) and grad (n×C×H×W) = its gradient with respect to image i's
- * [0,1] input pixels (through the optional mean/std normalisation). Runs
- * the model as loaded (not the optimised copy) with autograd.
+ * [0,1] input pixels (through the optional mean/std normalisation), by
+ * autograd. With the `optimize` option (default) it runs a frozen copy of
+ * the model (batch norm folded into the convolutions; channels-last at
+ * 128x128 and more on the CPU) that the first call checks against the model
+ * as loaded (values within rtol 1e-3, gradient within 2% relative L2) and
+ * keeps only if they agree: the results then differ from the model as
+ * loaded by float32 rounding. optimize = 0 runs the model as loaded, with
+ * PyTorch eager's numbers bit for bit.
  * Errors: INVALID_ARG (NULL ex/input/grad, n == 0, feature >= D naming
  * both), BACKEND, NOMEM. */
 BARLOW_API barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex,
