@@ -9,6 +9,7 @@
 #include "barlow/dataset.h"
 #include "csv.h"
 #include "dataset_internal.h"
+#include "npy.h"
 #include "internal.h"
 
 /* Largest class count the library makes up names for (arrays without names). */
@@ -615,13 +616,74 @@ barlow_status barlow_dataset_load_npy(const char *labels_path, const char *predi
                           "%s: %s has %zu predictions but %s has %zu labels", who,
                           predictions_path, n_pred, labels_path, n);
     }
-    if (st == BARLOW_OK && class_names_path)
+    bool from_npz = false;
+    const char *sep = strstr(labels_path, ".npz:");
+    if (st == BARLOW_OK && class_names_path) {
         st = read_class_names(class_names_path, who, &text, &names, &n_names);
+    } else if (st == BARLOW_OK && sep) {
+        /* the names that barlow_extraction_save_npz stored with the labels */
+        size_t len = (size_t)(sep - labels_path) + 4;
+        char *archive = bw_malloc(len + 1, who);
+        if (!archive) st = BARLOW_E_NOMEM;
+        if (archive) {
+            memcpy(archive, labels_path, len);
+            archive[len] = '\0';
+            st = bw_npz_load_strings(archive, "class_names", true, who, &names, &n_names);
+            for (size_t c = 0; st == BARLOW_OK && c < n_names; c++)
+                if (!names[c][0])
+                    st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names[%zu] is empty", who,
+                                  archive, c);
+            if (st == BARLOW_OK && names && n_names == 0)
+                st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names is empty", who, archive);
+            free(archive);
+            from_npz = true;
+        }
+    }
     if (st == BARLOW_OK)
         st = create_from_arrays(n, labels, preds, (const char *const *)names, n_names, who,
                                 labels_path, predictions_path ? predictions_path : "", out);
     free(labels);
     free(preds);
+    if (from_npz) bw_npy_strings_free(names, n_names);
+    else free(names);
+    free(text);
+    return st;
+}
+
+barlow_status barlow_dataset_set_class_names_file(barlow_dataset *ds, const char *path)
+{
+    static const char who[] = "barlow_dataset_set_class_names_file";
+    bw_clear_error();
+    if (!ds || !path)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ds ? "ds" : "path");
+    char *text = NULL;
+    char **names = NULL;
+    size_t n_names = 0;
+    barlow_status st = read_class_names(path, who, &text, &names, &n_names);
+    if (st != BARLOW_OK) return st;
+    if (n_names < ds->n_classes) {
+        st = bw_error(BARLOW_E_INVALID_ARG,
+                      "%s: %s names %zu classes but the dataset has %zu (ids 0..%zu)", who,
+                      path, n_names, ds->n_classes, ds->n_classes - 1);
+    }
+    /* Build the new class table aside, then swap it in: on error the
+     * dataset is unchanged. */
+    barlow_dataset *tmp = st == BARLOW_OK ? bw_dataset_new(0, who) : NULL;
+    if (st == BARLOW_OK && !tmp) st = BARLOW_E_NOMEM;
+    int32_t id;
+    for (size_t c = 0; st == BARLOW_OK && c < n_names; c++)
+        st = bw_dataset_add_class_dup(tmp, names[c], &id, who);
+    if (st == BARLOW_OK) {
+#define BW_SWAP(T, f) do { T t_ = ds->f; ds->f = tmp->f; tmp->f = t_; } while (0)
+        BW_SWAP(char **, class_names);
+        BW_SWAP(size_t, n_classes);
+        BW_SWAP(size_t, class_cap);
+        BW_SWAP(int32_t *, class_hash);
+        BW_SWAP(size_t, hash_cap);
+        BW_SWAP(struct bw_numeric_names *, numeric);
+#undef BW_SWAP
+    }
+    barlow_dataset_free(tmp); /* the old names (or the unused new ones) */
     free(names);
     free(text);
     return st;

@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "barlow/extractor.h"
+#include "dataset_internal.h"
 #include "image_internal.h"
 #include "internal.h"
+#include "npy.h"
 #include "sha256.h"
 
 #ifdef BARLOW_HAVE_TORCH
@@ -950,6 +952,12 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     shape[0] = r->n;
     if (st == BARLOW_OK)
         st = barlow_npz_writer_add(w, "status", BARLOW_DTYPE_INT32, 1, shape, r->status);
+    /* The class names travel with the labels (barlow_dataset_load_npy reads
+     * them back); a dataset with only decimal names (arrays without names)
+     * has none to store. */
+    if (st == BARLOW_OK && !ds->numeric)
+        st = bw_npz_writer_add_strings(w, "class_names", (const char *const *)ds->class_names,
+                                       ds->n_classes, who);
     if (st == BARLOW_OK) st = barlow_npz_writer_commit(w);
     barlow_npz_writer_free(w);
     free(index);

@@ -134,8 +134,24 @@ static shape_result hp_shape(hparse *hp, size_t *shape, size_t *ndim)
     return SHAPE_OK;
 }
 
-static barlow_status parse_descr(const bw_src *src, const char *d, barlow_dtype *dt)
+static barlow_status parse_descr(const bw_src *src, const char *d, bw_npy_header *h)
 {
+    barlow_dtype *dt = &h->dtype;
+    h->str_chars = 0;
+    if (src->allow_str && d[0] == '<' && d[1] == 'U' && d[2] >= '1' && d[2] <= '9') {
+        size_t v = 0;
+        const char *q = d + 2;
+        for (; *q >= '0' && *q <= '9' && v <= BW_NPY_MAX_STR_CHARS; q++)
+            v = v * 10 + (size_t)(*q - '0');
+        if (*q == '\0' && v <= BW_NPY_MAX_STR_CHARS) {
+            h->str_chars = v;
+            *dt = BARLOW_DTYPE_UINT8; /* unused for strings */
+            return BARLOW_OK;
+        }
+        return src_error(src, BARLOW_E_UNSUPPORTED,
+                         "dtype '%s' is not supported (strings of at most %u characters)", d,
+                         BW_NPY_MAX_STR_CHARS);
+    }
     static const struct {
         const char *descr;
         barlow_dtype dtype;
@@ -232,7 +248,7 @@ static barlow_status parse_dict(const bw_src *src, const char *text, size_t len,
     if (!have_descr || !have_fortran || !have_shape)
         return src_error(src, BARLOW_E_FORMAT, "header lacks '%s'",
                          !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
-    return parse_descr(src, descr, &h->dtype);
+    return parse_descr(src, descr, h);
 }
 
 barlow_status bw_npy_read_header(bw_src *src, bw_npy_header *h)
@@ -291,7 +307,7 @@ barlow_status bw_npy_read_header(bw_src *src, bw_npy_header *h)
             return src_error(src, BARLOW_E_FORMAT, "header: the shape's size overflows");
         count *= h->shape[a];
     }
-    size_t es = barlow_dtype_size(h->dtype);
+    size_t es = h->str_chars ? h->str_chars * 4 : barlow_dtype_size(h->dtype);
     if (count > (SIZE_MAX / es) || (uint64_t)count > UINT64_MAX / es)
         return src_error(src, BARLOW_E_FORMAT, "header: the shape's size in bytes overflows");
     h->count = count;
@@ -725,9 +741,15 @@ size_t bw_npy_format_header(barlow_dtype dtype, bool fortran, size_t ndim,
                             const size_t *shape, char *buf)
 {
     static const char *descr[] = {"<f4", "<f8", "<i4", "<i8", "|b1", "|u1"};
+    return bw_npy_format_header_descr(descr[dtype], fortran, ndim, shape, buf);
+}
+
+size_t bw_npy_format_header_descr(const char *descr, bool fortran, size_t ndim,
+                                  const size_t *shape, char *buf)
+{
     char dict[BW_NPY_HEADER_CAP];
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': (",
-                     descr[dtype], fortran ? "True" : "False");
+                     descr, fortran ? "True" : "False");
     for (size_t a = 0; a < ndim; a++)
         n += snprintf(dict + n, sizeof dict - (size_t)n, a ? ", %zu" : "%zu", shape[a]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
@@ -946,5 +968,135 @@ barlow_status barlow_array_to_float32(const barlow_array *a, float *out)
             }
     }
     if (a->size) decode_f32(a->dtype, a->data, a->size, out);
+    return BARLOW_OK;
+}
+
+/* ---- '<U{n}' string arrays (internal: class names in an .npz) ------------- */
+
+void bw_npy_strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Decodes one UTF-8 sequence at s[0..n); returns its length, or 0 when it is
+ * not valid (RFC 3629: shortest form, no surrogates, <= U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t k = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
+    if (k == 0 || k > n || bw_utf8_check((const char *)s, k) != k) return 0;
+    uint32_t v = s[0] & (0x7Fu >> k);
+    for (size_t i = 1; i < k; i++) v = (v << 6) | (s[i] & 0x3Fu);
+    *cp = v;
+    return k;
+}
+
+barlow_status bw_npy_encode_strings(const char *const *strs, size_t n, const char *who,
+                                    size_t *width, unsigned char **data, uint64_t *bytes)
+{
+    size_t w = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!strs[i]) return bw_error(BARLOW_E_INVALID_ARG, "%s: string %zu is NULL", who, i);
+        size_t len = strlen(strs[i]);
+        if (bw_utf8_check(strs[i], len) != len)
+            return bw_error(BARLOW_E_INVALID_ARG, "%s: string %zu is not valid UTF-8", who, i);
+        size_t cps = 0;
+        for (size_t k = 0; k < len; k++) cps += ((unsigned char)strs[i][k] & 0xC0) != 0x80;
+        if (cps > w) w = cps;
+    }
+    if (w > BW_NPY_MAX_STR_CHARS)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: a string of %zu characters (at most %u)",
+                        who, w, BW_NPY_MAX_STR_CHARS);
+    if (n > SIZE_MAX / 4 / w) return bw_error(BARLOW_E_INVALID_ARG, "%s: too many strings", who);
+    unsigned char *d = bw_calloc(n ? n * w * 4 : 1, 1, who);
+    if (!d) return BARLOW_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *s = (const unsigned char *)strs[i];
+        size_t len = strlen(strs[i]), k = 0, c = 0;
+        while (k < len) {
+            uint32_t cp = 0;
+            size_t step = utf8_decode(s + k, len - k, &cp);
+            if (step == 0) { /* cannot happen: checked above */
+                free(d);
+                return bw_error(BARLOW_E_INTERNAL, "%s: string %zu: bad UTF-8", who, i);
+            }
+            bw_put32(d + (i * w + c++) * 4, cp);
+            k += step;
+        }
+    }
+    *width = w;
+    *data = d;
+    *bytes = (uint64_t)n * w * 4;
+    return BARLOW_OK;
+}
+
+barlow_status bw_npy_read_strings(bw_src *src, char ***out, size_t *n)
+{
+    src->allow_str = true;
+    bw_npy_header h;
+    barlow_status st = bw_npy_read_header(src, &h);
+    if (st) return st;
+    if (!h.str_chars)
+        return src_error(src, BARLOW_E_UNSUPPORTED,
+                         "dtype %s is not a string array ('<U')", barlow_dtype_name(h.dtype));
+    if (h.ndim != 1)
+        return src_error(src, BARLOW_E_UNSUPPORTED, "a string array must be 1-D (it has %zu "
+                         "dimensions)", h.ndim);
+    st = bw_check_limit(BARLOW_LIMIT_ARRAY_BYTES, h.data_bytes, src->who, src->path,
+                        "reading the array into memory takes");
+    if (st) return st;
+    size_t count = h.count, w = h.str_chars;
+    unsigned char *raw = bw_malloc(h.data_bytes ? (size_t)h.data_bytes : 1, src->who);
+    char **v = bw_calloc(count ? count : 1, sizeof *v, src->who);
+    uint64_t done = 0;
+    if (!raw || !v) st = BARLOW_E_NOMEM;
+    if (!st) st = src_read_exact(src, &h, raw, (size_t)h.data_bytes, &done);
+    for (size_t i = 0; i < count && !st; i++) {
+        const unsigned char *e = raw + i * w * 4;
+        size_t len = 0;
+        while (len < w && bw_le32(e + len * 4) != 0) len++;
+        for (size_t k = len; k < w && !st; k++)
+            if (bw_le32(e + k * 4) != 0)
+                st = src_error(src, BARLOW_E_FORMAT, "string %zu contains a NUL character", i);
+        char *s = st ? NULL : bw_malloc(len * 4 + 1, src->who);
+        if (!st && !s) st = BARLOW_E_NOMEM;
+        size_t o = 0;
+        for (size_t k = 0; k < len && !st; k++) {
+            uint32_t cp = bw_le32(e + k * 4);
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+                st = src_error(src, BARLOW_E_FORMAT,
+                               "string %zu: code point 0x%lx is not a Unicode scalar value", i,
+                               (unsigned long)cp);
+            } else if (cp < 0x80) {
+                s[o++] = (char)cp;
+            } else if (cp < 0x800) {
+                s[o++] = (char)(0xC0 | (cp >> 6));
+                s[o++] = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                s[o++] = (char)(0xE0 | (cp >> 12));
+                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                s[o++] = (char)(0x80 | (cp & 0x3F));
+            } else {
+                s[o++] = (char)(0xF0 | (cp >> 18));
+                s[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                s[o++] = (char)(0x80 | (cp & 0x3F));
+            }
+        }
+        if (s) s[o] = '\0';
+        v[i] = s;
+    }
+    free(raw);
+    if (!st) st = src->finish(src);
+    if (st) {
+        bw_npy_strings_free(v, count);
+        return st;
+    }
+    *out = v;
+    *n = count;
     return BARLOW_OK;
 }

@@ -72,6 +72,9 @@ typedef struct bw_npy_header {
     uint64_t data_bytes; /* count * element size */
     uint64_t data_offset; /* bytes before the data (prelude + header) */
     int major, minor;
+    size_t str_chars;    /* a '<U{n}' string array (only when the source allows
+                          * it, bw_src.allow_str): n code points per element
+                          * (dtype is then meaningless); 0 for numeric dtypes */
 } bw_npy_header;
 
 /* "1300x2048" (or "scalar" for 0-d) into buf. */
@@ -92,6 +95,7 @@ struct bw_src {
     uint64_t total;
     const char *who;  /* public function name for messages */
     const char *path; /* file (and member) for messages */
+    bool allow_str;   /* accept a '<U{n}' descr (bw_npy_read_strings) */
 };
 
 /* Reads and validates the prelude and the header dict. Errors name who and
@@ -109,11 +113,45 @@ typedef enum bw_npy_as { BW_NPY_AS_ARRAY, BW_NPY_AS_MATRIX } bw_npy_as;
  * path shared by the .npy and .npz loaders. */
 barlow_status bw_npy_read(bw_src *src, bw_npy_as as, void *out);
 
+/* The largest '<U{n}' width accepted (code points per element). */
+#define BW_NPY_MAX_STR_CHARS 65536u
+
+/* Reads a 1-D '<U{n}' array (numpy's array of str: UTF-32LE code points,
+ * NUL-padded) from src into n malloc'd UTF-8 strings (*out, free with
+ * bw_npy_strings_free), then calls src->finish(). Sets src->allow_str.
+ * Errors name who and path: UNSUPPORTED (not a '<U' array, not 1-D),
+ * FORMAT (a code point that is not a Unicode scalar value, a NUL inside
+ * an element; and those of bw_npy_read_header), NOMEM. */
+barlow_status bw_npy_read_strings(bw_src *src, char ***out, size_t *n);
+void bw_npy_strings_free(char **v, size_t n);
+
+/* The '<U{n}' encoding of n UTF-8 strings: *width = the most code points of
+ * one string (at least 1), *data = n * width UTF-32LE code points (malloc'd,
+ * NUL-padded). Errors: INVALID_ARG naming who (a NULL string or one that is
+ * not valid UTF-8, naming its index; width over BW_NPY_MAX_STR_CHARS), NOMEM. */
+barlow_status bw_npy_encode_strings(const char *const *strs, size_t n, const char *who,
+                                    size_t *width, unsigned char **data, uint64_t *bytes);
+
+/* Adds member `name` to an .npz writer: a 1-D '<U{width}' array of the n
+ * UTF-8 strings (as numpy writes np.array(list_of_str)); lib/npz.c.
+ * Errors: as barlow_npz_writer_add, and bw_npy_encode_strings'. */
+barlow_status bw_npz_writer_add_strings(barlow_npz_writer *w, const char *name,
+                                        const char *const *strs, size_t n, const char *who);
+
+/* Reads member `name` of an .npz as bw_npy_read_strings does. When
+ * `optional` and the archive has no such member: OK with *out NULL and *n
+ * 0 (no message). Errors: as barlow_array_load_npz, bw_npy_read_strings. */
+barlow_status bw_npz_load_strings(const char *path, const char *name, bool optional,
+                                  const char *who, char ***out, size_t *n);
+
 /* Formats a version 1.0 header (magic ... '\n') for the array into buf
  * (cap >= BW_NPY_HEADER_CAP); returns its length, a multiple of 64. */
 #define BW_NPY_HEADER_CAP 512
 size_t bw_npy_format_header(barlow_dtype dtype, bool fortran, size_t ndim,
                             const size_t *shape, char *buf);
+/* The same with a descr string ("<f4", "<U12"; at most 32 bytes). */
+size_t bw_npy_format_header_descr(const char *descr, bool fortran, size_t ndim,
+                                  const size_t *shape, char *buf);
 
 /* Checks the arguments of a write (dtype known, ndim <= 8, shape given when
  * ndim > 0, data given when the array is not empty, no overflow) and sets

@@ -444,6 +444,28 @@ static barlow_status load_npz_member(const char *path, const char *name, bw_npy_
     return st;
 }
 
+barlow_status bw_npz_load_strings(const char *path, const char *name, bool optional,
+                                  const char *who, char ***out, size_t *n)
+{
+    FILE *fp = NULL;
+    zip_dir dir;
+    member_src m;
+    *out = NULL;
+    *n = 0;
+    barlow_status st = member_open(path, name, who, &fp, &dir, &m);
+    /* member_open's only INVALID_ARG: the archive has no such member */
+    if (st == BARLOW_E_INVALID_ARG && optional) {
+        bw_clear_error();
+        return BARLOW_OK;
+    }
+    if (st) return st;
+    st = bw_npy_read_strings(&m.base, out, n);
+    member_close(&m);
+    zip_dir_free(&dir);
+    fclose(fp);
+    return st;
+}
+
 barlow_status barlow_array_load_npz(const char *path, const char *name, barlow_array **out)
 {
     return load_npz_member(path, name, BW_NPY_AS_ARRAY, out, "barlow_array_load_npz");
@@ -549,11 +571,12 @@ static barlow_status deflate_member(FILE *fp, const char *hdr, size_t hlen, cons
     return st;
 }
 
-barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barlow_dtype dtype,
-                                    size_t ndim, const size_t *shape, const void *data)
+static barlow_status add_member(barlow_npz_writer *w, const char *name, const char *hdr,
+                                size_t hlen, const void *data, uint64_t bytes, const char *who);
+
+/* The checks of every add: a writer open and usable, a non-empty name. */
+static barlow_status check_add(barlow_npz_writer *w, const char *name, const char *who)
 {
-    static const char who[] = "barlow_npz_writer_add";
-    bw_clear_error();
     if (!w) return bw_error(BARLOW_E_INVALID_ARG, "%s: writer is NULL", who);
     if (!name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is NULL", who);
     if (!*name) return bw_error(BARLOW_E_INVALID_ARG, "%s: name is empty", who);
@@ -561,9 +584,48 @@ barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barl
         return bw_error(BARLOW_E_STATE, "%s: the archive is already committed", who);
     if (w->broken)
         return bw_error(BARLOW_E_STATE, "%s: %s: an earlier write failed", who, w->af.path);
+    return BARLOW_OK;
+}
+
+barlow_status bw_npz_writer_add_strings(barlow_npz_writer *w, const char *name,
+                                        const char *const *strs, size_t n, const char *who)
+{
+    barlow_status st = check_add(w, name, who);
+    if (st) return st;
+    if (n > 0 && !strs) return bw_error(BARLOW_E_INVALID_ARG, "%s: strings are NULL", who);
+    size_t width = 0;
+    unsigned char *data = NULL;
+    uint64_t bytes = 0;
+    st = bw_npy_encode_strings(strs, n, who, &width, &data, &bytes);
+    if (st) return st;
+    char descr[32], hdr[BW_NPY_HEADER_CAP];
+    snprintf(descr, sizeof descr, "<U%zu", width);
+    size_t hlen = bw_npy_format_header_descr(descr, false, 1, &n, hdr);
+    st = add_member(w, name, hdr, hlen, data, bytes, who);
+    free(data);
+    return st;
+}
+
+barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barlow_dtype dtype,
+                                    size_t ndim, const size_t *shape, const void *data)
+{
+    static const char who[] = "barlow_npz_writer_add";
+    bw_clear_error();
+    barlow_status cst = check_add(w, name, who);
+    if (cst) return cst;
     uint64_t bytes;
     barlow_status st = bw_npy_check_write(who, dtype, ndim, shape, data, &bytes);
     if (st) return st;
+    char hdr[BW_NPY_HEADER_CAP];
+    size_t hlen = bw_npy_format_header(dtype, false, ndim, shape, hdr);
+    return add_member(w, name, hdr, hlen, data, bytes, who);
+}
+
+/* Adds a member of the .npy header hdr (hlen bytes) and the data. */
+static barlow_status add_member(barlow_npz_writer *w, const char *name, const char *hdr,
+                                size_t hlen, const void *data, uint64_t bytes, const char *who)
+{
+    barlow_status st = BARLOW_OK;
     if (!BW_HOST_LITTLE)
         return bw_error(BARLOW_E_UNSUPPORTED, "%s: big-endian hosts are not supported", who);
     size_t nl = strlen(name);
@@ -594,8 +656,6 @@ barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barl
         w->cap = nc;
     }
 
-    char hdr[BW_NPY_HEADER_CAP];
-    size_t hlen = bw_npy_format_header(dtype, false, ndim, shape, hdr);
     uint64_t usize = hlen + bytes;
     /* deflate's worst case is a little over the input; ZIP64 when a size or
      * the offset may not fit in 32 bits. */

@@ -1000,6 +1000,28 @@ static void test_fixture(void)
     barlow_dataset_free(ds);
 }
 
+/* barlow_dataset_set_class_names_file: names for a dataset whose ids have
+ * none (IDX), all-or-nothing. */
+static void test_set_class_names(void)
+{
+    const int32_t lab[] = {0, 2, 1, 2};
+    barlow_dataset *ds = NULL;
+    TAP_OK(barlow_dataset_create(4, lab, NULL, NULL, 0, &ds) == BARLOW_OK, "set names: create");
+    TAP_OK(barlow_dataset_set_class_names_file(ds, WRITE("few.txt", "a\nb\n")) ==
+           BARLOW_E_INVALID_ARG, "set names: fewer names than classes is refused");
+    TAP_OK(strcmp(barlow_dataset_class_name(ds, 2), "2") == 0, "set names: unchanged on error");
+    TAP_OK(barlow_dataset_set_class_names_file(ds, WRITE("n.txt", "cat\r\nwater jug\nbird\nowl\n")) ==
+           BARLOW_OK, "set names: applied");
+    TAP_OK(barlow_dataset_class_count(ds) == 4, "set names: class count = names");
+    TAP_OK(strcmp(barlow_dataset_class_name(ds, 1), "water jug") == 0, "set names: id 1");
+    int32_t id = -1;
+    TAP_OK(barlow_dataset_class_id(ds, "bird", &id) == BARLOW_OK && id == 2, "set names: lookup");
+    TAP_OK(barlow_dataset_labels(ds)[1] == 2, "set names: ids unchanged");
+    TAP_OK(barlow_dataset_set_class_names_file(ds, NULL) == BARLOW_E_INVALID_ARG,
+       "set names: NULL path");
+    barlow_dataset_free(ds);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -1014,6 +1036,7 @@ int main(void)
     test_nul_bytes();
     test_utf8_names();
     test_fixture();
+    test_set_class_names();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);

@@ -359,8 +359,9 @@ int cli_check_dataset_args(const char *cmd, const cli_dataset_args *a)
     if (a->images && !a->metadata) return cli_usage_error(cmd, "--images goes with --metadata");
     if (a->idx && !a->idx_labels) return cli_usage_error(cmd, "--idx needs --idx-labels");
     if (a->idx_labels && !a->idx) return cli_usage_error(cmd, "--idx-labels goes with --idx");
-    if (a->class_names && !a->metadata)
-        return cli_usage_error(cmd, "--class-names applies to --metadata");
+    if (a->class_names && a->folder)
+        return cli_usage_error(cmd, "--class-names applies to --metadata and --idx (a "
+                                    "folder's class names are its subdirectories)");
     return CLI_OK;
 }
 
@@ -391,7 +392,15 @@ barlow_status cli_load_dataset(const cli_dataset_args *a, barlow_dataset **ds)
         return barlow_dataset_load_csv(a->metadata, &co, ds);
     }
     if (a->folder) return barlow_dataset_load_folder(a->folder, ds);
-    return barlow_dataset_load_idx(a->idx, a->idx_labels, ds);
+    barlow_status st = barlow_dataset_load_idx(a->idx, a->idx_labels, ds);
+    if (st == BARLOW_OK && a->class_names) {
+        st = barlow_dataset_set_class_names_file(*ds, a->class_names);
+        if (st != BARLOW_OK) {
+            barlow_dataset_free(*ds);
+            *ds = NULL;
+        }
+    }
+    return st;
 }
 
 double cli_now(void)

@@ -79,7 +79,8 @@ barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out);
 /* The dataset options of the commands that read images (extract,
  * visualize): exactly one source, --metadata M.csv with --images DIR,
  * --folder DIR, or --idx IMAGES with --idx-labels LABELS; --class-names
- * only with --metadata. NULL: not given. */
+ * with --metadata (fixing the CSV's ids) or --idx (naming the IDX ids,
+ * barlow_dataset_set_class_names_file). NULL: not given. */
 typedef struct cli_dataset_args {
     const char *metadata, *images, *folder, *idx, *idx_labels, *class_names;
 } cli_dataset_args;

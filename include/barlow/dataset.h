@@ -84,13 +84,22 @@ BARLOW_API barlow_status barlow_dataset_create(size_t n, const int32_t *labels,
  *  predictions_path: a 1-D array of n class ids, or NULL.
  *  class_names_path: a UTF-8 text file, one class name per line (LF or
  *                    CRLF, optional BOM, optional final newline; id i is
- *                    line i+1), or NULL (names as in barlow_dataset_create).
+ *                    line i+1), or NULL: then, when labels_path names an
+ *                    .npz member ("F.npz:labels") and F.npz has a member
+ *                    `class_names` (a 1-D '<U' string array, as
+ *                    barlow_extraction_save_npz writes and numpy writes
+ *                    for a list of str), class i is named by its i-th
+ *                    entry; otherwise names as in barlow_dataset_create.
+ *                    A given file always wins over the stored names.
  * Errors: INVALID_ARG (NULL out/labels_path; an array that is not 1-D, of
  * length 0, of lengths that differ, or an id out of range, naming the file,
  * index and value), IO (a file cannot be read, naming it), FORMAT (bad .npy;
  * a non-integer value; in the class-names file an empty line, a NUL byte
  * or a name that is not valid UTF-8, naming the line (and the byte offset);
- * docs/formats.md, "Text encoding"), UNSUPPORTED (dtype), NOMEM. */
+ * docs/formats.md, "Text encoding"; a stored `class_names` member that is
+ * not a 1-D '<U' array (UNSUPPORTED), holds an empty name or a NUL
+ * (FORMAT), or names fewer classes than the ids use (INVALID_ARG)),
+ * UNSUPPORTED (dtype), NOMEM. */
 BARLOW_API barlow_status barlow_dataset_load_npy(const char *labels_path,
                                                  const char *predictions_path,
                                                  const char *class_names_path,
@@ -187,6 +196,21 @@ BARLOW_API int barlow_dataset_has_predictions(const barlow_dataset *ds);
 BARLOW_API barlow_status barlow_dataset_set_predictions(barlow_dataset *ds,
                                                         const int32_t *predictions,
                                                         size_t n);
+
+/* Names the classes by a class-names file (the format of
+ * barlow_dataset_load_npy's class_names_path): class i gets line i+1's
+ * name; ids, rows and predictions are unchanged, and the class count
+ * becomes the number of names. This is how a dataset whose files carry no
+ * names (IDX: "0" ... "K-1") gets them; the file must name every class
+ * the dataset has (at least barlow_dataset_class_count() lines). Groups
+ * made earlier are unaffected (they hold ids). Needs exclusive access, as
+ * barlow_dataset_set_predictions; pointers from barlow_dataset_class_name
+ * are invalidated.
+ * Errors: INVALID_ARG (NULL argument; fewer names than classes, naming
+ * both counts), IO, FORMAT (as for class_names_path, naming the line),
+ * NOMEM; on error the dataset is unchanged. */
+BARLOW_API barlow_status barlow_dataset_set_class_names_file(barlow_dataset *ds,
+                                                             const char *path);
 
 /* Source file name of row i as written in the CSV (owned by the dataset),
  * or NULL when the row has none (arrays, in-memory images) or i >= size. */

@@ -351,6 +351,12 @@ BARLOW_API const char *barlow_extraction_row_reason(const barlow_extraction *r,
  *                              them)
  *   status     int32   n       per dataset row: 0 or the barlow_status of
  *                              its failure
+ *   class_names <U{w}  K       the dataset's class names in id order (as
+ *                              numpy writes a list of str: UTF-32LE,
+ *                              NUL-padded to the longest); omitted for a
+ *                              dataset made from arrays without names.
+ *                              barlow_dataset_load_npy("F.npz:labels", ...)
+ *                              reads them back
  * ds must be the dataset the result was extracted from (same size).
  * Errors: INVALID_ARG (NULL argument, a dataset of another size naming
  * both), IO (nothing is left behind), NOMEM. */

@@ -46,8 +46,9 @@ BARLOW_API barlow_status barlow_dataset_load_folder(const char *root, barlow_dat
  * n×h×w×c with c 1 or 3) and an IDX label file (magic 0x00000801: n uint8),
  * each plain or gzip-compressed (detected by content, not by name). The
  * images are kept in memory (n·h·w·c bytes); classes are named "0" … "K-1"
- * with K = the largest label + 1. The dataset has no predictions and no
- * file names.
+ * with K = the largest label + 1 (IDX files carry no names: name them
+ * with barlow_dataset_set_class_names_file). The dataset has no
+ * predictions and no file names.
  * Errors: INVALID_ARG (NULL argument), IO (naming the file), FORMAT (bad
  * magic, a data type other than unsigned byte, wrong dimension count, zero
  * sizes, image/label counts that differ, a header whose sizes disagree with

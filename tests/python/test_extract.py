@@ -139,7 +139,9 @@ def test_sample_parity_and_predict(torch_cli, resnet18, sample, tmp_path):
                         "--size", CROP, "--resize", RESIZE, "--batch", 32, "--threads", 2,
                         "--logits", "--out", out)
     z = np.load(out)
-    assert set(z.files) == {"features", "logits", "index", "labels", "predictions", "status"}
+    assert set(z.files) == {"features", "logits", "index", "labels", "predictions", "status",
+                            "class_names"}
+    assert list(z["class_names"]) == names  # the --class-names list, in id order
     assert z["features"].shape == (144, 512) and z["features"].dtype == np.float32
     assert rel(z["features"], ref_f) <= 1e-4, rel(z["features"], ref_f)
     assert rel(z["logits"], ref_l) <= 1e-4
