@@ -61,7 +61,7 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The syringe group of REFERENCE.md: 1406 rows, 284 failures; feature 638
+/* The paper's ImageNet "syringe" group: 1406 rows, 284 failures; feature 638
  * sends 395 rows (139 failures) left and 1011 rows (145 failures) right.
  * The other 638 columns are constant (no split possible). */
 static const float SYR_A = 0.2f, SYR_B = 0.265098f;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Converts common PyTorch checkpoints into libbarlow's model contract
-(DESIGN.md §5, docs/models.md): a TorchScript file whose
+(docs/models.md): a TorchScript file whose
 
   forward_features(x) -> the last feature map N×D×h×w
   forward(x)          -> logits N×K

@@ -2,7 +2,7 @@
  * barlow_extractor — penultimate features (and logits) of a TorchScript
  * model, for a caller's float batch or for every image of a dataset.
  *
- * The model contract (DESIGN.md §5, docs/models.md):
+ * The model contract (docs/models.md):
  *  - input: float32 N×C×H×W with values in [0,1] (C = the `channels`
  *    option; grey images are repeated to 3 channels when C = 3);
  *    normalisation lives inside the model, or is given as the mean/std

@@ -63,7 +63,7 @@ typedef struct bw_torch_info {
 
 /* Loads a TorchScript model from `path` (data == NULL) or from the `size`
  * bytes at `data`, puts it in eval mode on cfg->device, resolves the model
- * contract (DESIGN.md §5) and checks it with one dry run on a 1×C×H×W
+ * contract (docs/models.md) and checks it with one dry run on a 1×C×H×W
  * input. Errors: INVALID_ARG (unparsable device string), UNSUPPORTED (a
  * device this libtorch cannot use), FORMAT (not a TorchScript archive; the
  * contract is broken, saying how), BACKEND (the model raised), NOMEM.

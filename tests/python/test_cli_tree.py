@@ -46,7 +46,7 @@ def test_json_schema(cli, group):
             assert nodes[nd["left"]]["size"] + nodes[nd["right"]]["size"] == nd["size"]
         assert nd["error_rate"] == nd["failures"] / nd["size"]
         assert nd["error_coverage"] == nd["failures"] / y.sum()
-    # ER of the root is the BER (REFERENCE.md mistake 3)
+    # ER of the root is the BER (the paper's code showed ALER there)
     assert nodes[0]["error_rate"] == doc["base_error_rate"]
     leaves = [nd["id"] for nd in nodes if nd["is_leaf"]]
     assert sorted(doc["leaves_by_importance"]) == leaves
