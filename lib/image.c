@@ -184,10 +184,10 @@ static void bw_jpeg_output_message(j_common_ptr cinfo)
     (void)cinfo; /* never print */
 }
 
-/* Decodes a JPEG (or reads only its header when header_only). */
+/* Decodes a JPEG (or reads only its header when header_only). The size
+ * limits are checked by the caller (bw_image_decode_raw) from the header. */
 static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *name,
-                                 size_t want_channels, const bw_image_limits *lim,
-                                 int header_only, bw_pixels *out)
+                                 size_t want_channels, int header_only, bw_pixels *out)
 {
     struct jpeg_decompress_struct cinfo;
     bw_jpeg_err jerr;
@@ -225,11 +225,6 @@ static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *n
         out->format = BARLOW_IMAGE_FORMAT_JPEG;
         jpeg_destroy_decompress(&cinfo);
         return BARLOW_OK;
-    }
-    barlow_status lst = bw_image_check_limits(w, h, lim, name, BARLOW_IMAGE_FORMAT_JPEG);
-    if (lst != BARLOW_OK) {
-        jpeg_destroy_decompress(&cinfo);
-        return lst;
     }
     size_t native;
     int cmyk = 0;
@@ -406,9 +401,9 @@ static barlow_status bmp_check_size(const uint8_t *d, size_t n, const char *name
     return BARLOW_OK;
 }
 
+/* Decodes a PNG or BMP (or reads only its header); limits as jpeg_decode. */
 static barlow_status stb_decode(const uint8_t *data, size_t size, const char *name, int fmt,
-                                size_t want_channels, const bw_image_limits *lim,
-                                int header_only, bw_pixels *out)
+                                size_t want_channels, int header_only, bw_pixels *out)
 {
     size_t hw = 0, hh = 0;
     barlow_status st = fmt == BARLOW_IMAGE_FORMAT_PNG ? png_header(data, size, name, &hw, &hh)
@@ -420,8 +415,6 @@ static barlow_status stb_decode(const uint8_t *data, size_t size, const char *na
         out->format = fmt;
         return BARLOW_OK;
     }
-    st = bw_image_check_limits(hw, hh, lim, name, fmt);
-    if (st != BARLOW_OK) return st;
     if (size > (size_t)INT32_MAX)
         return bw_error(BARLOW_E_UNSUPPORTED, "%s: %s file of %zu bytes is over 2 GiB", name,
                         format_name(fmt), size);
@@ -554,9 +547,9 @@ barlow_status bw_image_decode_raw(const uint8_t *data, size_t size, const char *
     if ((st = budget_take(est, name, w, h)) != BARLOW_OK) return st;
     bw_pixels px = {0};
     if (fmt == BARLOW_IMAGE_FORMAT_JPEG)
-        st = jpeg_decode(data, size, name, want_channels, lim, 0, &px);
+        st = jpeg_decode(data, size, name, want_channels, 0, &px);
     else
-        st = stb_decode(data, size, name, fmt, want_channels, lim, 0, &px);
+        st = stb_decode(data, size, name, fmt, want_channels, 0, &px);
     if (st != BARLOW_OK) {
         budget_give(est);
         return st;
@@ -577,9 +570,9 @@ barlow_status bw_image_probe_raw(const uint8_t *data, size_t size, const char *n
     if (st != BARLOW_OK) return st;
     bw_pixels px = {0};
     if (fmt == BARLOW_IMAGE_FORMAT_JPEG)
-        st = jpeg_decode(data, size, name, 0, NULL, 1, &px);
+        st = jpeg_decode(data, size, name, 0, 1, &px);
     else
-        st = stb_decode(data, size, name, fmt, 0, NULL, 1, &px);
+        st = stb_decode(data, size, name, fmt, 0, 1, &px);
     if (st != BARLOW_OK) return st;
     *format = fmt;
     *width = px.width;
