@@ -115,7 +115,9 @@ barlow_status bw_error(barlow_status status, const char *fmt, ...)
 
 barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...)
 {
-    char old[BW_ERRBUF + 2];
+    /* prefix and old message are each shorter than the buffer, so their
+     * join fits here; bw_store_message elides it if it is too long */
+    char old[BW_ERRBUF], text[2 * BW_ERRBUF + 2];
     size_t m = strlen(bw_errbuf);
     memcpy(old, bw_errbuf, m + 1);
     va_list ap;
@@ -123,13 +125,10 @@ barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...)
     bw_vset_message(fmt, ap); /* the prefix alone, elided if long */
     va_end(ap);
     size_t pl = strlen(bw_errbuf);
-    char *text = malloc(pl + 2 + m + 1);
-    if (!text) return status;
     memcpy(text, bw_errbuf, pl);
     memcpy(text + pl, ": ", 2);
     memcpy(text + pl + 2, old, m);
     bw_store_message(text, pl + 2 + m);
-    free(text);
     return status;
 }
 
