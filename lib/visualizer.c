@@ -211,6 +211,22 @@ static int ranks_before(float a, size_t ra, float b, size_t rb, int least)
     return ra < rb;
 }
 
+/* Offers (x, r) to the best-first list val/row of *got <= k entries: it is
+ * inserted in order when it ranks before the last one or the list has room. */
+static void topk_offer(float *val, size_t *row, size_t *got, size_t k, float x, size_t r,
+                       int least)
+{
+    if (*got == k && !ranks_before(x, r, val[k - 1], row[k - 1], least)) return;
+    size_t j = *got < k ? (*got)++ : k - 1;
+    while (j > 0 && ranks_before(x, r, val[j - 1], row[j - 1], least)) {
+        val[j] = val[j - 1];
+        row[j] = row[j - 1];
+        j--;
+    }
+    val[j] = x;
+    row[j] = r;
+}
+
 barlow_status barlow_visualizer_rank(const barlow_visualizer *v, size_t feature,
                                      const size_t *rows, size_t n, int least, size_t k,
                                      size_t *out_rows, float *out_values, size_t *n_out,
@@ -241,15 +257,7 @@ barlow_status barlow_visualizer_rank(const barlow_visualizer *v, size_t feature,
         float x = bw_vis_value(v, r, feature);
         if (!isfinite(x)) continue;
         considered++;
-        if (got == k && !ranks_before(x, r, val[k - 1], row[k - 1], least)) continue;
-        size_t j = got < k ? got++ : k - 1;
-        while (j > 0 && ranks_before(x, r, val[j - 1], row[j - 1], least)) {
-            val[j] = val[j - 1];
-            row[j] = row[j - 1];
-            j--;
-        }
-        val[j] = x;
-        row[j] = r;
+        topk_offer(val, row, &got, k, x, r, least);
     }
     if (considered == 0) st = bw_error(BARLOW_E_INVALID_ARG, "%s: empty row set (none of its %zu "
                                                              "rows has features)", who, n);
@@ -385,16 +393,7 @@ barlow_status barlow_visualizer_confident_failures(const barlow_visualizer *v,
     for (size_t i = 0; i < c; i++) {
         if (v->frow[f[i]] == SIZE_MAX) continue;
         float p = confidence(v->logits, v->frow[f[i]]);
-        if (!(p == p)) continue;
-        if (got == k && !ranks_before(p, f[i], conf[k - 1], best[k - 1], 0)) continue;
-        size_t j = got < k ? got++ : k - 1;
-        while (j > 0 && ranks_before(p, f[i], conf[j - 1], best[j - 1], 0)) {
-            conf[j] = conf[j - 1];
-            best[j] = best[j - 1];
-            j--;
-        }
-        conf[j] = p;
-        best[j] = f[i];
+        if (p == p) topk_offer(conf, best, &got, k, p, f[i], 0);
     }
     free(f);
     memcpy(out, best, got * sizeof *best);
