@@ -345,8 +345,8 @@ static barlow_status close_temp(bw_atomic_file *af, const char *who)
 barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who)
 {
     barlow_status st = close_temp(af, who);
-    pthread_mutex_lock(&reg_lock);
     struct stat sb;
+    pthread_mutex_lock(&reg_lock);
     if (st == BARLOW_OK && af->removed) {
         st = bw_error(BARLOW_E_CANCELLED, "%s: %s was not written: the program was interrupted",
                       who, af->path);
@@ -359,15 +359,10 @@ barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who)
         st = bw_error(BARLOW_E_IO, "%s: cannot rename into %s: %s", who, af->path,
                       strerror(errno));
     } else if (st == BARLOW_OK) {
-        af->removed = true; /* renamed: nothing to remove */
+        af->removed = true; /* renamed: nothing left to remove */
     }
-    if (!af->removed) unlink(af->tmp_path);
-    af->removed = true;
-    reg_remove_locked(af);
     pthread_mutex_unlock(&reg_lock);
-    free(af->tmp_path);
-    free(af->path);
-    af->tmp_path = af->path = NULL;
+    bw_atomic_abort(af); /* removes the temporary unless renamed; frees */
     return st;
 }
 
