@@ -995,6 +995,22 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return k;
 }
 
+/* Writes code point cp as UTF-8 at out (up to 4 bytes); returns the length,
+ * or 0 for a surrogate or a value above U+10FFFF (nothing written). */
+static size_t utf8_encode(uint32_t cp, char *out)
+{
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    size_t k = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (size_t i = k - 1; i > 0; i--, cp >>= 6) out[i] = (char)(0x80 | (cp & 0x3F));
+    out[0] = (char)(lead[k] | cp);
+    return k;
+}
+
 barlow_status bw_npy_encode_strings(const char *const *strs, size_t n, const char *who,
                                     size_t *width, unsigned char **data, uint64_t *bytes)
 {
@@ -1067,25 +1083,12 @@ barlow_status bw_npy_read_strings(bw_src *src, char ***out, size_t *n)
         size_t o = 0;
         for (size_t k = 0; k < len && !st; k++) {
             uint32_t cp = bw_le32(e + k * 4);
-            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            size_t step = utf8_encode(cp, s + o);
+            if (step == 0)
                 st = src_error(src, BARLOW_E_FORMAT,
                                "string %zu: code point 0x%lx is not a Unicode scalar value", i,
                                (unsigned long)cp);
-            } else if (cp < 0x80) {
-                s[o++] = (char)cp;
-            } else if (cp < 0x800) {
-                s[o++] = (char)(0xC0 | (cp >> 6));
-                s[o++] = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                s[o++] = (char)(0xE0 | (cp >> 12));
-                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                s[o++] = (char)(0x80 | (cp & 0x3F));
-            } else {
-                s[o++] = (char)(0xF0 | (cp >> 18));
-                s[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                s[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                s[o++] = (char)(0x80 | (cp & 0x3F));
-            }
+            o += step;
         }
         if (s) s[o] = '\0';
         v[i] = s;
