@@ -363,358 +363,430 @@ static int attack_progress(size_t done, size_t total, void *user)
 
 /* ---- the command ------------------------------------------------------------ */
 
-int cmd_visualize(int argc, char **argv)
+/* The command line, parsed and checked. */
+typedef struct vis_args {
+    const char *model, *features, *feature_t, *rows, *sha, *device, *out, *step_t, *eps_t;
+    cli_dataset_args da;
+    size_t feature;
+    double step, eps;
+    bool least, quiet, json;
+    barlow_extractor_options eo;
+    barlow_visualizer_options vo;
+} vis_args;
+
+/* Parses and checks argv into *a; returns CLI_OK, or CLI_USAGE (message
+ * printed), or CLI_OK with *help set. */
+static int parse_args(int argc, char **argv, vis_args *a, bool *help)
 {
-    const char *model = NULL, *features_t = NULL, *metadata = NULL, *images = NULL,
-               *folder = NULL, *idx = NULL, *idx_labels = NULL, *class_names = NULL,
-               *size_s = NULL, *resize_t = NULL, *channels_t = NULL, *feature_t = NULL,
-               *rows_t = NULL, *top_t = NULL, *steps_t = NULL, *step_t = NULL, *eps_t = NULL,
-               *seed_t = NULL, *threads_t = NULL, *device = NULL, *sha = NULL, *out_t = NULL;
-    bool least = false, no_attack = false, shared = false, per_image = false, quiet = false,
-         json = false, help = false;
+    const char *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
+               *idx_labels = NULL, *class_names = NULL, *size_s = NULL, *resize_t = NULL,
+               *channels_t = NULL, *top_t = NULL, *steps_t = NULL, *seed_t = NULL,
+               *threads_t = NULL;
+    bool no_attack = false, shared = false, per_image = false;
+    memset(a, 0, sizeof *a);
     const cli_opt opts[] = {
-        {"model", true, &model, NULL},          {"features", true, &features_t, NULL},
-        {"metadata", true, &metadata, NULL},    {"images", true, &images, NULL},
-        {"folder", true, &folder, NULL},        {"idx", true, &idx, NULL},
-        {"idx-labels", true, &idx_labels, NULL}, {"class-names", true, &class_names, NULL},
-        {"size", true, &size_s, NULL},         {"resize", true, &resize_t, NULL},
-        {"channels", true, &channels_t, NULL},  {"feature", true, &feature_t, NULL},
-        {"rows", true, &rows_t, NULL},          {"top", true, &top_t, NULL},
-        {"least", false, NULL, &least},         {"attack-steps", true, &steps_t, NULL},
-        {"attack-step", true, &step_t, NULL},   {"attack-eps", true, &eps_t, NULL},
-        {"no-attack", false, NULL, &no_attack}, {"shared-scale", false, NULL, &shared},
+        {"model", true, &a->model, NULL},          {"features", true, &a->features, NULL},
+        {"metadata", true, &metadata, NULL},       {"images", true, &images, NULL},
+        {"folder", true, &folder, NULL},           {"idx", true, &idx, NULL},
+        {"idx-labels", true, &idx_labels, NULL},   {"class-names", true, &class_names, NULL},
+        {"size", true, &size_s, NULL},             {"resize", true, &resize_t, NULL},
+        {"channels", true, &channels_t, NULL},     {"feature", true, &a->feature_t, NULL},
+        {"rows", true, &a->rows, NULL},            {"top", true, &top_t, NULL},
+        {"least", false, NULL, &a->least},         {"attack-steps", true, &steps_t, NULL},
+        {"attack-step", true, &a->step_t, NULL},   {"attack-eps", true, &a->eps_t, NULL},
+        {"no-attack", false, NULL, &no_attack},    {"shared-scale", false, NULL, &shared},
         {"per-image-scale", false, NULL, &per_image},
-        {"seed", true, &seed_t, NULL},          {"threads", true, &threads_t, NULL},
-        {"device", true, &device, NULL},        {"sha256", true, &sha, NULL},
-        {"quiet", false, NULL, &quiet},         {"out", true, &out_t, NULL},
-        {"json", false, NULL, &json},
+        {"seed", true, &seed_t, NULL},             {"threads", true, &threads_t, NULL},
+        {"device", true, &a->device, NULL},        {"sha256", true, &a->sha, NULL},
+        {"quiet", false, NULL, &a->quiet},         {"out", true, &a->out, NULL},
+        {"json", false, NULL, &a->json},
     };
-    int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
-    if (rc != CLI_OK || help) return rc;
-    if (!model) return cli_usage_error(CMD, "--model is required");
-    if (!features_t) return cli_usage_error(CMD, "--features is required");
-    if (!feature_t) return cli_usage_error(CMD, "--feature is required");
-    if (!out_t) return cli_usage_error(CMD, "--out is required");
-    const cli_dataset_args da = {metadata, images, folder, idx, idx_labels, class_names};
-    if (cli_check_dataset_args(CMD, &da) != CLI_OK) return CLI_USAGE;
-    if (no_attack && (steps_t || step_t || eps_t))
+    int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, help);
+    if (rc != CLI_OK || *help) return rc;
+    if (!a->model) return cli_usage_error(CMD, "--model is required");
+    if (!a->features) return cli_usage_error(CMD, "--features is required");
+    if (!a->feature_t) return cli_usage_error(CMD, "--feature is required");
+    if (!a->out) return cli_usage_error(CMD, "--out is required");
+    a->da = (cli_dataset_args){metadata, images, folder, idx, idx_labels, class_names};
+    if (cli_check_dataset_args(CMD, &a->da) != CLI_OK) return CLI_USAGE;
+    if (no_attack && (steps_t || a->step_t || a->eps_t))
         return cli_usage_error(CMD, "--no-attack excludes --attack-steps, --attack-step and "
                                     "--attack-eps");
     if (shared && per_image)
         return cli_usage_error(CMD, "--shared-scale and --per-image-scale exclude each other");
-    if (!*out_t) return cli_usage_error(CMD, "--out is empty");
-
-    barlow_extractor_options eo;
-    if (cli_input_options(CMD, &da, size_s, resize_t, channels_t, &eo) != CLI_OK)
+    if (!*a->out) return cli_usage_error(CMD, "--out is empty");
+    if (cli_input_options(CMD, &a->da, size_s, resize_t, channels_t, &a->eo) != CLI_OK)
         return CLI_USAGE;
-    barlow_visualizer_options vo;
-    barlow_visualizer_options_init(&vo);
-    size_t feature = 0;
-    double step = 0, eps = 0;
-    if (cli_size("feature", feature_t, 0, SIZE_MAX, &feature) ||
-        (top_t && cli_size("top", top_t, 1, BARLOW_VISUALIZER_MAX_K, &vo.k)) ||
-        (steps_t && cli_size("attack-steps", steps_t, 0, 1000000, &vo.attack_steps)) ||
-        (seed_t && cli_u32("seed", seed_t, &vo.seed)) ||
-        (threads_t && cli_size("threads", threads_t, 0, 1024, &eo.threads)) ||
-        (step_t && cli_double("attack-step", step_t, &step)) ||
-        (eps_t && cli_double("attack-eps", eps_t, &eps)))
+    barlow_visualizer_options_init(&a->vo);
+    if (cli_size("feature", a->feature_t, 0, SIZE_MAX, &a->feature) ||
+        (top_t && cli_size("top", top_t, 1, BARLOW_VISUALIZER_MAX_K, &a->vo.k)) ||
+        (steps_t && cli_size("attack-steps", steps_t, 0, 1000000, &a->vo.attack_steps)) ||
+        (seed_t && cli_u32("seed", seed_t, &a->vo.seed)) ||
+        (threads_t && cli_size("threads", threads_t, 0, 1024, &a->eo.threads)) ||
+        (a->step_t && cli_double("attack-step", a->step_t, &a->step)) ||
+        (a->eps_t && cli_double("attack-eps", a->eps_t, &a->eps)))
         return CLI_USAGE;
-    if (step_t && !(step > 0))
-        return cli_usage_error(CMD, "--attack-step %s must be > 0", step_t);
-    if (eps_t && !(eps >= 0))
-        return cli_usage_error(CMD, "--attack-eps %s must be >= 0", eps_t);
-    vo.least = least;
-    vo.attack = !no_attack;
-    vo.scale = per_image ? BARLOW_HEATMAP_PER_IMAGE : BARLOW_HEATMAP_SHARED;
-    eo.device = device;
-    eo.sha256 = sha;
-    eo.outputs = BARLOW_EXTRACT_FEATURES;
+    if (a->step_t && !(a->step > 0))
+        return cli_usage_error(CMD, "--attack-step %s must be > 0", a->step_t);
+    if (a->eps_t && !(a->eps >= 0))
+        return cli_usage_error(CMD, "--attack-eps %s must be >= 0", a->eps_t);
+    a->vo.least = a->least;
+    a->vo.attack = !no_attack;
+    a->vo.scale = per_image ? BARLOW_HEATMAP_PER_IMAGE : BARLOW_HEATMAP_SHARED;
+    a->eo.device = a->device;
+    a->eo.sha256 = a->sha;
+    a->eo.outputs = BARLOW_EXTRACT_FEATURES;
+    return CLI_OK;
+}
 
-    /* the output directory: DIR without trailing slashes */
-    char *dir = strdup(out_t);
-    if (!dir) return cli_fail(CMD, BARLOW_E_NOMEM);
-    for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/'; l--) dir[l - 1] = '\0';
-    char name[64];
-    snprintf(name, sizeof name, "feature_%zu.png", feature);
-    out_file of[N_OUT] = {{join(dir, name), 1, 0, 0},
-                          {join(dir, "maps.npy"), 1, 0, 0},
-                          {join(dir, "attacks.npy"), vo.attack, 0, 0},
-                          {join(dir, "failures.png"), 1, 0, 0}};
-    int made_dir = 0;
-    barlow_dataset *ds = NULL;
-    barlow_matrix *X = NULL;
-    size_t *index = NULL, n_index = 0, *rows = NULL, n_rows = 0, *with = NULL;
-    barlow_extractor *ex = NULL;
-    barlow_visualizer *v = NULL;
-    barlow_feature_view *fv = NULL;
-    barlow_image *fail_img = NULL;
-    barlow_status st = BARLOW_OK;
+/* One run's state: its outputs and what it loaded and made. */
+typedef struct vis_run {
+    vis_args a;
+    char *dir;
+    int made_dir;
+    out_file of[N_OUT];
+    barlow_dataset *ds;
+    barlow_matrix *X;
+    size_t *index, n_index, *rows, n_rows;
+    size_t *with, n_with, n_fail; /* the rows of the set that have features */
+    const char *rows_name;
+    barlow_extractor *ex;
+    barlow_visualizer *v;
+    barlow_feature_view *fv;
+    barlow_image *fail_img;
     cli_progress ps;
-    cli_progress_start(&ps, "attack", "steps", quiet);
-    for (int i = 0; i < N_OUT; i++)
-        if (!of[i].path) {
-            st = BARLOW_E_NOMEM;
-            goto fail;
-        }
+} vis_run;
 
-    /* checked before any work: DIR is a directory (made now when missing)
-     * and every file this run may write can be written */
+/* The output directory (made when missing) and the paths of the files this
+ * run may write. Returns CLI_OK, or CLI_ERROR with *st set (st OK: the
+ * message is printed already). */
+static int prepare_dir(vis_run *r, barlow_status *st)
+{
+    r->dir = strdup(r->a.out);
+    if (!r->dir) return *st = BARLOW_E_NOMEM, CLI_ERROR;
+    for (size_t l = strlen(r->dir); l > 1 && r->dir[l - 1] == '/'; l--) r->dir[l - 1] = '\0';
+    char name[64];
+    snprintf(name, sizeof name, "feature_%zu.png", r->a.feature);
+    const char *names[N_OUT] = {name, "maps.npy", "attacks.npy", "failures.png"};
+    for (int i = 0; i < N_OUT; i++) {
+        r->of[i] = (out_file){join(r->dir, names[i]), i != OUT_ATTACKS || r->a.vo.attack, 0, 0};
+        if (!r->of[i].path) return *st = BARLOW_E_NOMEM, CLI_ERROR;
+    }
     struct stat sb;
-    if (stat(dir, &sb) == 0) {
-        if (!S_ISDIR(sb.st_mode)) {
-            cli_set_error("--out %s exists and is not a directory", out_t);
-            st = BARLOW_E_IO;
-            goto fail;
-        }
-    } else if (errno == ENOENT) {
-        if (barlow_output_check(dir) != BARLOW_OK) { /* the parent exists and is writable */
-            fprintf(stderr, "barlow %s: --out: %s\n", CMD, barlow_last_error());
-            rc = CLI_ERROR;
-            goto cleanup;
-        }
-        if (mkdir(dir, 0777) != 0) {
-            cli_set_error("--out: cannot make the directory %s: %s", dir, strerror(errno));
-            st = BARLOW_E_IO;
-            goto fail;
-        }
-        made_dir = 1;
-    } else {
-        cli_set_error("--out %s: %s", out_t, strerror(errno));
-        st = BARLOW_E_IO;
-        goto fail;
+    if (stat(r->dir, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return CLI_OK;
+        cli_set_error("--out %s exists and is not a directory", r->a.out);
+        return *st = BARLOW_E_IO, CLI_ERROR;
     }
-    {
-        cli_file outs[N_OUT];
-        size_t n_outs = 0;
-        for (int i = 0; i < N_OUT; i++)
-            if (of[i].write) outs[n_outs++] = (cli_file){"out", of[i].path};
-        const cli_file ins[] = {{"model", model},       {"features", features_t},
-                                {"metadata", metadata}, {"class-names", class_names},
-                                {"idx", idx},           {"idx-labels", idx_labels},
-                                {"rows", rows_t}};
-        if (cli_check_outputs(CMD, outs, n_outs, ins, sizeof ins / sizeof ins[0]) != CLI_OK) {
-            rc = CLI_ERROR;
-            goto cleanup;
-        }
-        for (int i = 0; i < N_OUT; i++) of[i].existed = lstat(of[i].path, &sb) == 0;
+    if (errno != ENOENT) {
+        cli_set_error("--out %s: %s", r->a.out, strerror(errno));
+        return *st = BARLOW_E_IO, CLI_ERROR;
     }
+    if (barlow_output_check(r->dir) != BARLOW_OK) { /* the parent exists and is writable */
+        fprintf(stderr, "barlow %s: --out: %s\n", CMD, barlow_last_error());
+        return CLI_ERROR;
+    }
+    if (mkdir(r->dir, 0777) != 0) {
+        cli_set_error("--out: cannot make the directory %s: %s", r->dir, strerror(errno));
+        return *st = BARLOW_E_IO, CLI_ERROR;
+    }
+    r->made_dir = 1;
+    return CLI_OK;
+}
 
-    /* the dataset, the features and their rows, the model */
-    if ((st = cli_load_dataset(&da, &ds)) != BARLOW_OK) goto fail;
-    if ((st = load_features(features_t, &X, &index, &n_index)) != BARLOW_OK) goto fail;
-    size_t d = barlow_matrix_cols(X), nds = barlow_dataset_size(ds);
-    if (feature >= d) {
-        cli_set_error("--feature %zu: the features in %s have %zu columns (features 0..%zu)",
-                      feature, features_t, d, d ? d - 1 : 0);
-        st = BARLOW_E_INVALID_ARG;
-        goto fail;
-    }
-    if (index && (st = match_npz(features_t, ds, index, n_index)) != BARLOW_OK) goto fail;
-    if ((st = parse_rows(ds, rows_t, &rows, &n_rows)) != BARLOW_OK) goto fail;
-    /* the rows of the set that have features (checked against the dataset) */
+/* Checked before any work: every file this run may write can be written
+ * and is none of the inputs. CLI_OK or CLI_ERROR (message printed). */
+static int check_outputs(vis_run *r)
+{
+    cli_file outs[N_OUT];
+    size_t n_outs = 0;
+    for (int i = 0; i < N_OUT; i++)
+        if (r->of[i].write) outs[n_outs++] = (cli_file){"out", r->of[i].path};
+    const cli_dataset_args *da = &r->a.da;
+    const cli_file ins[] = {{"model", r->a.model},      {"features", r->a.features},
+                            {"metadata", da->metadata}, {"class-names", da->class_names},
+                            {"idx", da->idx},           {"idx-labels", da->idx_labels},
+                            {"rows", r->a.rows}};
+    if (cli_check_outputs(CMD, outs, n_outs, ins, sizeof ins / sizeof ins[0]) != CLI_OK)
+        return CLI_ERROR;
+    struct stat sb;
+    for (int i = 0; i < N_OUT; i++) r->of[i].existed = lstat(r->of[i].path, &sb) == 0;
+    return CLI_OK;
+}
+
+/* r->with: the rows of the set that have features; n_fail: their failures. */
+static barlow_status rows_with_features(vis_run *r)
+{
+    size_t nds = barlow_dataset_size(r->ds), m = r->index ? r->n_index : barlow_matrix_rows(r->X);
     uint8_t *has = calloc(nds ? nds : 1, 1);
-    with = malloc((n_rows ? n_rows : 1) * sizeof *with);
-    if (!has || !with) {
+    r->with = malloc((r->n_rows ? r->n_rows : 1) * sizeof *r->with);
+    if (!has || !r->with) {
         free(has);
-        st = BARLOW_E_NOMEM;
-        goto fail;
+        return BARLOW_E_NOMEM;
     }
-    for (size_t i = 0; i < (index ? n_index : barlow_matrix_rows(X)); i++)
-        if ((index ? index[i] : i) < nds) has[index ? index[i] : i] = 1;
-    size_t n_with = 0, n_fail = 0;
-    const int32_t *lab = barlow_dataset_labels(ds), *pred = barlow_dataset_predictions(ds);
-    for (size_t i = 0; i < n_rows; i++) {
-        if (rows[i] >= nds) {
+    for (size_t i = 0; i < m; i++) {
+        size_t row = r->index ? r->index[i] : i;
+        if (row < nds) has[row] = 1;
+    }
+    const int32_t *lab = barlow_dataset_labels(r->ds), *pred = barlow_dataset_predictions(r->ds);
+    barlow_status st = BARLOW_OK;
+    for (size_t i = 0; i < r->n_rows && st == BARLOW_OK; i++) {
+        size_t row = r->rows[i];
+        if (row >= nds) {
             cli_set_error("--rows %s: entry %zu is %zu, not a dataset row (the dataset has %zu)",
-                          rows_t, i, rows[i], nds);
+                          r->a.rows, i, row, nds);
             st = BARLOW_E_INVALID_ARG;
-            break;
+        } else if (has[row]) {
+            r->with[r->n_with++] = row;
+            r->n_fail += pred && pred[row] != lab[row];
         }
-        if (!has[rows[i]]) continue;
-        with[n_with++] = rows[i];
-        n_fail += pred && pred[rows[i]] != lab[rows[i]];
     }
     free(has);
-    if (st != BARLOW_OK) goto fail;
-    const char *rows_name = rows_t ? rows_t : "all";
-    if (n_with == 0) {
+    if (st == BARLOW_OK && r->n_with == 0) {
         cli_set_error("--rows %s: none of its %zu rows has features (no image of the set was "
-                      "extracted)", rows_name, n_rows);
+                      "extracted)", r->rows_name, r->n_rows);
         st = BARLOW_E_INVALID_ARG;
-        goto fail;
     }
-    if ((st = barlow_extractor_create_from_file(model, &eo, &ex)) != BARLOW_OK) goto fail;
-    if (step_t || eps_t) { /* the one not given keeps its scaled default */
-        double s = sqrt((double)(barlow_extractor_input_channels(ex) *
-                                 barlow_extractor_input_size(ex) *
-                                 barlow_extractor_input_size(ex)) / 150528.0);
-        vo.attack_scale_to_input = 0;
-        vo.attack_step = step_t ? step : 1.0 * s;
-        vo.attack_eps = eps_t ? eps : 500.0 * s;
-    }
-    if ((st = barlow_visualizer_create(ex, ds, X, index, n_index, &vo, &v)) != BARLOW_OK)
-        goto fail;
+    return st;
+}
 
-    /* the work: the view (ranking, maps, attacks, panel), the failures */
-    cli_progress_start(&ps, "attack", "steps", quiet);
-    char view_caption[512];
-    snprintf(view_caption, sizeof view_caption, "rows: %s", rows_name);
-    st = barlow_visualizer_view(v, feature, rows, n_rows, view_caption,
-                                vo.attack ? attack_progress : NULL, &ps, &fv);
-    cli_progress_end(&ps);
-    if (st != BARLOW_OK) goto fail;
-    if (n_fail) {
-        char caption[512];
-        snprintf(caption, sizeof caption, "feature %zu, rows: %s", feature, rows_name);
-        if ((st = barlow_visualizer_failure_panel(v, with, n_with, caption, &fail_img)) !=
-            BARLOW_OK)
-            goto fail;
+/* The dataset, the features and their index, the rows of the set. */
+static barlow_status load_inputs(vis_run *r)
+{
+    barlow_status st = cli_load_dataset(&r->a.da, &r->ds);
+    if (st == BARLOW_OK) st = load_features(r->a.features, &r->X, &r->index, &r->n_index);
+    if (st != BARLOW_OK) return st;
+    size_t d = barlow_matrix_cols(r->X);
+    if (r->a.feature >= d) {
+        cli_set_error("--feature %zu: the features in %s have %zu columns (features 0..%zu)",
+                      r->a.feature, r->a.features, d, d ? d - 1 : 0);
+        return BARLOW_E_INVALID_ARG;
     }
-    of[OUT_FAILURES].write = fail_img != NULL;
+    if (r->index && (st = match_npz(r->a.features, r->ds, r->index, r->n_index)) != BARLOW_OK)
+        return st;
+    if ((st = parse_rows(r->ds, r->a.rows, &r->rows, &r->n_rows)) != BARLOW_OK) return st;
+    return rows_with_features(r);
+}
 
-    /* the files; a failed write removes what this run wrote */
-    size_t k = barlow_feature_view_count(fv, BARLOW_VIEW_TOP), mh = 0, mw = 0;
-    size_t C = barlow_extractor_input_channels(ex), S = barlow_extractor_input_size(ex);
-    const float *maps = barlow_feature_view_maps(fv, &mh, &mw);
-    const float *attacks = barlow_feature_view_attacks(fv);
+/* The model, the visualizer, the view and the failure panel. */
+static barlow_status compute(vis_run *r)
+{
+    vis_args *a = &r->a;
+    barlow_status st = barlow_extractor_create_from_file(a->model, &a->eo, &r->ex);
+    if (st != BARLOW_OK) return st;
+    if (a->step_t || a->eps_t) { /* the one not given keeps its scaled default */
+        size_t side = barlow_extractor_input_size(r->ex);
+        double s = sqrt((double)(barlow_extractor_input_channels(r->ex) * side * side) /
+                        150528.0);
+        a->vo.attack_scale_to_input = 0;
+        a->vo.attack_step = a->step_t ? a->step : 1.0 * s;
+        a->vo.attack_eps = a->eps_t ? a->eps : 500.0 * s;
+    }
+    st = barlow_visualizer_create(r->ex, r->ds, r->X, r->index, r->n_index, &a->vo, &r->v);
+    if (st != BARLOW_OK) return st;
+    char caption[512];
+    snprintf(caption, sizeof caption, "rows: %s", r->rows_name);
+    cli_progress_start(&r->ps, "attack", "steps", a->quiet);
+    st = barlow_visualizer_view(r->v, a->feature, r->rows, r->n_rows, caption,
+                                a->vo.attack ? attack_progress : NULL, &r->ps, &r->fv);
+    cli_progress_end(&r->ps);
+    if (st == BARLOW_OK && r->n_fail) {
+        snprintf(caption, sizeof caption, "feature %zu, rows: %s", a->feature, r->rows_name);
+        st = barlow_visualizer_failure_panel(r->v, r->with, r->n_with, caption, &r->fail_img);
+    }
+    r->of[OUT_FAILURES].write = r->fail_img != NULL;
+    return st;
+}
+
+/* The files; the caller removes what this run wrote when one fails. */
+static barlow_status write_outputs(vis_run *r)
+{
+    out_file *of = r->of;
+    size_t k = barlow_feature_view_count(r->fv, BARLOW_VIEW_TOP), mh = 0, mw = 0;
+    size_t C = barlow_extractor_input_channels(r->ex), S = barlow_extractor_input_size(r->ex);
+    const float *maps = barlow_feature_view_maps(r->fv, &mh, &mw);
+    const float *attacks = barlow_feature_view_attacks(r->fv);
     const size_t maps_shape[3] = {k, mh, mw}, att_shape[4] = {k, C, S, S};
-    if ((st = barlow_image_save_png(barlow_feature_view_panel(fv), of[OUT_PANEL].path)) ==
-        BARLOW_OK)
-        of[OUT_PANEL].written = 1;
-    if (st == BARLOW_OK &&
-        (st = barlow_npy_save(of[OUT_MAPS].path, BARLOW_DTYPE_FLOAT32, 3, maps_shape, maps)) ==
-            BARLOW_OK)
-        of[OUT_MAPS].written = 1;
-    if (st == BARLOW_OK && attacks &&
-        (st = barlow_npy_save(of[OUT_ATTACKS].path, BARLOW_DTYPE_FLOAT32, 4, att_shape,
-                              attacks)) == BARLOW_OK)
-        of[OUT_ATTACKS].written = 1;
-    if (st == BARLOW_OK && fail_img &&
-        (st = barlow_image_save_png(fail_img, of[OUT_FAILURES].path)) == BARLOW_OK)
-        of[OUT_FAILURES].written = 1;
-    if (st != BARLOW_OK) goto fail;
+    barlow_status st = barlow_image_save_png(barlow_feature_view_panel(r->fv), of[OUT_PANEL].path);
+    of[OUT_PANEL].written = st == BARLOW_OK;
+    if (st == BARLOW_OK) {
+        st = barlow_npy_save(of[OUT_MAPS].path, BARLOW_DTYPE_FLOAT32, 3, maps_shape, maps);
+        of[OUT_MAPS].written = st == BARLOW_OK;
+    }
+    if (st == BARLOW_OK && attacks) {
+        st = barlow_npy_save(of[OUT_ATTACKS].path, BARLOW_DTYPE_FLOAT32, 4, att_shape, attacks);
+        of[OUT_ATTACKS].written = st == BARLOW_OK;
+    }
+    if (st == BARLOW_OK && r->fail_img) {
+        st = barlow_image_save_png(r->fail_img, of[OUT_FAILURES].path);
+        of[OUT_FAILURES].written = st == BARLOW_OK;
+    }
+    return st;
+}
 
-    /* a map's mean is the feature: a mismatch means other input options or
-     * another model than at extraction */
+/* A map's mean is the feature: a mismatch means other input options or
+ * another model than at extraction (a warning, not an error). */
+static void warn_mismatch(const vis_run *r)
+{
+    size_t mh = 0, mw = 0, k = barlow_feature_view_count(r->fv, BARLOW_VIEW_TOP);
+    const float *maps = barlow_feature_view_maps(r->fv, &mh, &mw);
+    barlow_view_tile t0 = {.version = BARLOW_VIEW_TILE_VERSION};
+    barlow_feature_view_tile(r->fv, BARLOW_VIEW_TOP, 0, &t0);
+    double tol = 1e-3 * fmax(fabs((double)t0.value), 1e-6);
     for (size_t i = 0; i < k && mh * mw > 0; i++) {
         barlow_view_tile t = {.version = BARLOW_VIEW_TILE_VERSION};
-        barlow_feature_view_tile(fv, BARLOW_VIEW_TOP, i, &t);
+        barlow_feature_view_tile(r->fv, BARLOW_VIEW_TOP, i, &t);
         double mean = 0;
         for (size_t j = 0; j < mh * mw; j++) mean += maps[i * mh * mw + j];
         mean /= (double)(mh * mw);
-        barlow_view_tile t0 = {.version = BARLOW_VIEW_TILE_VERSION};
-        barlow_feature_view_tile(fv, BARLOW_VIEW_TOP, 0, &t0);
-        double tol = 1e-3 * fmax(fabs((double)t0.value), 1e-6);
         if (fabs(mean - (double)t.value) > tol) {
             fprintf(stderr,
                     "barlow %s: warning: row %zu's feature %zu is %.6g now but %.6g in %s: "
                     "were the features extracted with another model or other --size, "
                     "--resize, --channels?\n",
-                    CMD, t.row, feature, mean, (double)t.value, features_t);
-            break;
+                    CMD, t.row, r->a.feature, mean, (double)t.value, r->a.features);
+            return;
         }
     }
+}
 
+/* The "top" or "least" list of the JSON document. */
+static void print_json_tiles(const vis_run *r, barlow_view_row which)
+{
+    int top = which == BARLOW_VIEW_TOP;
+    printf(", \"%s\": [", top ? "top" : "least");
+    size_t cnt = barlow_feature_view_count(r->fv, which);
+    for (size_t i = 0; i < cnt; i++) {
+        barlow_view_tile t = {.version = BARLOW_VIEW_TILE_VERSION};
+        barlow_view_tile a = {.version = BARLOW_VIEW_TILE_VERSION};
+        barlow_feature_view_tile(r->fv, which, i, &t);
+        a.attacked_value = a.distance = NAN;
+        if (top && r->a.vo.attack) barlow_feature_view_tile(r->fv, BARLOW_VIEW_ATTACK, i, &a);
+        printf("%s{\"row\": %zu, \"value\": ", i ? ", " : "", t.row);
+        cli_json_double((double)t.value);
+        fputs(", \"label\": ", stdout);
+        json_class(r->ds, t.label);
+        fputs(", \"prediction\": ", stdout);
+        json_class(r->ds, t.prediction);
+        if (top) {
+            fputs(", \"attacked_value\": ", stdout);
+            cli_json_double((double)a.attacked_value);
+            fputs(", \"distance\": ", stdout);
+            cli_json_double((double)a.distance);
+        }
+        fputs("}", stdout);
+    }
+    fputs("]", stdout);
+}
+
+static void print_json(const vis_run *r)
+{
+    const out_file *of = r->of;
     double astep = 0, aeps = 0;
-    barlow_visualizer_attack_budget(v, &astep, &aeps);
-    size_t considered = barlow_feature_view_rows_considered(fv);
-    if (json) {
-        printf("{\"feature\": %zu, \"rows\": ", feature);
-        json_string(rows_name);
-        printf(", \"rows_considered\": %zu, \"panels\": [", considered);
-        json_string(of[OUT_PANEL].path);
-        if (of[OUT_FAILURES].written) {
-            fputs(", ", stdout);
-            json_string(of[OUT_FAILURES].path);
-        }
-        fputs("], \"maps\": ", stdout);
-        json_string(of[OUT_MAPS].path);
-        fputs(", \"attacks\": ", stdout);
-        if (of[OUT_ATTACKS].written) json_string(of[OUT_ATTACKS].path);
-        else fputs("null", stdout);
-        fputs(", \"attack\": ", stdout);
-        if (vo.attack) {
-            printf("{\"steps\": %zu, \"step\": ", vo.attack_steps);
-            cli_json_double(astep);
-            fputs(", \"eps\": ", stdout);
-            cli_json_double(aeps);
-            fputs("}", stdout);
-        } else {
-            fputs("null", stdout);
-        }
-        for (int r = 0; r < 2; r++) {
-            barlow_view_row which = r ? BARLOW_VIEW_LEAST : BARLOW_VIEW_TOP;
-            if (r && !least) break;
-            printf(", \"%s\": [", r ? "least" : "top");
-            size_t cnt = barlow_feature_view_count(fv, which);
-            for (size_t i = 0; i < cnt; i++) {
-                barlow_view_tile t = {.version = BARLOW_VIEW_TILE_VERSION};
-                barlow_view_tile a = {.version = BARLOW_VIEW_TILE_VERSION};
-                barlow_feature_view_tile(fv, which, i, &t);
-                a.attacked_value = a.distance = NAN;
-                if (!r && vo.attack) barlow_feature_view_tile(fv, BARLOW_VIEW_ATTACK, i, &a);
-                printf("%s{\"row\": %zu, \"value\": ", i ? ", " : "", t.row);
-                cli_json_double((double)t.value);
-                fputs(", \"label\": ", stdout);
-                json_class(ds, t.label);
-                fputs(", \"prediction\": ", stdout);
-                json_class(ds, t.prediction);
-                if (!r) {
-                    fputs(", \"attacked_value\": ", stdout);
-                    cli_json_double((double)a.attacked_value);
-                    fputs(", \"distance\": ", stdout);
-                    cli_json_double((double)a.distance);
-                }
-                fputs("}", stdout);
-            }
-            fputs("]", stdout);
-        }
-        fputs("}\n", stdout);
-    } else if (!quiet) {
-        barlow_view_tile first = {.version = BARLOW_VIEW_TILE_VERSION};
-        barlow_view_tile last = {.version = BARLOW_VIEW_TILE_VERSION};
-        barlow_feature_view_tile(fv, BARLOW_VIEW_TOP, 0, &first);
-        barlow_feature_view_tile(fv, BARLOW_VIEW_TOP, k - 1, &last);
-        fprintf(stderr,
-                "barlow %s: feature %zu on rows %s: %zu of %zu rows have features; top %zu "
-                "from %.4g (row %zu) to %.4g (row %zu)\n",
-                CMD, feature, rows_name, considered, n_rows, k, (double)first.value, first.row,
-                (double)last.value, last.row);
-        if (vo.attack) {
-            double gain = 0;
-            for (size_t i = 0; i < k; i++) {
-                barlow_view_tile a = {.version = BARLOW_VIEW_TILE_VERSION};
-                barlow_feature_view_tile(fv, BARLOW_VIEW_ATTACK, i, &a);
-                gain += (double)(a.attacked_value - a.value);
-            }
-            fprintf(stderr, "  attack: %zu steps of L2 %.4g within %.4g; the feature rose by "
-                            "%.4g on average\n",
-                    vo.attack_steps, astep, aeps, gain / (double)k);
-        }
-        fprintf(stderr, "  wrote");
-        for (int i = 0; i < N_OUT; i++)
-            if (of[i].written) fprintf(stderr, " %s", of[i].path);
-        fputc('\n', stderr);
+    barlow_visualizer_attack_budget(r->v, &astep, &aeps);
+    printf("{\"feature\": %zu, \"rows\": ", r->a.feature);
+    json_string(r->rows_name);
+    printf(", \"rows_considered\": %zu, \"panels\": [",
+           barlow_feature_view_rows_considered(r->fv));
+    json_string(of[OUT_PANEL].path);
+    if (of[OUT_FAILURES].written) {
+        fputs(", ", stdout);
+        json_string(of[OUT_FAILURES].path);
     }
-    rc = CLI_OK;
-    goto cleanup;
+    fputs("], \"maps\": ", stdout);
+    json_string(of[OUT_MAPS].path);
+    fputs(", \"attacks\": ", stdout);
+    if (of[OUT_ATTACKS].written) json_string(of[OUT_ATTACKS].path);
+    else fputs("null", stdout);
+    fputs(", \"attack\": ", stdout);
+    if (r->a.vo.attack) {
+        printf("{\"steps\": %zu, \"step\": ", r->a.vo.attack_steps);
+        cli_json_double(astep);
+        fputs(", \"eps\": ", stdout);
+        cli_json_double(aeps);
+        fputs("}", stdout);
+    } else {
+        fputs("null", stdout);
+    }
+    print_json_tiles(r, BARLOW_VIEW_TOP);
+    if (r->a.least) print_json_tiles(r, BARLOW_VIEW_LEAST);
+    fputs("}\n", stdout);
+}
 
-fail:
-    cli_progress_end(&ps);
-    rc = cli_fail(CMD, st);
-    remove_outputs(of);
-cleanup:
-    if (rc != CLI_OK && made_dir) rmdir(dir);
-    barlow_image_free(fail_img);
-    barlow_feature_view_free(fv);
-    barlow_visualizer_free(v);
-    barlow_extractor_free(ex);
-    barlow_matrix_free(X);
-    barlow_dataset_free(ds);
-    free(index);
-    free(rows);
-    free(with);
-    for (int i = 0; i < N_OUT; i++) free(of[i].path);
-    free(dir);
+/* The human summary on stderr. */
+static void print_summary(const vis_run *r)
+{
+    size_t k = barlow_feature_view_count(r->fv, BARLOW_VIEW_TOP);
+    barlow_view_tile first = {.version = BARLOW_VIEW_TILE_VERSION};
+    barlow_view_tile last = {.version = BARLOW_VIEW_TILE_VERSION};
+    barlow_feature_view_tile(r->fv, BARLOW_VIEW_TOP, 0, &first);
+    barlow_feature_view_tile(r->fv, BARLOW_VIEW_TOP, k - 1, &last);
+    fprintf(stderr,
+            "barlow %s: feature %zu on rows %s: %zu of %zu rows have features; top %zu "
+            "from %.4g (row %zu) to %.4g (row %zu)\n",
+            CMD, r->a.feature, r->rows_name, barlow_feature_view_rows_considered(r->fv),
+            r->n_rows, k, (double)first.value, first.row, (double)last.value, last.row);
+    if (r->a.vo.attack) {
+        double astep = 0, aeps = 0, gain = 0;
+        barlow_visualizer_attack_budget(r->v, &astep, &aeps);
+        for (size_t i = 0; i < k; i++) {
+            barlow_view_tile a = {.version = BARLOW_VIEW_TILE_VERSION};
+            barlow_feature_view_tile(r->fv, BARLOW_VIEW_ATTACK, i, &a);
+            gain += (double)(a.attacked_value - a.value);
+        }
+        fprintf(stderr, "  attack: %zu steps of L2 %.4g within %.4g; the feature rose by "
+                        "%.4g on average\n",
+                r->a.vo.attack_steps, astep, aeps, gain / (double)k);
+    }
+    fprintf(stderr, "  wrote");
+    for (int i = 0; i < N_OUT; i++)
+        if (r->of[i].written) fprintf(stderr, " %s", r->of[i].path);
+    fputc('\n', stderr);
+}
+
+static void run_free(vis_run *r)
+{
+    barlow_image_free(r->fail_img);
+    barlow_feature_view_free(r->fv);
+    barlow_visualizer_free(r->v);
+    barlow_extractor_free(r->ex);
+    barlow_matrix_free(r->X);
+    barlow_dataset_free(r->ds);
+    free(r->index);
+    free(r->rows);
+    free(r->with);
+    for (int i = 0; i < N_OUT; i++) free(r->of[i].path);
+    free(r->dir);
+}
+
+int cmd_visualize(int argc, char **argv)
+{
+    vis_run r;
+    memset(&r, 0, sizeof r);
+    bool help = false;
+    int rc = parse_args(argc, argv, &r.a, &help);
+    if (rc != CLI_OK || help) return rc;
+    r.rows_name = r.a.rows ? r.a.rows : "all";
+    cli_progress_start(&r.ps, "attack", "steps", r.a.quiet);
+    barlow_status st = BARLOW_OK;
+    rc = prepare_dir(&r, &st);
+    if (rc == CLI_OK) rc = check_outputs(&r);
+    if (rc == CLI_OK) {
+        st = load_inputs(&r);
+        if (st == BARLOW_OK) st = compute(&r);
+        if (st == BARLOW_OK) st = write_outputs(&r);
+        rc = st == BARLOW_OK ? CLI_OK : CLI_ERROR;
+    }
+    if (rc == CLI_OK) {
+        warn_mismatch(&r);
+        if (r.a.json) print_json(&r);
+        else if (!r.a.quiet) print_summary(&r);
+    } else if (st != BARLOW_OK) {
+        cli_progress_end(&r.ps);
+        cli_fail(CMD, st);
+        remove_outputs(r.of);
+    }
+    if (rc != CLI_OK && r.made_dir) rmdir(r.dir);
+    run_free(&r);
     return rc;
 }
