@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "barlow/common.h"
+#include "utf8.h" /* bw_utf8_check, the one UTF-8 validator */
 
 #if defined(__GNUC__)
 #  define BW_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -142,11 +143,6 @@ void bw_sb_appendf(bw_sb *sb, const char *fmt, ...) BW_PRINTF(2, 3);
  * of an ill-formed sequence written as \udcXX (Python's "surrogateescape":
  * json.loads(...).encode("utf-8", "surrogateescape") gives the bytes back). */
 void bw_sb_json_string(bw_sb *sb, const char *s);
-/* The one UTF-8 validator (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF; NUL counts as valid). Returns n when s[0..n) is
- * valid, else the offset of the first byte of the first ill-formed
- * sequence (lib/strbuf.c). */
-size_t bw_utf8_check(const char *s, size_t n);
 /* A JSON number with round-trip precision (%.17g trimmed); NaN/inf → null. */
 void bw_sb_json_double(bw_sb *sb, double v);
 /* JSON object members: `"key":` and `"key":value` for a double (as

@@ -55,76 +55,12 @@ void bw_sb_appendf(bw_sb *sb, const char *fmt, ...)
     va_end(ap2);
 }
 
-/* Length (1..4) of the well-formed UTF-8 sequence (RFC 3629) that starts
- * p[0..n), or 0 when p starts an ill-formed one: a stray continuation byte,
- * C0/C1 or F5..FF, a truncated sequence, an overlong form, a surrogate
- * (U+D800..U+DFFF) or a code point above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;      /* overlong */
-        else if (c == 0xED) hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;      /* overlong */
-        else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi) return 0;
-    for (size_t k = 2; k < len; k++)
-        if ((p[k] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
-size_t bw_utf8_check(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len = utf8_seq(p + i, n - i);
-        if (!len) return i;
-        i += len;
-    }
-    return n;
-}
+static void sb_emit(void *ctx, const char *bytes, size_t n) { bw_sb_appendn(ctx, bytes, n); }
 
 void bw_sb_json_string(bw_sb *sb, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p), i = 0, run = 0; /* p[run..i) is plain text */
     bw_sb_append(sb, "\"");
-    while (i < n) {
-        unsigned c = p[i];
-        size_t len = c < 0x20 || c == '"' || c == '\\' || c == 0x7F ? 0 : utf8_seq(p + i, n - i);
-        if (len) {
-            i += len;
-            continue;
-        }
-        bw_sb_appendn(sb, (const char *)p + run, i - run);
-        switch (c) {
-        case '"': bw_sb_append(sb, "\\\""); break;
-        case '\\': bw_sb_append(sb, "\\\\"); break;
-        case '\n': bw_sb_append(sb, "\\n"); break;
-        case '\r': bw_sb_append(sb, "\\r"); break;
-        case '\t': bw_sb_append(sb, "\\t"); break;
-        default:
-            if (c < 0x80) bw_sb_appendf(sb, "\\u%04x", c); /* control, DEL */
-            else bw_sb_appendf(sb, "\\udc%02x", c); /* a byte of an ill-formed sequence */
-        }
-        run = ++i;
-    }
-    bw_sb_appendn(sb, (const char *)p + run, i - run);
+    bw_json_escape(s, sb_emit, sb);
     bw_sb_append(sb, "\"");
 }
 

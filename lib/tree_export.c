@@ -47,7 +47,8 @@ static void append_threshold(bw_sb *sb, double t)
 
 static void append_percent(bw_sb *sb, double v) { bw_sb_appendf(sb, "%.1f%%", 100.0 * v); }
 
-void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id)
+void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id,
+                           const char *const *names, size_t n_names)
 {
     const bw_tstats *s = &t->s;
     const bw_tnode *nodes = s->nodes, *nd = &nodes[id];
@@ -68,8 +69,11 @@ void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id)
             size_t child = path[k];
             const bw_tnode *p = &nodes[parent];
             if (k > 0) bw_sb_append(sb, " and ");
-            bw_sb_appendf(sb, "feature %lld %s ", (long long)p->feature,
-                          p->left == (int32_t)child ? "\xe2\x89\xa4" : ">");
+            const char *name =
+                (size_t)p->feature < n_names ? names[p->feature] : NULL;
+            if (name && *name) bw_sb_appendf(sb, "%s (feature %lld) ", name, (long long)p->feature);
+            else bw_sb_appendf(sb, "feature %lld ", (long long)p->feature);
+            bw_sb_append(sb, p->left == (int32_t)child ? "\xe2\x89\xa4 " : "> ");
             append_threshold(sb, p->threshold);
             parent = child;
         }
@@ -90,19 +94,34 @@ void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id)
                   s->failures == 1 ? "" : "s", nd->size, nd->size == 1 ? "" : "s");
 }
 
-barlow_status barlow_tree_rule_text(const barlow_tree *tree, size_t id, barlow_buffer *out)
+static barlow_status rule_text(const char *who, const barlow_tree *tree, size_t id,
+                               const char *const *names, size_t n_names, barlow_buffer *out)
 {
-    static const char who[] = "barlow_tree_rule_text";
     bw_clear_error();
     if (!tree) return bw_error(BARLOW_E_INVALID_ARG, "%s: tree is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    if (n_names && !names)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: names is NULL with n_names = %zu", who,
+                        n_names);
     if (id >= tree->s.n_nodes)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: node id %zu (the tree has %zu nodes)", who,
                         id, tree->s.n_nodes);
     bw_sb sb;
     bw_sb_init(&sb);
-    bw_tree_rule_sentence(&sb, tree, id);
+    bw_tree_rule_sentence(&sb, tree, id, names, n_names);
     return bw_sb_finish(&sb, out, who);
+}
+
+barlow_status barlow_tree_rule_text(const barlow_tree *tree, size_t id, barlow_buffer *out)
+{
+    return rule_text("barlow_tree_rule_text", tree, id, NULL, 0, out);
+}
+
+barlow_status barlow_tree_rule_text_named(const barlow_tree *tree, size_t id,
+                                          const char *const *names, size_t n_names,
+                                          barlow_buffer *out)
+{
+    return rule_text("barlow_tree_rule_text_named", tree, id, names, n_names, out);
 }
 
 /* ---- JSON ------------------------------------------------------------------------ */
@@ -317,7 +336,7 @@ static void build_json(bw_sb *sb, const barlow_tree *t, const barlow_rule_option
         bw_sb_json_key(sb, "text");
         bw_sb sent;
         bw_sb_init(&sent);
-        bw_tree_rule_sentence(&sent, t, id);
+        bw_tree_rule_sentence(&sent, t, id, NULL, 0);
         if (sent.failed) sb->failed = true;
         else bw_sb_json_string(sb, sent.data ? sent.data : "");
         bw_sb_free(&sent);

@@ -41,7 +41,10 @@ struct barlow_tree_eval {
 };
 
 /* JSON/DOT/text helpers in tree_export.c */
-void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id);
+/* The rule of node id as a sentence; names[f] (f < n_names, non-empty)
+ * names feature f ("buckle (feature 13)"), names may be NULL. */
+void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id,
+                           const char *const *names, size_t n_names);
 barlow_status bw_tree_check_rule_options(const barlow_rule_options *in,
                                          barlow_rule_options *out, const char *who);
 int bw_tree_rule_passes(const bw_tstats *s, size_t id, const barlow_rule_options *o);

@@ -227,6 +227,29 @@ int main(void)
                             "14.3% (145 of 284 failures, 1011 images)") == 0,
            "syringe: falling rule '%s'", (char *)txt.data);
     barlow_buffer_dispose(&txt);
+    {
+        /* named features: the name before the index; an empty name or a
+         * column past n_names reads as the bare index */
+        static const char *const names[639] = {[638] = "syringe tip <b>"};
+        st = barlow_tree_rule_text_named(t, 1, names, 639, &txt);
+        TAP_OK(st == BARLOW_OK &&
+                   strcmp(txt.data, "When syringe tip <b> (feature 638) \xe2\x89\xa4 0.2325 the "
+                                    "error rate rises from 20.2% to 35.2% (139 of 284 failures, "
+                                    "395 images)") == 0,
+               "named rule sentence '%s'", (char *)txt.data);
+        barlow_buffer_dispose(&txt);
+        st = barlow_tree_rule_text_named(t, 2, names, 638, &txt);
+        TAP_OK(st == BARLOW_OK && strncmp(txt.data, "When feature 638 > 0.2325", 25) == 0,
+               "a column past n_names is unnamed '%s'", (char *)txt.data);
+        barlow_buffer_dispose(&txt);
+        TAP_OK(barlow_tree_rule_text_named(t, 1, NULL, 3, &txt) == BARLOW_E_INVALID_ARG &&
+                   strstr(barlow_last_error(), "names is NULL"),
+               "NULL names with n_names > 0: '%s'", barlow_last_error());
+        TAP_OK(barlow_tree_rule_text_named(t, 1, NULL, 0, &txt) == BARLOW_OK &&
+                   strncmp(txt.data, "When feature 638 ", 17) == 0,
+               "NULL names, n_names 0: the plain sentence");
+        barlow_buffer_dispose(&txt);
+    }
     barlow_tree_rule_text(t, 0, &txt);
     TAP_OK(strcmp(txt.data, "For all 1406 images the error rate is 20.2% (284 of 284 "
                             "failures, 1406 images)") == 0,

@@ -252,6 +252,16 @@ BARLOW_API barlow_status barlow_tree_path(const barlow_tree *tree, size_t id,
 BARLOW_API barlow_status barlow_tree_rule_text(const barlow_tree *tree, size_t id,
                                                barlow_buffer *out);
 
+/* As barlow_tree_rule_text(), with the words a person gave the features:
+ * a feature f with names[f] set (f < n_names, not NULL, not empty) reads
+ * "buckle (feature 1378)"; the others read "feature 1378". names may be
+ * NULL (then n_names must be 0): the same text as barlow_tree_rule_text().
+ * Errors: INVALID_ARG (NULL tree/out, id out of range, n_names > 0 with
+ * NULL names), NOMEM. */
+BARLOW_API barlow_status barlow_tree_rule_text_named(const barlow_tree *tree, size_t id,
+                                                     const char *const *names,
+                                                     size_t n_names, barlow_buffer *out);
+
 /* ---- applying the tree ---------------------------------------------------------- */
 
 /* The leaf of one row: `row` holds n_values >= barlow_tree_input_columns()
