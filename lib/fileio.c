@@ -150,6 +150,23 @@ barlow_status bw_read_file(const char *path, const char *who, barlow_limit limit
     return st;
 }
 
+barlow_status barlow_file_read(const char *path, barlow_limit which, barlow_buffer *out)
+{
+    static const char who[] = "barlow_file_read";
+    bw_clear_error();
+    if (!path || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, path ? "out" : "path");
+    if (barlow_limit_get(which) == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: unknown limit %d", who, (int)which);
+    char *data = NULL;
+    size_t size = 0;
+    barlow_status st = bw_read_file(path, who, which, &data, &size);
+    if (st != BARLOW_OK) return st;
+    out->data = data;
+    out->size = size;
+    return BARLOW_OK;
+}
+
 /* ---- the registry of live temporaries ------------------------------------- */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

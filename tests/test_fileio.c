@@ -99,6 +99,31 @@ static void test_inputs(void)
     free(data);
     barlow_limit_set(BARLOW_LIMIT_TEXT_BYTES, (uint64_t)1 << 30);
 
+    /* the public reader of a program's own files: the same checks */
+    barlow_buffer buf = {(void *)1, 7};
+    TAP_OK(barlow_file_read(fifo, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_E_IO &&
+               msg_has("barlow_file_read: ") && msg_has("FIFO") && buf.data == (void *)1 &&
+               buf.size == 7,
+           "barlow_file_read: a FIFO is refused, *out untouched (%s)", barlow_last_error());
+    TAP_OK(barlow_file_read(zero, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_E_IO &&
+               msg_has("character device"),
+           "barlow_file_read: /dev/zero refused");
+    TAP_OK(barlow_file_read(NULL, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_E_INVALID_ARG &&
+               barlow_file_read(reg, BARLOW_LIMIT_TEXT_BYTES, NULL) == BARLOW_E_INVALID_ARG &&
+               barlow_file_read(reg, (barlow_limit)42, &buf) == BARLOW_E_INVALID_ARG &&
+               msg_has("unknown limit 42"),
+           "barlow_file_read: NULL arguments, unknown limit");
+    barlow_limit_set(BARLOW_LIMIT_TEXT_BYTES, 9);
+    TAP_OK(barlow_file_read(reg, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_E_UNSUPPORTED &&
+               msg_has("over the limit of 9 bytes"),
+           "barlow_file_read: over the limit");
+    barlow_limit_set(BARLOW_LIMIT_TEXT_BYTES, (uint64_t)1 << 30);
+    buf = (barlow_buffer){NULL, 0};
+    TAP_OK(barlow_file_read(reg, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_OK && buf.size == 10 &&
+               !memcmp(buf.data, "0123456789", 11),
+           "barlow_file_read: the bytes, NUL-terminated");
+    barlow_buffer_dispose(&buf);
+
     /* every public reader, through the same layer */
     barlow_dataset *ds = NULL;
     barlow_array *a = NULL;

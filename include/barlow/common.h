@@ -145,6 +145,21 @@ BARLOW_API uint64_t barlow_limit_get(barlow_limit which);
  * Errors: INVALID_ARG (unknown limit, value 0). */
 BARLOW_API barlow_status barlow_limit_set(barlow_limit which, uint64_t value);
 
+/* Reads the whole of a regular file, as every reader of the library does:
+ * the path is checked before it is opened (a directory, device, FIFO or
+ * socket is refused without being opened, so nothing waits and no device
+ * acts), symbolic links are followed, and the size must be within the limit
+ * `which` (never more is read, even from a file that grows meanwhile).
+ * out->data receives the bytes plus a terminating NUL (out->size excludes
+ * it); release it with barlow_buffer_dispose(). For a program's own inputs
+ * (e.g. a JSON file of its own) under the same rules. Thread-safe.
+ * Errors: INVALID_ARG (NULL path or out, an unknown limit), IO (missing,
+ * unreadable, or not a regular file, naming the path and what it is),
+ * UNSUPPORTED (over the limit, naming the file, its size, the limit and
+ * its name), NOMEM. *out is untouched on error. */
+BARLOW_API barlow_status barlow_file_read(const char *path, barlow_limit which,
+                                          barlow_buffer *out);
+
 /* ---- output files ------------------------------------------------------- */
 
 /* Every file the library writes goes through one layer (docs/limits.md,
