@@ -142,103 +142,19 @@ void feature_names_template(const feature_names *fn, const size_t *features, siz
 
 /* ---- reading the file ----------------------------------------------------- */
 
-static const char *kind_name(mode_t m)
-{
-    if (S_ISDIR(m)) return "a directory";
-    if (S_ISCHR(m)) return "a character device";
-    if (S_ISBLK(m)) return "a block device";
-    if (S_ISFIFO(m)) return "a FIFO";
-    if (S_ISSOCK(m)) return "a socket";
-    return "not a regular file";
-}
-
-static void too_big(const char *path, unsigned long long size, unsigned long long max,
-                    const char *at_least)
-{
-    cli_set_error("%s: the file is %s%llu bytes, over the limit of %llu bytes for text files "
-                  "(BARLOW_LIMIT_TEXT_BYTES; --limit text=SIZE raises it)",
-                  path, at_least, size, max);
-}
-
-/* Reads the opened file to its end, never holding more than max + 1 bytes
- * (a file that grew after the size check still cannot pass the limit);
- * *out is NUL-terminated. */
-static int read_all(FILE *f, const char *path, size_t size, size_t max, char **out,
-                    size_t *out_len)
-{
-    size_t cap = size + 1, len = 0;
-    char *buf = malloc(cap + 1);
-    int rc = CLI_ERROR;
-    for (;;) {
-        if (!buf) {
-            cli_set_error("out of memory reading %s", path);
-            goto done;
-        }
-        len += fread(buf + len, 1, cap - len, f);
-        if (len > max) {
-            too_big(path, (unsigned long long)len, (unsigned long long)max, "at least ");
-            goto done;
-        }
-        if (len < cap) break;
-        cap = cap > max / 2 ? max + 1 : cap * 2;
-        char *grown = realloc(buf, cap + 1);
-        if (!grown) free(buf);
-        buf = grown;
-    }
-    if (ferror(f)) {
-        cli_set_error("cannot read %s: %s", path, strerror(errno));
-        goto done;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    buf = NULL;
-    rc = CLI_OK;
-done:
-    free(buf);
-    return rc;
-}
-
-/* The whole of a regular file of at most the TEXT_BYTES limit. Anything
- * else is refused before it is opened (a device may act on open, a FIFO
- * would wait for a writer), and once more after (the path may change). */
+/* The whole of a regular file within the TEXT_BYTES limit, read by the
+ * library's one reader (barlow_file_read: devices, FIFOs and directories
+ * are refused before they are opened). */
 static int read_text(const char *path, char **text, size_t *len)
 {
-    struct stat sb;
-    int fd = -1, rc = CLI_ERROR;
-    FILE *f = NULL;
-    uint64_t limit = barlow_limit_get(BARLOW_LIMIT_TEXT_BYTES);
-    size_t max = limit == 0 || limit > SIZE_MAX - 2 ? SIZE_MAX - 2 : (size_t)limit;
-    if (stat(path, &sb) != 0) {
-        cli_set_error("cannot open %s: %s", path, strerror(errno));
-        goto done;
+    barlow_buffer buf = {NULL, 0};
+    if (barlow_file_read(path, BARLOW_LIMIT_TEXT_BYTES, &buf) != BARLOW_OK) {
+        cli_set_error("%s", barlow_last_error());
+        return CLI_ERROR;
     }
-    if (S_ISREG(sb.st_mode)) {
-        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 || fstat(fd, &sb) != 0) {
-            cli_set_error("cannot open %s: %s", path, strerror(errno));
-            goto done;
-        }
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        cli_set_error("cannot read %s: it is %s, not a regular file", path, kind_name(sb.st_mode));
-        goto done;
-    }
-    if ((uint64_t)sb.st_size > max) {
-        too_big(path, (unsigned long long)sb.st_size, (unsigned long long)max, "");
-        goto done;
-    }
-    f = fdopen(fd, "rb");
-    if (!f) {
-        cli_set_error("cannot open %s: %s", path, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    rc = read_all(f, path, (size_t)sb.st_size, max, text, len);
-done:
-    if (f) fclose(f);
-    if (fd >= 0) close(fd);
-    return rc;
+    *text = buf.data;
+    *len = buf.size;
+    return CLI_OK;
 }
 
 /* ---- JSON (RFC 8259) -------------------------------------------------------- */
@@ -852,6 +768,6 @@ int feature_names_load(const char *path, const barlow_dataset *ds, size_t n_feat
 done:
     feature_names_free(fn);
     jval_free(&root);
-    free(text);
+    barlow_free(text);
     return rc;
 }
