@@ -66,17 +66,8 @@ void bw_sb_json_string(bw_sb *sb, const char *s)
 
 void bw_sb_json_double(bw_sb *sb, double v)
 {
-    if (!isfinite(v)) {
-        bw_sb_append(sb, "null");
-        return;
-    }
-    /* Shortest of %.15g/%.16g/%.17g that reads back to the same double. */
     char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    bw_sb_append(sb, buf);
+    bw_sb_append(sb, bw_json_number(v, buf, sizeof buf));
 }
 
 void bw_sb_json_key(bw_sb *sb, const char *key)

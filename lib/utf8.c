@@ -1,7 +1,9 @@
 /* UTF-8 checks and JSON string escaping (utf8.h). */
 #include "utf8.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t bw_utf8_seq(const unsigned char *p, size_t n)
@@ -72,4 +74,17 @@ void bw_json_escape(const char *s, void (*emit)(void *ctx, const char *bytes, si
         run = ++i;
     }
     emit(ctx, (const char *)p + run, i - run);
+}
+
+char *bw_json_number(double v, char *buf, size_t size)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, size, "null");
+        return buf;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
 }

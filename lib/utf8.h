@@ -1,4 +1,4 @@
-/* UTF-8 checks and JSON string escaping, free of any other part of the
+/* UTF-8 checks and JSON text (string escaping, numbers), free of any other part of the
  * library so that the command-line program compiles this file too (one
  * implementation of the rules for both). */
 #ifndef BARLOW_UTF8_H
@@ -22,5 +22,10 @@ size_t bw_utf8_check(const char *s, size_t n);
  * lone-surrogate escape Python's "surrogateescape" reads back). */
 void bw_json_escape(const char *s, void (*emit)(void *ctx, const char *bytes, size_t n),
                     void *ctx);
+
+/* A JSON number with round-trip precision (the shortest of %.15g, %.16g,
+ * %.17g that reads back to v) into buf (at least 32 bytes); "null" when v
+ * is not finite. Returns buf. */
+char *bw_json_number(double v, char *buf, size_t size);
 
 #endif

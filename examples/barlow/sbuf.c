@@ -125,16 +125,8 @@ void sbuf_json_str(sbuf *b, const char *s)
 
 void sbuf_json_double(sbuf *b, double v)
 {
-    if (!isfinite(v)) {
-        sbuf_puts(b, "null");
-        return;
-    }
     char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    sbuf_puts(b, buf);
+    sbuf_puts(b, bw_json_number(v, buf, sizeof buf));
 }
 
 void sbuf_base64(sbuf *b, const void *data, size_t n)
