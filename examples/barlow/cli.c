@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 const char cli_common_usage[] =
     "\n"
@@ -171,25 +172,19 @@ void cli_set_error(const char *fmt, ...)
     va_end(ap);
 }
 
+const char *cli_error_text(void) { return cli_err[0] ? cli_err : barlow_last_error(); }
+
 int cli_fail(const char *cmd, barlow_status st)
 {
-    const char *msg = cli_err[0] ? cli_err : barlow_last_error();
+    const char *msg = cli_error_text();
     fprintf(stderr, "barlow %s: %s\n", cmd, *msg ? msg : barlow_status_str(st));
     return CLI_ERROR;
 }
 
 void cli_json_double(double v)
 {
-    if (!isfinite(v)) {
-        fputs("null", stdout);
-        return;
-    }
     char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    fputs(buf, stdout);
+    fputs(bw_json_number(v, buf, sizeof buf), stdout);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -401,6 +396,22 @@ barlow_status cli_load_dataset(const cli_dataset_args *a, barlow_dataset **ds)
         }
     }
     return st;
+}
+
+void cli_report_skipped(const char *cmd, const barlow_extraction *r, const char *what)
+{
+    size_t failed = barlow_extraction_failed_count(r), n = barlow_extraction_dataset_size(r);
+    if (!failed) return;
+    fprintf(stderr, "barlow %s: %s: skipped %zu of %zu images:\n", cmd, what, failed, n);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = barlow_extraction_row_reason(r, i);
+        if (!why) continue;
+        if (shown++ < 20)
+            fprintf(stderr, "  row %zu (%s): %s\n", i,
+                    barlow_status_str(barlow_extraction_row_status(r, i)), why);
+    }
+    if (shown > 20) fprintf(stderr, "  ... and %zu more\n", shown - 20);
 }
 
 double cli_now(void)

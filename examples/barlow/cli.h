@@ -36,6 +36,9 @@ int cli_double(const char *opt, const char *text, double *out);
  * prints it instead of the library's message. */
 void cli_set_error(const char *fmt, ...);
 
+/* The CLI-side message if one was set, else barlow_last_error(). */
+const char *cli_error_text(void);
+
 /* Prints "barlow <cmd>: <message>" to stderr (the CLI-side message if one was
  * set, else barlow_last_error()); returns CLI_ERROR. */
 int cli_fail(const char *cmd, barlow_status st);
@@ -111,6 +114,10 @@ typedef struct cli_progress {
     int drawn;
 } cli_progress;
 
+/* Lists on stderr the images an extraction skipped ("barlow CMD: WHAT:
+ * skipped k of n images:", then up to 20 rows with their reasons). */
+void cli_report_skipped(const char *cmd, const barlow_extraction *r, const char *what);
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 
@@ -130,5 +137,11 @@ int cmd_tree(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Removes the staging directory of a `barlow run` in progress, if any
+ * (run_dir.c); called by the signal thread before the program dies. */
+void cli_remove_cleanup_dir(void);
 
 #endif

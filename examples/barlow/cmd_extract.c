@@ -63,22 +63,6 @@ static const char usage_text[] =
     "Unreadable images are skipped and listed; the exit status is non-zero\n"
     "only when nothing could be extracted.\n";
 
-static void report_skipped(const barlow_extraction *r, const char *what)
-{
-    size_t failed = barlow_extraction_failed_count(r), n = barlow_extraction_dataset_size(r);
-    if (!failed) return;
-    fprintf(stderr, "barlow extract: %s: skipped %zu of %zu images:\n", what, failed, n);
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *why = barlow_extraction_row_reason(r, i);
-        if (!why) continue;
-        if (shown++ < 20)
-            fprintf(stderr, "  row %zu (%s): %s\n", i,
-                    barlow_status_str(barlow_extraction_row_status(r, i)), why);
-    }
-    if (shown > 20) fprintf(stderr, "  ... and %zu more\n", shown - 20);
-}
-
 int cmd_extract(int argc, char **argv)
 {
     const char *model = NULL, *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
@@ -152,7 +136,7 @@ int cmd_extract(int argc, char **argv)
         st = barlow_extractor_predict(px, ds, cli_progress_fn, &ps, &rp);
         cli_progress_end(&ps);
         if (st != BARLOW_OK) goto fail;
-        report_skipped(rp, predict);
+        cli_report_skipped("extract", rp, predict);
         barlow_extractor_free(px);
         px = NULL;
     }
@@ -165,7 +149,7 @@ int cmd_extract(int argc, char **argv)
     cli_progress_end(&ps);
     if (st != BARLOW_OK) goto fail;
     double secs = cli_now() - ps.start;
-    report_skipped(r, model);
+    cli_report_skipped("extract", r, model);
     if ((st = barlow_extraction_save_npz(r, ds, out)) != BARLOW_OK) goto fail;
     if (!quiet)
         fprintf(stderr,

@@ -698,7 +698,7 @@ static int class_cmp(const void *a, const void *b)
  * refused rather than merged. */
 static bool sort_classes(const char *path, feature_names *fn)
 {
-    qsort(fn->cls, fn->n_cls, sizeof *fn->cls, class_cmp);
+    if (fn->n_cls > 1) qsort(fn->cls, fn->n_cls, sizeof *fn->cls, class_cmp);
     for (size_t c = 1; c < fn->n_cls; c++) {
         if (fn->cls[c].id == fn->cls[c - 1].id) {
             cli_set_error("%s: \"%s\" and \"%s\" name the same class; give its names in one "

@@ -23,6 +23,8 @@ static const cli_command commands[] = {
     {"extract", cmd_extract, "penultimate features of a TorchScript model for a dataset (.npz)"},
     {"analyze", cmd_analyze, "analyse every class and grouping of a dataset (JSON, CSV)"},
     {"visualize", cmd_visualize, "what one feature looks at: top images, heatmaps, attacks (PNG)"},
+    {"run", cmd_run, "the whole workflow on a model and a dataset, with an HTML report"},
+    {"demo", cmd_demo, "barlow run on the shipped Fashion-MNIST models and test split"},
 };
 
 static void usage(FILE *fp)
@@ -36,14 +38,16 @@ static void usage(FILE *fp)
 
 /* SIGINT, SIGTERM and SIGHUP are blocked in every thread (the mask is
  * inherited by the threads the library starts) and taken by this one
- * thread with sigwait: it removes the library's temporary files, then dies
- * of the signal as the program would have. */
+ * thread with sigwait: it removes the library's temporary files (and a
+ * run's staging directory), then dies of the signal as the program would
+ * have. */
 static void *signal_thread(void *arg)
 {
     sigset_t *set = arg;
     int sig = 0;
     if (sigwait(set, &sig) != 0) return NULL;
     barlow_output_remove_temporaries();
+    cli_remove_cleanup_dir();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;

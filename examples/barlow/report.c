@@ -1,0 +1,1474 @@
+/* The offline HTML report of `barlow run` (run.h: report_write).
+ *
+ * index.html: the run's facts, the paper's Table 1 (per grouping and depth,
+ * the groups whose best leaf is valid) and one sortable row per shown
+ * group. One page per shown group (groups/<label|prediction>-<id>.html):
+ * its counts, selected features, per depth the tree as inline SVG and one
+ * card per leaf ranked by importance (rule sentence, statistics, failure
+ * samples), the panels of the features on the best rules, and a template
+ * to name those features. With single_file, index.html holds every group
+ * as a section and every image as a data: URI.
+ *
+ * Offline by construction: the pages refer only to files of the run
+ * directory (report.css, groups/, panels/, samples/) or hold everything
+ * inline, and a Content-Security-Policy forbids any other load. JavaScript
+ * only sorts the overview table; the pages are complete without it. Every
+ * text from outside (class names, paths, feature names, rule sentences)
+ * goes through sbuf_html(); file names in URLs are percent-encoded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run.h"
+
+#define U_LE "\xe2\x89\xa4"     /* ≤ */
+#define U_GE "\xe2\x89\xa5"     /* ≥ */
+#define U_DELTA "\xce\xb4"      /* δ */
+#define U_GAMMA "\xce\xb3"      /* γ */
+#define U_MINUS "\xe2\x88\x92"  /* − */
+#define U_DOT "\xc2\xb7"        /* · */
+#define U_ELLIPSIS "\xe2\x80\xa6"
+#define U_CHECK "\xe2\x9c\x93"  /* ✓ */
+#define U_DASH "\xe2\x80\x94"   /* — */
+
+/* Nothing but the run directory's files and inline content ('self' and
+ * file: for the files: some browsers give every file: page its own
+ * origin). */
+#define REPORT_CSP                                                                         \
+    "default-src 'none'; img-src 'self' file: data:; style-src 'self' file: 'unsafe-inline'; " \
+    "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+enum {
+    IMAGE_MAX_BYTES = 256 << 20, /* largest PNG inlined */
+    /* the tree drawing, in SVG user units (px) */
+    BOX_W = 176,
+    BOX_H = 76,
+    SLOT_W = 200, /* horizontal room of one leaf */
+    LEVEL_H = 124,
+    MARGIN = 14,
+    LABEL_CHARS = 30 /* longest edge label, in characters */
+};
+
+/* The stylesheet, in parts (each a string of portable length). */
+static const char *const report_css[] = {
+    ":root{color-scheme:light dark;--bg:#f6f6f4;--fg:#1c1e21;--muted:#5d646e;--card:#fff;"
+    "--line:#d8dbe0;--accent:#1b5cbf;--ok:#16793a;--bad:#b3261e;--note-bg:#fff4d4;"
+    "--note-line:#d9a82e;--edge:#8d949e;--track:#e4e6ea;--bar:#1b5cbf;--code:#eef0f3}\n"
+    "@media (prefers-color-scheme:dark){:root{--bg:#141619;--fg:#e3e5e8;--muted:#9ca3ad;"
+    "--card:#1d2024;--line:#353a41;--accent:#8ab4ff;--ok:#66d38a;--bad:#ff9a90;"
+    "--note-bg:#2f2810;--note-line:#9a7a22;--edge:#7a818b;--track:#3a3f47;--bar:#8ab4ff;"
+    "--code:#25292f}}\n"
+    "*{box-sizing:border-box}\n",
+    "body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"
+    "\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,sans-serif}\n"
+    "main{max-width:1200px;margin:0 auto;padding:20px 22px 64px}\n"
+    "a{color:var(--accent)}\n"
+    "h1{font-size:1.65rem;margin:.2em 0 .2em;line-height:1.25}\n"
+    "h2{font-size:1.25rem;margin:1.8em 0 .5em;padding-bottom:.25em;"
+    "border-bottom:1px solid var(--line)}\n"
+    "h3{font-size:1.05rem;margin:1.3em 0 .5em}\n"
+    "section.group{margin-top:4em}\n"
+    "section.group>h2{font-size:1.55rem;border-bottom:3px solid var(--accent);margin-top:.2em}\n"
+    "section.group h3{font-size:1.2rem;border-bottom:1px solid var(--line)}\n"
+    "section.group h4{font-size:1.02rem;margin:1.2em 0 .5em}\n"
+    ".muted,.sub,.legend{color:var(--muted)}\n"
+    ".sub{margin:.2em 0 1em;font-size:1.02rem}\n"
+    ".legend{font-size:.86rem;max-width:75em}\n"
+    "code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.86em}\n"
+    "pre{background:var(--code);border:1px solid var(--line);border-radius:6px;padding:10px 12px;"
+    "overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}\n"
+    "nav.crumbs{font-size:.9rem;margin:0 0 8px}\n"
+    "dl.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:8px;"
+    "margin:8px 0 0;padding:0}\n"
+    "dl.facts>div{background:var(--card);border:1px solid var(--line);border-radius:8px;"
+    "padding:7px 12px}\n"
+    "dl.facts dt{font-size:.74rem;text-transform:uppercase;letter-spacing:.04em;"
+    "color:var(--muted)}\n"
+    "dl.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}\n"
+    "dl.facts dd .muted{font-weight:400}\n"
+    ".note{background:var(--note-bg);border-left:4px solid var(--note-line);padding:10px 14px;"
+    "border-radius:4px;margin:14px 0}\n"
+    ".table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:8px;"
+    "background:var(--card)}\n"
+    "table{border-collapse:collapse;width:100%;font-size:.9rem}\n"
+    "th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;"
+    "vertical-align:baseline;white-space:nowrap}\n"
+    ".table-wrap.narrow{display:inline-block;max-width:100%}\n"
+    "td.name{white-space:normal;min-width:12em;overflow-wrap:anywhere}\n"
+    "th{font-size:.78rem;text-transform:uppercase;letter-spacing:.03em;color:var(--muted);"
+    "background:var(--card)}\n"
+    "th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "tbody tr:last-child td{border-bottom:0}\n"
+    "tbody tr:hover{background:var(--code)}\n"
+    "table.js th{cursor:pointer;user-select:none}\n"
+    "table.js th:hover{color:var(--fg)}\n"
+    "table.js th[aria-sort=ascending]::after{content:\" \\25B2\"}\n"
+    "table.js th[aria-sort=descending]::after{content:\" \\25BC\"}\n"
+    ".ok{color:var(--ok);font-weight:600}\n",
+    ".bad{color:var(--bad);font-weight:600}\n"
+    ".frac{display:inline-block;width:90px;height:9px;background:var(--track);border-radius:5px;"
+    "vertical-align:middle;margin-right:8px;overflow:hidden}\n"
+    ".frac>span{display:block;height:100%;background:var(--bar)}\n"
+    "ol.chips{list-style:none;padding:0;margin:6px 0;display:flex;flex-wrap:wrap;gap:6px}\n"
+    "ol.chips li{border:1px solid var(--line);background:var(--card);border-radius:999px;"
+    "padding:1px 10px;font-size:.84rem}\n"
+    "ol.chips li.used{border-color:var(--accent);box-shadow:inset 0 0 0 1px var(--accent)}\n"
+    "ol.chips small{color:var(--muted);margin-left:4px;font-variant-numeric:tabular-nums}\n",
+    ".tree{overflow-x:auto;background:var(--card);border:1px solid var(--line);"
+    "border-radius:8px;padding:8px}\n"
+    ".tree svg{display:block;margin:0 auto;max-width:none;height:auto}\n"
+    ".tree text{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif;"
+    "font-size:12px}\n"
+    ".tree .edge{fill:none;stroke:var(--edge);stroke-linecap:round}\n"
+    ".tree .elabel text{fill:var(--fg);font-size:11.5px;paint-order:stroke;stroke:var(--card);"
+    "stroke-width:5px;stroke-linejoin:round}\n"
+    ".tree .elabel .op{font-weight:700}\n"
+    ".tree .box{stroke:rgba(0,0,0,.35);stroke-width:1}\n"
+    ".tree .node.best .box{stroke:var(--accent);stroke-width:3}\n"
+    ".tree .node text{fill:#17191c}\n"
+    ".tree .node .t{font-weight:700}\n"
+    ".tree .track{fill:rgba(255,255,255,.65);stroke:rgba(0,0,0,.25);stroke-width:.5}\n"
+    ".tree .ec{fill:#1d2430;fill-opacity:.8}\n"
+    ".tree a:hover .box,.tree a:focus .box{stroke-width:2.5}\n",
+    ".leaves{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:12px}\n"
+    ".leaf{background:var(--card);border:1px solid var(--line);border-radius:8px;"
+    "padding:10px 14px;min-width:0}\n"
+    ".leaf.best{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}\n"
+    ".leaf:target{outline:3px solid var(--accent);outline-offset:2px}\n"
+    ".leaf header{display:flex;gap:8px;align-items:baseline;flex-wrap:wrap;font-size:.84rem;"
+    "color:var(--muted)}\n"
+    ".leaf header .rank{font-weight:700;color:var(--fg)}\n"
+    ".badge{font-size:.74rem;padding:0 8px;border-radius:999px;border:1px solid currentColor}\n"
+    ".rule{font-weight:600;margin:.45em 0;overflow-wrap:anywhere}\n"
+    ".conds{font-size:.8rem;color:var(--muted);margin:.3em 0;overflow-wrap:anywhere}\n"
+    "dl.stats{display:grid;grid-template-columns:repeat(3,1fr);gap:2px 12px;margin:.5em 0}\n"
+    "dl.stats dt{font-size:.7rem;color:var(--muted);text-transform:uppercase;"
+    "letter-spacing:.04em}\n"
+    "dl.stats dd{margin:0 0 4px;font-variant-numeric:tabular-nums;font-weight:600}\n"
+    "figure{margin:10px 0}\n"
+    "figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);"
+    "border-radius:4px;image-rendering:auto}\n"
+    "figcaption{font-size:.86rem;color:var(--muted);margin:4px 0}\n"
+    "figure.panel{background:var(--card);border:1px solid var(--line);border-radius:8px;"
+    "padding:10px 14px;margin:12px 0}\n"
+    "figure.panel figcaption b{color:var(--fg)}\n"
+    "details{margin:10px 0}\n"
+    "details summary{cursor:pointer;color:var(--accent)}\n"
+    "footer{margin-top:48px;font-size:.8rem;color:var(--muted)}\n",
+};
+
+/* Sorts the tables with class "sortable" by a click (or Enter) on a column
+ * header; a cell's data-sort, else its text, is the key; numbers before
+ * text; empty keys last in both directions. */
+static const char sort_js[] =
+    "(function(){\n"
+    "function key(td){var v=td.getAttribute('data-sort');if(v===null)v=td.textContent.trim();"
+    "if(v==='')return null;return isFinite(v)?[0,+v]:[1,v.toLowerCase()];}\n"
+    "function cmp(a,b){if(a[0]!==b[0])return a[0]-b[0];"
+    "return a[0]?a[1].localeCompare(b[1]):a[1]-b[1];}\n"
+    "var ts=document.querySelectorAll('table.sortable');\n"
+    "Array.prototype.forEach.call(ts,function(t){\n"
+    " t.classList.add('js');var ths=t.tHead.rows[0].cells;\n"
+    " Array.prototype.forEach.call(ths,function(th,col){\n"
+    "  th.tabIndex=0;\n"
+    "  function go(){var asc=th.getAttribute('aria-sort')!=='ascending';\n"
+    "   Array.prototype.forEach.call(ths,function(h){h.removeAttribute('aria-sort');});\n"
+    "   th.setAttribute('aria-sort',asc?'ascending':'descending');\n"
+    "   var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);\n"
+    "   rows.sort(function(a,b){var x=key(a.cells[col]),y=key(b.cells[col]);\n"
+    "    if(!x||!y)return (!x)-(!y);var c=cmp(x,y);return asc?c:-c;});\n"
+    "   rows.forEach(function(r){body.appendChild(r);});}\n"
+    "  th.addEventListener('click',go);\n"
+    "  th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' ')"
+    "{e.preventDefault();go();}});\n"
+    " });\n"
+    "});\n"
+    "})();\n";
+
+/* The page being written. */
+typedef struct report_ctx {
+    const run_result *r;
+    const char *dir;
+    bool single;
+    sbuf *out;
+    const char *up; /* from the page to the run directory: "" or "../" */
+    int h;          /* heading level of a group's title: 1 on its page, 2 as a section */
+} report_ctx;
+
+/* One group as the report shows it. */
+typedef struct group_view {
+    size_t index;
+    barlow_analysis_group g;
+    char slug[48]; /* "label-3": its page name and the prefix of its ids */
+} group_view;
+
+/* One tree (group × depth) with its nodes loaded. */
+typedef struct tree_view {
+    size_t j;
+    int32_t depth;
+    const barlow_tree *tree;
+    barlow_analysis_result res;
+    barlow_tree_node *nd;
+    size_t n;
+    size_t *leaves; /* by importance */
+    size_t n_leaves;
+    double *x;      /* centre of each node's box in the drawing */
+} tree_view;
+
+/* ---- small formatting helpers ------------------------------------------------ */
+
+static int lib_error(const char *what)
+{
+    cli_set_error("report: %s: %s", what, barlow_last_error());
+    return CLI_ERROR;
+}
+
+static int oom(const char *what)
+{
+    cli_set_error("report: out of memory (%s)", what);
+    return CLI_ERROR;
+}
+
+static const char *grouping_word(barlow_group_by by)
+{
+    return by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction";
+}
+
+static void put_pct(sbuf *o, double v) { sbuf_printf(o, "%.1f%%", 100.0 * v); }
+
+/* As the library's rule sentences: 4 decimals, or 3 digits when tiny. */
+static void put_threshold(sbuf *o, double t)
+{
+    if (t == 0.0 || fabs(t) >= 1e-3) sbuf_printf(o, "%.4f", t);
+    else sbuf_printf(o, "%.3g", t);
+}
+
+static void put_p(sbuf *o, double p)
+{
+    if (p < 1e-300) sbuf_puts(o, "&lt; 1e-300");
+    else sbuf_printf(o, "%.2g", p);
+}
+
+static void put_seconds(sbuf *o, double s)
+{
+    if (s < 60.0) sbuf_printf(o, "%.1f s", s);
+    else sbuf_printf(o, "%.0f min %02.0f s", floor(s / 60.0), fmod(s, 60.0));
+}
+
+/* A relative file name as a URL path: every byte outside [A-Za-z0-9-._~/]
+ * percent-encoded (so nothing in it can end an attribute). */
+static void put_url(sbuf *o, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        unsigned char ch = *p;
+        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                     (ch >= '0' && ch <= '9') || strchr("-._~/", ch);
+        if (plain) sbuf_add(o, (const char *)p, 1);
+        else sbuf_printf(o, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+    }
+}
+
+/* Characters (code points) of UTF-8 text. */
+static size_t text_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Appends s cut to max_chars characters (>= 2), "…" last when cut. */
+static void add_cut(sbuf *out, const char *s, size_t max_chars)
+{
+    if (text_chars(s) <= max_chars) {
+        sbuf_puts(out, s);
+        return;
+    }
+    size_t chars = 0, i = 0;
+    for (; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && chars++ == max_chars - 1) break;
+    }
+    sbuf_add(out, s, i);
+    sbuf_puts(out, U_ELLIPSIS);
+}
+
+/* feature_label() of (class, feature) as HTML text. */
+static void put_feature(const report_ctx *c, int32_t class_id, size_t feature)
+{
+    sbuf tmp = SBUF_INIT;
+    feature_label(c->r->names, class_id, feature, &tmp);
+    sbuf_html(c->out, tmp.data);
+    if (sbuf_failed(&tmp)) c->out->failed = true;
+    sbuf_free(&tmp);
+}
+
+/* A "relative/path" of the run's files that stays inside the directory. */
+static bool rel_path_ok(const char *p)
+{
+    if (!p || !*p || *p == '/') return false;
+    for (const char *s = p;;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 0 || (n == 2 && s[0] == '.' && s[1] == '.')) return false;
+        if (!e) return true;
+        s = e + 1;
+    }
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- files ------------------------------------------------------------------- */
+
+static int write_file(const char *dir, const char *rel, const sbuf *b)
+{
+    sbuf path = SBUF_INIT;
+    int rc = CLI_ERROR;
+    sbuf_printf(&path, "%s/%s", dir, rel);
+    if (sbuf_failed(&path) || sbuf_failed(b)) {
+        cli_set_error("%s/%s: out of memory", dir, rel);
+        goto done;
+    }
+    FILE *f = fopen(path.data, "wb");
+    if (!f) {
+        cli_set_error("%s: %s", path.data, strerror(errno));
+        goto done;
+    }
+    int err = 0;
+    if (b->len && fwrite(b->data, 1, b->len, f) != b->len) err = errno ? errno : EIO;
+    if (!err && ferror(f)) err = errno ? errno : EIO;
+    if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
+    if (err) cli_set_error("%s: %s", path.data, strerror(err));
+    else rc = CLI_OK;
+done:
+    sbuf_free(&path);
+    return rc;
+}
+
+static int make_dir(const char *dir, const char *rel)
+{
+    sbuf path = SBUF_INIT;
+    int rc = CLI_OK;
+    struct stat st;
+    sbuf_printf(&path, "%s/%s", dir, rel);
+    if (sbuf_failed(&path)) rc = oom(rel);
+    else if (mkdir(path.data, 0777) != 0 &&
+             (errno != EEXIST || stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        cli_set_error("%s: %s", path.data, errno == EEXIST ? "exists and is not a directory"
+                                                           : strerror(errno));
+        rc = CLI_ERROR;
+    }
+    sbuf_free(&path);
+    return rc;
+}
+
+/* A PNG of the run directory: its size, and with `whole` its bytes. */
+typedef struct png_file {
+    unsigned char *data;
+    size_t n;
+    uint32_t w, h;
+} png_file;
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool read_all(int fd, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO; /* the file shrank */
+            return false;
+        }
+        got += (size_t)k;
+    }
+    return true;
+}
+
+static const char *png_check(const unsigned char *p, png_file *png)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (memcmp(p, sig, 8) != 0 || memcmp(p + 12, "IHDR", 4) != 0) return "not a PNG file";
+    png->w = be32(p + 16);
+    png->h = be32(p + 20);
+    if (png->w == 0 || png->h == 0 || png->w > 1000000 || png->h > 1000000)
+        return "a PNG file with an impossible size";
+    return NULL;
+}
+
+static int png_read(const char *dir, const char *rel, bool whole, png_file *png)
+{
+    sbuf path = SBUF_INIT;
+    int fd = -1, rc = CLI_ERROR;
+    const char *why = NULL;
+    struct stat st;
+    unsigned char head[24];
+    sbuf_printf(&path, "%s/%s", dir, rel);
+    if (sbuf_failed(&path)) why = "out of memory";
+    else if ((fd = open(path.data, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 || fstat(fd, &st))
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode)) why = "not a regular file";
+    else if (st.st_size < 24) why = "not a PNG file";
+    else if (st.st_size > IMAGE_MAX_BYTES) why = "too large to inline (over 256 MiB)";
+    else if (!whole && !read_all(fd, head, sizeof head)) why = strerror(errno);
+    else if (whole && !(png->data = malloc((size_t)st.st_size))) why = "out of memory";
+    else if (whole && !read_all(fd, png->data, (size_t)st.st_size)) why = strerror(errno);
+    if (!why) {
+        png->n = whole ? (size_t)st.st_size : 0;
+        why = png_check(whole ? png->data : head, png);
+    }
+    if (why) cli_set_error("%s/%s: %s", dir, rel, why);
+    else rc = CLI_OK;
+    if (fd >= 0) close(fd);
+    if (rc != CLI_OK) {
+        free(png->data);
+        png->data = NULL;
+    }
+    sbuf_free(&path);
+    return rc;
+}
+
+/* <img> of a PNG of the run directory: a link to the file, or the file
+ * itself as a data: URI (single file). */
+static int put_image(report_ctx *c, const char *rel, const char *alt)
+{
+    png_file png = {NULL, 0, 0, 0};
+    if (!rel_path_ok(rel)) {
+        cli_set_error("report: image %s is not a relative path inside %s", rel ? rel : "(null)",
+                      c->dir);
+        return CLI_ERROR;
+    }
+    if (png_read(c->dir, rel, c->single, &png) != CLI_OK) return CLI_ERROR;
+    sbuf *o = c->out;
+    sbuf_puts(o, "<img src=\"");
+    if (c->single) {
+        sbuf_puts(o, "data:image/png;base64,");
+        sbuf_base64(o, png.data, png.n);
+    } else {
+        sbuf_puts(o, c->up);
+        put_url(o, rel);
+    }
+    sbuf_printf(o, "\" width=\"%lu\" height=\"%lu\" alt=\"", (unsigned long)png.w,
+                (unsigned long)png.h);
+    sbuf_html(o, alt);
+    sbuf_puts(o, "\" loading=\"lazy\">");
+    free(png.data);
+    return CLI_OK;
+}
+
+/* ---- page frame -------------------------------------------------------------- */
+
+static void put_css(sbuf *o)
+{
+    for (size_t i = 0; i < sizeof report_css / sizeof report_css[0]; i++)
+        sbuf_puts(o, report_css[i]);
+}
+
+static void page_begin(report_ctx *c, const char *title)
+{
+    sbuf *o = c->out;
+    sbuf_puts(o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<meta http-equiv=\"Content-Security-Policy\" content=\"" REPORT_CSP "\">\n"
+                 "<meta name=\"color-scheme\" content=\"light dark\">\n"
+                 "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
+    sbuf_html(o, title);
+    sbuf_puts(o, "</title>\n");
+    if (c->single) {
+        sbuf_puts(o, "<style>\n");
+        put_css(o);
+        sbuf_puts(o, "</style>\n");
+    } else {
+        sbuf_printf(o, "<link rel=\"stylesheet\" href=\"%sreport.css\">\n", c->up);
+    }
+    sbuf_puts(o, "</head>\n<body>\n<main id=\"top\">\n");
+}
+
+static void page_end(report_ctx *c, bool script)
+{
+    sbuf *o = c->out;
+    sbuf_printf(o, "<footer>Made by barlow run (libbarlow %s), after Singla, Nushi, Shah, "
+                   "Kamar and Horvitz, <i>Understanding Failures of Deep Networks via Robust "
+                   "Feature Extraction</i>, CVPR 2021. This report works offline.</footer>\n"
+                   "</main>\n",
+                barlow_version_string());
+    if (script) {
+        sbuf_puts(o, "<script>\n");
+        sbuf_puts(o, sort_js);
+        sbuf_puts(o, "</script>\n");
+    }
+    sbuf_puts(o, "</body>\n</html>\n");
+}
+
+/* ---- groups, trees ----------------------------------------------------------- */
+
+static int group_view_load(const run_result *r, size_t i, group_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->index = i;
+    v->g.version = BARLOW_ANALYSIS_GROUP_VERSION;
+    if (barlow_analysis_get_group(r->an, i, &v->g) != BARLOW_OK) return lib_error("group");
+    snprintf(v->slug, sizeof v->slug, "%s-%ld", grouping_word(v->g.grouping),
+             (long)v->g.class_id);
+    return CLI_OK;
+}
+
+/* The group's status, with "no failures" also for an analysed group
+ * without failures. */
+static barlow_analysis_status group_kind(const group_view *v)
+{
+    if (v->g.size == 0) return BARLOW_ANALYSIS_EMPTY;
+    if (v->g.failures == 0) return BARLOW_ANALYSIS_NO_FAILURES;
+    return v->g.status;
+}
+
+static int get_result(const run_result *r, size_t group, size_t j, barlow_analysis_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->version = BARLOW_ANALYSIS_RESULT_VERSION;
+    if (barlow_analysis_get_result(r->an, group, j, res) != BARLOW_OK) return lib_error("result");
+    return CLI_OK;
+}
+
+static void tree_view_free(tree_view *t)
+{
+    free(t->nd);
+    free(t->leaves);
+    free(t->x);
+    memset(t, 0, sizeof *t);
+}
+
+/* Loads the tree of (group, j); t->tree is NULL for a group without one. */
+static int tree_view_load(const run_result *r, size_t group, size_t j, tree_view *t)
+{
+    memset(t, 0, sizeof *t);
+    t->j = j;
+    t->depth = barlow_analysis_depth(r->an, j);
+    t->tree = barlow_analysis_group_tree(r->an, group, j);
+    if (get_result(r, group, j, &t->res) != CLI_OK) return CLI_ERROR;
+    if (!t->tree) return CLI_OK;
+    t->n = barlow_tree_node_count(t->tree);
+    t->n_leaves = barlow_tree_leaf_count(t->tree);
+    t->nd = calloc(t->n ? t->n : 1, sizeof *t->nd);
+    t->leaves = calloc(t->n_leaves ? t->n_leaves : 1, sizeof *t->leaves);
+    t->x = calloc(t->n ? t->n : 1, sizeof *t->x);
+    if (!t->nd || !t->leaves || !t->x) return oom("tree");
+    for (size_t i = 0; i < t->n; i++) {
+        t->nd[i].version = BARLOW_TREE_NODE_VERSION;
+        if (barlow_tree_get_node(t->tree, i, &t->nd[i]) != BARLOW_OK) return lib_error("node");
+    }
+    if (barlow_tree_leaves_by_importance(t->tree, t->leaves) != BARLOW_OK)
+        return lib_error("leaves");
+    return CLI_OK;
+}
+
+/* ---- overview ---------------------------------------------------------------- */
+
+static void fact_open(sbuf *o, const char *name) { sbuf_printf(o, "<div><dt>%s</dt><dd>", name); }
+static void fact_close(sbuf *o) { sbuf_puts(o, "</dd></div>\n"); }
+
+static void fact_text(sbuf *o, const char *name, const char *text)
+{
+    fact_open(o, name);
+    sbuf_html(o, text);
+    fact_close(o);
+}
+
+static void put_fact_counts(sbuf *o, const run_result *r)
+{
+    fact_open(o, "Images");
+    sbuf_printf(o, "%zu", r->n_extracted);
+    if (r->n_rows > r->n_extracted)
+        sbuf_printf(o, " <span class=\"muted\">of %zu rows (%zu could not be read)</span>",
+                    r->n_rows, r->n_rows - r->n_extracted);
+    fact_close(o);
+    fact_open(o, "Failures");
+    sbuf_printf(o, "%zu", r->n_failures);
+    if (r->n_extracted) {
+        sbuf_puts(o, " <span class=\"muted\">(");
+        put_pct(o, (double)r->n_failures / (double)r->n_extracted);
+        sbuf_puts(o, " of the images)</span>");
+    }
+    fact_close(o);
+    fact_open(o, "Robust features");
+    sbuf_printf(o, "%zu per image", r->feature_dim);
+    fact_close(o);
+    fact_open(o, "Selected per group");
+    sbuf_printf(o, "k = %zu", r->k);
+    fact_close(o);
+    fact_open(o, "Validity");
+    sbuf_printf(o, "ER " U_GE " BER + %g, EC " U_GE " %g", r->delta, r->gamma);
+    sbuf_printf(o, " <span class=\"muted\">(" U_DELTA " = %g, " U_GAMMA " = %g)</span>",
+                r->delta, r->gamma);
+    fact_close(o);
+}
+
+static void put_fact_options(sbuf *o, const run_result *r)
+{
+    fact_open(o, "Tree depths");
+    for (size_t j = 0; j < barlow_analysis_depth_count(r->an); j++)
+        sbuf_printf(o, "%s%d", j ? ", " : "", (int)barlow_analysis_depth(r->an, j));
+    fact_close(o);
+    fact_open(o, "Panels");
+    sbuf_printf(o, "%zu images per row", r->top);
+    fact_close(o);
+    fact_open(o, "Feature attacks");
+    if (r->attack_steps)
+        sbuf_printf(o, "%zu steps of L2 length %.3g <span class=\"muted\">(L2 radius %.3g)</span>",
+                    r->attack_steps, r->attack_step, r->attack_eps);
+    else sbuf_puts(o, "none");
+    fact_close(o);
+    fact_open(o, "Stages");
+    double total = 0;
+    for (size_t i = 0; i < r->n_stages; i++) {
+        const run_stage *s = &r->stages[i];
+        sbuf_puts(o, i ? "<br>" : "");
+        sbuf_html(o, s->name);
+        sbuf_puts(o, " <span class=\"muted\">");
+        put_seconds(o, s->seconds);
+        sbuf_puts(o, s->reused ? ", reused</span>" : "</span>");
+        total += s->seconds;
+    }
+    if (!r->n_stages) sbuf_puts(o, U_DASH);
+    else if (r->n_stages > 1) {
+        sbuf_puts(o, "<br>total <span class=\"muted\">");
+        put_seconds(o, total);
+        sbuf_puts(o, "</span>");
+    }
+    fact_close(o);
+}
+
+static void put_overview_head(report_ctx *c)
+{
+    const run_result *r = c->r;
+    sbuf *o = c->out;
+    sbuf_puts(o, "<h1>Why the model fails: Barlow report</h1>\n<p class=\"sub\">Failures of ");
+    if (r->predict) {
+        sbuf_puts(o, "<b>");
+        sbuf_html(o, r->predict);
+        sbuf_puts(o, "</b>");
+    } else {
+        sbuf_puts(o, "the predictions given with the dataset");
+    }
+    sbuf_puts(o, ", explained with the features of the robust model <b>");
+    sbuf_html(o, r->model);
+    sbuf_puts(o, "</b>.</p>\n<dl class=\"facts\">\n");
+    fact_text(o, "Robust model", r->model);
+    if (r->predict) fact_text(o, "Inspected model", r->predict);
+    else fact_text(o, "Inspected model", "predictions from the dataset");
+    fact_text(o, "Dataset", r->dataset);
+    put_fact_counts(o, r);
+    put_fact_options(o, r);
+    sbuf_puts(o, "</dl>\n");
+    if (r->n_failures == 0)
+        sbuf_printf(o, "<p class=\"note\"><b>The inspected model makes no mistakes</b> on the "
+                       "%zu images with features: every prediction equals its label, so there "
+                       "are no failures to explain. The groups below are listed for "
+                       "completeness.</p>\n",
+                    r->n_extracted);
+}
+
+static void put_glossary(sbuf *o)
+{
+    sbuf_puts(o,
+        "<details><summary>How to read this report</summary>\n"
+        "<p>Each class is looked at twice: the images <b>labelled</b> as the class (failures: "
+        "images of the class the model gets wrong) and the images <b>predicted</b> as the "
+        "class (failures: images of other classes the model calls this one). In each group "
+        "the k robust features with the highest mutual information with failure are "
+        "selected, and a shallow decision tree on them splits the group into leaves. A leaf "
+        "is a rule such as <i>when feature 1378 " U_LE " 0.089 the error rate rises from "
+        "50% to 100%</i>.</p>\n<ul>\n"
+        "<li><b>BER</b>: the group's base error rate, failures / images.</li>\n"
+        "<li><b>ER</b>: a leaf's error rate, its failures / its images.</li>\n"
+        "<li><b>EC</b>: a leaf's error coverage, its failures / the group's failures.</li>\n"
+        "<li><b>IV</b> = ER " U_DOT " EC ranks the leaves; the <b>best leaf</b> has the "
+        "highest IV. <b>p-value</b>: chance of at least that many failures in a random set "
+        "of the leaf's size at the group's BER.</li>\n"
+        "<li><b>ALER</b>: the average leaf error rate, the sum of ER " U_DOT " EC over the "
+        "leaves; ALER " U_MINUS " BER says how much the tree concentrates the failures.</li>\n"
+        "</ul>\n<p>Then look at each group's panels: what the features on the best rule "
+        "look at, with heatmaps and feature attacks, and give the features names.</p>\n"
+        "</details>\n");
+}
+
+/* The paper's Table 1: per grouping and depth, groups with a valid best
+ * leaf out of the non-empty groups. */
+static int put_table1(report_ctx *c)
+{
+    const run_result *r = c->r;
+    sbuf *o = c->out;
+    bool has[2] = {false, false};
+    group_view v;
+    for (size_t i = 0; i < barlow_analysis_group_count(r->an); i++) {
+        if (group_view_load(r, i, &v) != CLI_OK) return CLI_ERROR;
+        has[v.g.grouping == BARLOW_GROUP_BY_LABEL ? 0 : 1] = true;
+    }
+    sbuf_printf(o, "<h2 id=\"evaluation\">Automatic evaluation</h2>\n<p class=\"legend\">As "
+                   "Table 1 of the paper: a group's best leaf (highest IV) is <b>valid</b> when "
+                   "its ER " U_GE " BER + " U_DELTA " and its EC " U_GE " " U_GAMMA
+                   " (" U_DELTA " = %g, " U_GAMMA " = %g). Counted over every class of the "
+                   "analysis with images in the grouping.</p>\n",
+                r->delta, r->gamma);
+    sbuf_puts(o, "<div class=\"table-wrap narrow\"><table class=\"t1\">\n<thead><tr>"
+                 "<th>Grouping</th><th class=\"n\">Depth</th><th class=\"n\">Valid groups</th>"
+                 "<th class=\"n\">Of</th><th>Fraction</th></tr></thead>\n<tbody>\n");
+    for (int b = 0; b < 2; b++)
+        for (size_t j = 0; has[b] && j < barlow_analysis_depth_count(r->an); j++) {
+            barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+            if (barlow_analysis_get_evaluation(r->an, (barlow_group_by)b, j, &e) != BARLOW_OK)
+                return lib_error("evaluation");
+            const char *w = grouping_word(e.grouping);
+            sbuf_printf(o, "<tr class=\"eval\" data-grouping=\"%s\" data-depth=\"%d\" "
+                           "data-valid=\"%zu\" data-groups=\"%zu\"><td>by %s</td>"
+                           "<td class=\"n\">%d</td><td class=\"n\">%zu</td><td class=\"n\">%zu"
+                           "</td><td><span class=\"frac\"><span style=\"width:%.1f%%\"></span>"
+                           "</span>",
+                        w, (int)e.depth, e.valid, e.groups, w, (int)e.depth, e.valid, e.groups,
+                        100.0 * e.valid_fraction);
+            put_pct(o, e.valid_fraction);
+            sbuf_puts(o, "</td></tr>\n");
+        }
+    sbuf_puts(o, "</tbody></table></div>\n");
+    return CLI_OK;
+}
+
+static void td_count(sbuf *o, size_t v) { sbuf_printf(o, "<td class=\"n\">%zu</td>", v); }
+
+static void td_pct(sbuf *o, double v)
+{
+    sbuf_printf(o, "<td class=\"n\" data-sort=\"%.6g\">", v);
+    put_pct(o, v);
+    sbuf_puts(o, "</td>");
+}
+
+static void td_none(sbuf *o) { sbuf_puts(o, "<td class=\"n\" data-sort=\"\">" U_DASH "</td>"); }
+
+static void td_status(sbuf *o, const group_view *v, const barlow_analysis_result *res)
+{
+    switch (group_kind(v)) {
+    case BARLOW_ANALYSIS_EMPTY: sbuf_puts(o, "<td data-sort=\"-4\">empty</td>"); break;
+    case BARLOW_ANALYSIS_NO_FAILURES: sbuf_puts(o, "<td data-sort=\"-3\">no failures</td>"); break;
+    case BARLOW_ANALYSIS_NO_CORRECT: sbuf_puts(o, "<td data-sort=\"-2\">all failures</td>"); break;
+    case BARLOW_ANALYSIS_TOO_SMALL: sbuf_puts(o, "<td data-sort=\"-1\">too small</td>"); break;
+    default:
+        if (res->valid) sbuf_puts(o, "<td data-sort=\"1\"><span class=\"ok\">" U_CHECK
+                                     " valid</span></td>");
+        else sbuf_puts(o, "<td data-sort=\"0\" class=\"muted\">not valid</td>");
+    }
+}
+
+/* The best leaf's ER, EC, IV, p-value and ALER − BER at depth index j. */
+static int put_row_leaf(report_ctx *c, const group_view *v, size_t j,
+                        const barlow_analysis_result *res)
+{
+    sbuf *o = c->out;
+    const barlow_tree *t = barlow_analysis_group_tree(c->r->an, v->index, j);
+    if (!t || res->best_leaf < 0 || group_kind(v) != BARLOW_ANALYSIS_ANALYSED) {
+        for (int k = 0; k < 5; k++) td_none(o);
+        return CLI_OK;
+    }
+    barlow_tree_node nd = {.version = BARLOW_TREE_NODE_VERSION};
+    if (barlow_tree_get_node(t, (size_t)res->best_leaf, &nd) != BARLOW_OK)
+        return lib_error("best leaf");
+    td_pct(o, res->best_error_rate);
+    td_pct(o, res->best_error_coverage);
+    sbuf_printf(o, "<td class=\"n\" data-sort=\"%.6g\">%.3f</td>", res->best_importance,
+                res->best_importance);
+    sbuf_printf(o, "<td class=\"n\" data-sort=\"%.6g\">", nd.p_value);
+    put_p(o, nd.p_value);
+    double gain = res->aler - v->g.base_error_rate;
+    sbuf_printf(o, "</td><td class=\"n\" data-sort=\"%.6g\">%+.1f</td>", gain, 100.0 * gain);
+    return CLI_OK;
+}
+
+static void put_group_href(report_ctx *c, const group_view *v)
+{
+    if (c->single) {
+        sbuf_printf(c->out, "#%s", v->slug);
+        return;
+    }
+    sbuf page = SBUF_INIT;
+    run_group_page(c->r, v->index, &page);
+    sbuf_puts(c->out, c->up);
+    if (page.data) put_url(c->out, page.data);
+    if (sbuf_failed(&page)) c->out->failed = true;
+    sbuf_free(&page);
+}
+
+static int put_group_row(report_ctx *c, const group_view *v, size_t j)
+{
+    sbuf *o = c->out;
+    barlow_analysis_result res;
+    if (get_result(c->r, v->index, j, &res) != CLI_OK) return CLI_ERROR;
+    sbuf_printf(o, "<tr id=\"row-%s\"><td>%s</td><td class=\"name\" data-sort=\"", v->slug,
+                grouping_word(v->g.grouping));
+    sbuf_html(o, v->g.class_name);
+    sbuf_puts(o, "\"><a href=\"");
+    put_group_href(c, v);
+    sbuf_puts(o, "\">");
+    sbuf_html(o, v->g.class_name);
+    sbuf_printf(o, "</a> <span class=\"muted\">#%ld</span></td>", (long)v->g.class_id);
+    td_count(o, v->g.size);
+    td_count(o, v->g.failures);
+    td_pct(o, v->g.base_error_rate);
+    if (put_row_leaf(c, v, j, &res) != CLI_OK) return CLI_ERROR;
+    td_status(o, v, &res);
+    sbuf_puts(o, "</tr>\n");
+    return CLI_OK;
+}
+
+/* The index of the deepest depth fitted. */
+static size_t deepest(const barlow_analysis *an)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < barlow_analysis_depth_count(an); j++)
+        if (barlow_analysis_depth(an, j) > barlow_analysis_depth(an, best)) best = j;
+    return best;
+}
+
+static int put_groups_table(report_ctx *c)
+{
+    const run_result *r = c->r;
+    sbuf *o = c->out;
+    size_t jd = deepest(r->an), shown = 0;
+    int depth = (int)barlow_analysis_depth(r->an, jd);
+    sbuf_printf(o, "<h2 id=\"groups\">Groups</h2>\n<p class=\"legend\">One row per group; the "
+                   "leaf columns are the best leaf (highest IV) of the depth-%d tree, the "
+                   "deepest fitted (each group's page shows every depth). ALER " U_MINUS
+                   " BER in percentage points. Click a column header to sort.</p>\n",
+                depth);
+    sbuf_printf(o, "<div class=\"table-wrap\"><table class=\"sortable groups\">\n<thead><tr>"
+                   "<th>Grouping</th><th>Class</th><th class=\"n\">Images</th>"
+                   "<th class=\"n\">Failures</th><th class=\"n\">BER</th>"
+                   "<th class=\"n\">ER</th><th class=\"n\">EC</th><th class=\"n\">IV</th>"
+                   "<th class=\"n\">p-value</th><th class=\"n\">ALER " U_MINUS " BER</th>"
+                   "<th>Depth %d</th></tr></thead>\n<tbody>\n",
+                depth);
+    for (size_t i = 0; i < barlow_analysis_group_count(r->an); i++) {
+        group_view v;
+        if (!run_shows_group(r, i)) continue;
+        if (group_view_load(r, i, &v) != CLI_OK || put_group_row(c, &v, jd) != CLI_OK)
+            return CLI_ERROR;
+        shown++;
+    }
+    sbuf_puts(o, "</tbody></table></div>\n");
+    if (!shown) sbuf_puts(o, "<p class=\"note\">No group to show: no class of the analysis "
+                             "is among the classes chosen.</p>\n");
+    else if (r->classes)
+        sbuf_printf(o, "<p class=\"legend\">Only the %zu classes chosen are listed; the "
+                       "automatic evaluation above covers every class.</p>\n",
+                    r->n_classes);
+    return CLI_OK;
+}
+
+static int put_overview(report_ctx *c)
+{
+    put_overview_head(c);
+    put_glossary(c->out);
+    if (put_table1(c) != CLI_OK) return CLI_ERROR;
+    return put_groups_table(c);
+}
+
+/* ---- a group: header, selection ---------------------------------------------- */
+
+static void put_group_header(report_ctx *c, const group_view *v)
+{
+    sbuf *o = c->out;
+    bool by_label = v->g.grouping == BARLOW_GROUP_BY_LABEL;
+    sbuf_puts(o, "<nav class=\"crumbs\">");
+    sbuf_puts(o, c->single ? "<a href=\"#groups\">&#8593; All groups</a>"
+                           : "<a href=\"../index.html\">&#8592; Overview</a>");
+    sbuf_puts(o, "</nav>\n");
+    sbuf_printf(o, "<h%d id=\"%s-title\">", c->h, v->slug);
+    sbuf_html(o, v->g.class_name);
+    sbuf_printf(o, " <span class=\"muted\">%s %s class %ld</span></h%d>\n<p class=\"sub\">",
+                by_label ? "by label" : "by prediction", U_DOT, (long)v->g.class_id, c->h);
+    sbuf_puts(o, by_label ? "Images labelled <b>" : "Images the model predicts as <b>");
+    sbuf_html(o, v->g.class_name);
+    sbuf_puts(o, by_label ? "</b>; a failure is one the model gets wrong.</p>\n"
+                          : "</b>; a failure is one whose label is another class.</p>\n");
+    sbuf_printf(o, "<dl class=\"facts\"><div><dt>Images</dt><dd>%zu</dd></div>"
+                   "<div><dt>Failures</dt><dd>%zu</dd></div><div><dt>Base error rate</dt><dd>",
+                v->g.size, v->g.failures);
+    put_pct(o, v->g.base_error_rate);
+    sbuf_printf(o, "</dd></div><div><dt>Selected features</dt><dd>%zu</dd></div></dl>\n",
+                v->g.n_selected);
+}
+
+/* Says why a group that is not analysed has no trees; false when it is. */
+static bool put_status_note(report_ctx *c, const group_view *v)
+{
+    sbuf *o = c->out;
+    bool by_label = v->g.grouping == BARLOW_GROUP_BY_LABEL;
+    switch (group_kind(v)) {
+    case BARLOW_ANALYSIS_EMPTY:
+        sbuf_printf(o, "<p class=\"note\">This group is empty: no image is %s this class, "
+                       "so there is nothing to analyse.</p>\n",
+                    by_label ? "labelled as" : "predicted as");
+        return true;
+    case BARLOW_ANALYSIS_NO_FAILURES:
+        sbuf_printf(o, "<p class=\"note\"><b>No failures in this group</b>: all %zu images are "
+                       "classified correctly, so there is nothing to explain.</p>\n",
+                    v->g.size);
+        return true;
+    case BARLOW_ANALYSIS_NO_CORRECT:
+        sbuf_printf(o, "<p class=\"note\">Every image of this group (%zu) is a failure: with "
+                       "no correct image to compare with, no feature can tell failures "
+                       "apart.</p>\n",
+                    v->g.size);
+        return true;
+    case BARLOW_ANALYSIS_TOO_SMALL:
+        sbuf_printf(o, "<p class=\"note\">This group is too small to analyse (%zu images): "
+                       "no features were selected and no tree was fitted.</p>\n",
+                    v->g.size);
+        return true;
+    default: return false;
+    }
+}
+
+/* The split features of every tree of the group, ascending, no repeats
+ * (*out: free it). */
+static int rule_features(const run_result *r, size_t group, size_t **out, size_t *n_out)
+{
+    size_t cap = 0, n = 0;
+    size_t nd = barlow_analysis_depth_count(r->an);
+    for (size_t j = 0; j < nd; j++)
+        cap += barlow_tree_node_count(barlow_analysis_group_tree(r->an, group, j));
+    size_t *f = malloc((cap ? cap : 1) * sizeof *f);
+    if (!f) return oom("features");
+    for (size_t j = 0; j < nd; j++) {
+        const barlow_tree *t = barlow_analysis_group_tree(r->an, group, j);
+        for (size_t i = 0; i < barlow_tree_node_count(t); i++) {
+            barlow_tree_node x = {.version = BARLOW_TREE_NODE_VERSION};
+            if (barlow_tree_get_node(t, i, &x) == BARLOW_OK && !x.is_leaf && x.feature >= 0)
+                f[n++] = (size_t)x.feature;
+        }
+    }
+    qsort(f, n, sizeof *f, cmp_size);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || f[u - 1] != f[i]) f[u++] = f[i];
+    *out = f;
+    *n_out = u;
+    return CLI_OK;
+}
+
+static bool has_feature(const size_t *f, size_t n, size_t x)
+{
+    return bsearch(&x, f, n, sizeof *f, cmp_size) != NULL;
+}
+
+static int put_selection(report_ctx *c, const group_view *v, const size_t *used, size_t n_used)
+{
+    sbuf *o = c->out;
+    size_t k = v->g.n_selected;
+    if (!k) return CLI_OK;
+    size_t *f = malloc(k * sizeof *f);
+    double *s = malloc(k * sizeof *s);
+    int rc = CLI_OK;
+    if (!f || !s) rc = oom("selection");
+    else if (barlow_analysis_group_selection(c->r->an, v->index, f, s) != BARLOW_OK)
+        rc = lib_error("selection");
+    if (rc == CLI_OK) {
+        sbuf_printf(o, "<h%d id=\"%s-selection\">Selected features</h%d>\n<p class=\"legend\">"
+                       "The %zu features with the highest mutual information with failure in "
+                       "this group, best first, with their scores. Outlined: used by a tree."
+                       "</p>\n<ol class=\"chips\">",
+                    c->h + 1, v->slug, c->h + 1, k);
+        for (size_t i = 0; i < k; i++) {
+            sbuf_printf(o, "<li%s>", has_feature(used, n_used, f[i]) ? " class=\"used\"" : "");
+            put_feature(c, v->g.class_id, f[i]);
+            sbuf_printf(o, "<small>%.3f</small></li>", s[i]);
+        }
+        sbuf_puts(o, "</ol>\n");
+    }
+    free(f);
+    free(s);
+    return rc;
+}
+
+/* ---- a group: the tree drawing ----------------------------------------------- */
+
+/* Leaves side by side in node order (pre-order, left first: left to
+ * right), each parent centred over its children. Returns the width. */
+static double tree_layout(tree_view *t)
+{
+    double next = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->nd[i].is_leaf) t->x[i] = MARGIN + SLOT_W * next++ + SLOT_W / 2.0;
+    for (size_t i = t->n; i-- > 0;)
+        if (!t->nd[i].is_leaf)
+            t->x[i] = (t->x[t->nd[i].left] + t->x[t->nd[i].right]) / 2.0;
+    return 2.0 * MARGIN + SLOT_W * next;
+}
+
+static double node_y(const barlow_tree_node *nd) { return MARGIN + (double)nd->depth * LEVEL_H; }
+
+/* Pale yellow at the group's BER to red at the highest ER; grey at or
+ * below the BER. */
+static void put_node_fill(sbuf *o, double er, double ber, double max_er)
+{
+    if (er <= ber || max_er <= ber) {
+        sbuf_puts(o, "hsl(215,10%,82%)");
+        return;
+    }
+    double t = (er - ber) / (max_er - ber);
+    if (t > 1) t = 1;
+    sbuf_printf(o, "hsl(%.0f,%.0f%%,%.0f%%)", 48.0 * (1 - t), 92.0 - 20.0 * t, 83.0 - 24.0 * t);
+}
+
+static void put_edges(report_ctx *c, const tree_view *t)
+{
+    sbuf *o = c->out;
+    double root = t->nd[0].size ? (double)t->nd[0].size : 1.0;
+    for (size_t i = 1; i < t->n; i++) {
+        const barlow_tree_node *ch = &t->nd[i];
+        const barlow_tree_node *p = &t->nd[ch->parent];
+        double x0 = t->x[p->id], y0 = node_y(p) + BOX_H, x1 = t->x[i], y1 = node_y(ch);
+        double ym = (y0 + y1) / 2;
+        sbuf_printf(o, "<path class=\"edge\" d=\"M%.1f %.1fC%.1f %.1f %.1f %.1f %.1f %.1f\" "
+                       "stroke-width=\"%.2f\"/>\n",
+                    x0, y0, x0, ym, x1, ym, x1, y1, 1.5 + 10.0 * (double)ch->size / root);
+    }
+}
+
+/* feature_label() of the split feature, at most max characters: a long
+ * name is cut ("…") but keeps its "(feature N)". */
+static void short_label(const report_ctx *c, int32_t class_id, size_t feature, size_t max,
+                        sbuf *out)
+{
+    feature_label(c->r->names, class_id, feature, out);
+    const char *name = feature_names_get(c->r->names, class_id, feature);
+    if (!name || !out->data || text_chars(out->data) <= max) return;
+    char tail[48];
+    snprintf(tail, sizeof tail, " (feature %zu)", feature);
+    size_t t = strlen(tail);
+    sbuf_reset(out);
+    add_cut(out, name, max > t + 4 ? max - t : 4);
+    sbuf_puts(out, tail);
+}
+
+/* Above each child, in two lines, the condition that leads to it:
+ * "feature 13" / "≤ 0.0893"; the whole condition as its tooltip. */
+static void put_edge_labels(report_ctx *c, const group_view *v, const tree_view *t)
+{
+    sbuf *o = c->out;
+    sbuf lab = SBUF_INIT, full = SBUF_INIT;
+    for (size_t i = 1; i < t->n; i++) {
+        const barlow_tree_node *ch = &t->nd[i];
+        const barlow_tree_node *p = &t->nd[ch->parent];
+        const char *op = p->left == ch->id ? U_LE " " : "&gt; ";
+        double x = t->x[i], y = node_y(ch);
+        sbuf_reset(&lab);
+        sbuf_reset(&full);
+        short_label(c, v->g.class_id, (size_t)p->feature, LABEL_CHARS, &lab);
+        feature_label(c->r->names, v->g.class_id, (size_t)p->feature, &full);
+        sbuf_puts(o, "<g class=\"elabel\"><title>");
+        sbuf_html(o, full.data);
+        sbuf_printf(o, " %s", op);
+        put_threshold(o, p->threshold);
+        sbuf_printf(o, "</title><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y - 23);
+        sbuf_html(o, lab.data);
+        sbuf_printf(o, "</text><text class=\"op\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s",
+                    x, y - 8, op);
+        put_threshold(o, p->threshold);
+        sbuf_puts(o, "</text></g>\n");
+    }
+    if (sbuf_failed(&lab) || sbuf_failed(&full)) o->failed = true;
+    sbuf_free(&lab);
+    sbuf_free(&full);
+}
+
+static void put_node_text(sbuf *o, const barlow_tree_node *nd, bool best)
+{
+    sbuf_printf(o, "<text class=\"t\" x=\"9\" y=\"18\">%s %d%s</text>",
+                nd->is_leaf ? "leaf" : "node", (int)nd->id, best ? " " U_DOT " best" : "");
+    sbuf_printf(o, "<text x=\"%d\" y=\"18\" text-anchor=\"end\">%zu images</text>", BOX_W - 9,
+                nd->size);
+    sbuf_puts(o, "<text x=\"9\" y=\"36\">ER ");
+    put_pct(o, nd->error_rate);
+    sbuf_printf(o, " " U_DOT " %zu failures</text>", nd->failures);
+    sbuf_puts(o, "<text x=\"9\" y=\"54\">EC ");
+    put_pct(o, nd->error_coverage);
+    sbuf_puts(o, "</text>");
+    if (nd->is_leaf)
+        sbuf_printf(o, "<text x=\"%d\" y=\"54\" text-anchor=\"end\">IV %.3f</text>", BOX_W - 9,
+                    nd->importance);
+    double w = BOX_W - 18;
+    sbuf_printf(o, "<rect class=\"track\" x=\"9\" y=\"61\" width=\"%.1f\" height=\"7\" "
+                   "rx=\"2\"/>",
+                w);
+    sbuf_printf(o, "<rect class=\"ec\" x=\"9\" y=\"61\" width=\"%.1f\" height=\"7\" rx=\"2\"/>",
+                w * fmin(1.0, fmax(0.0, nd->error_coverage)));
+}
+
+static void put_nodes(report_ctx *c, const group_view *v, const tree_view *t)
+{
+    sbuf *o = c->out;
+    double ber = t->nd[0].error_rate, max_er = 0;
+    for (size_t i = 0; i < t->n; i++) max_er = fmax(max_er, t->nd[i].error_rate);
+    for (size_t i = 0; i < t->n; i++) {
+        const barlow_tree_node *nd = &t->nd[i];
+        bool best = (int32_t)i == t->res.best_leaf;
+        if (nd->is_leaf) sbuf_printf(o, "<a href=\"#%s-d%d-n%zu\">", v->slug, (int)t->depth, i);
+        sbuf_printf(o, "<g class=\"node%s\" transform=\"translate(%.1f %.1f)\"><title>%s %zu: "
+                       "%zu images, %zu failures, ER ",
+                    best ? " best" : "", t->x[i] - BOX_W / 2.0, node_y(nd),
+                    nd->is_leaf ? "leaf" : "node", i, nd->size, nd->failures);
+        put_pct(o, nd->error_rate);
+        sbuf_puts(o, ", EC ");
+        put_pct(o, nd->error_coverage);
+        sbuf_printf(o, "</title><rect class=\"box\" width=\"%d\" height=\"%d\" rx=\"6\" "
+                       "fill=\"",
+                    BOX_W, BOX_H);
+        put_node_fill(o, nd->error_rate, ber, max_er);
+        sbuf_puts(o, "\"/>");
+        put_node_text(o, nd, best);
+        sbuf_puts(o, nd->is_leaf ? "</g></a>\n" : "</g>\n");
+    }
+}
+
+static void put_tree_svg(report_ctx *c, const group_view *v, tree_view *t)
+{
+    sbuf *o = c->out;
+    double w = tree_layout(t);
+    int32_t levels = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->nd[i].depth > levels) levels = t->nd[i].depth;
+    double h = 2.0 * MARGIN + (double)levels * LEVEL_H + BOX_H;
+    sbuf_printf(o, "<div class=\"tree\"><svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f "
+                   "%.0f\" role=\"img\" aria-labelledby=\"%s-d%d-svgt\"><title id=\"%s-d%d-svgt\">"
+                   "Failure tree of depth %d: %zu nodes, %zu leaves</title>\n",
+                w, h, w, h, v->slug, (int)t->depth, v->slug, (int)t->depth, (int)t->depth, t->n,
+                t->n_leaves);
+    put_edges(c, t);
+    put_nodes(c, v, t);
+    put_edge_labels(c, v, t);
+    sbuf_puts(o, "</svg></div>\n<p class=\"legend\">Each box: images, error rate (ER), "
+                 "failures and error coverage (EC, also the bar). Colour from the group's base "
+                 "error rate (pale) to the highest ER of the tree (red); grey where ER " U_LE
+                 " BER. Line width: the child's share of the group. Click a leaf for its "
+                 "rule.</p>\n");
+}
+
+/* ---- a group: rules ---------------------------------------------------------- */
+
+static int put_conditions(report_ctx *c, const tree_view *t, size_t id)
+{
+    barlow_condition conds[BARLOW_TREE_MAX_DEPTH];
+    size_t n = 0;
+    if (barlow_tree_path(t->tree, id, conds, &n) != BARLOW_OK) return lib_error("rule path");
+    if (!n) return CLI_OK;
+    sbuf *o = c->out;
+    sbuf_puts(o, "<p class=\"conds\">Exact: ");
+    for (size_t k = 0; k < n; k++)
+        sbuf_printf(o, "%s<code>feature %lld %s %.9g</code>", k ? " and " : "",
+                    (long long)conds[k].feature, conds[k].op == BARLOW_OP_LE ? U_LE : "&gt;",
+                    conds[k].threshold);
+    sbuf_puts(o, "</p>\n");
+    return CLI_OK;
+}
+
+static void put_leaf_stats(sbuf *o, const barlow_tree_node *nd)
+{
+    sbuf_printf(o, "<dl class=\"stats\"><div><dt>Images</dt><dd>%zu</dd></div><div><dt>Failures"
+                   "</dt><dd>%zu</dd></div><div><dt>p-value</dt><dd>",
+                nd->size, nd->failures);
+    put_p(o, nd->p_value);
+    sbuf_puts(o, "</dd></div><div><dt>ER</dt><dd>");
+    put_pct(o, nd->error_rate);
+    sbuf_puts(o, "</dd></div><div><dt>EC</dt><dd>");
+    put_pct(o, nd->error_coverage);
+    sbuf_printf(o, "</dd></div><div><dt>IV</dt><dd>%.3f</dd></div></dl>\n", nd->importance);
+}
+
+static int put_leaf_samples(report_ctx *c, const group_view *v, const tree_view *t, size_t id)
+{
+    const run_samples *s = run_find_samples(c->r, v->index, t->j, (int32_t)id);
+    if (!s) return CLI_OK;
+    sbuf alt = SBUF_INIT;
+    sbuf_printf(&alt, "Failures of leaf %zu (depth %d) of ", id, (int)t->depth);
+    sbuf_puts(&alt, v->g.class_name);
+    sbuf_printf(&alt, ", by %s", grouping_word(v->g.grouping));
+    sbuf_puts(c->out, "<figure>");
+    int rc = sbuf_failed(&alt) ? oom("alt text") : put_image(c, s->file, alt.data);
+    sbuf_puts(c->out, "<figcaption>Failures in this leaf, drawn at random.</figcaption>"
+                      "</figure>\n");
+    sbuf_free(&alt);
+    return rc;
+}
+
+static int put_leaf_card(report_ctx *c, const group_view *v, const tree_view *t, size_t rank)
+{
+    sbuf *o = c->out;
+    size_t id = t->leaves[rank];
+    const barlow_tree_node *nd = &t->nd[id];
+    bool best = (int32_t)id == t->res.best_leaf;
+    sbuf_printf(o, "<article class=\"leaf%s\" id=\"%s-d%d-n%zu\">\n<header><span class=\"rank\">"
+                   "#%zu</span><span>leaf %zu</span>",
+                best ? " best" : "", v->slug, (int)t->depth, id, rank + 1, id);
+    if (best && t->res.valid)
+        sbuf_puts(o, "<span class=\"badge ok\">best leaf " U_DOT " valid</span>");
+    else if (best) sbuf_puts(o, "<span class=\"badge\">best leaf " U_DOT " not valid</span>");
+    sbuf_puts(o, "</header>\n<p class=\"rule\">");
+    sbuf sentence = SBUF_INIT;
+    rule_sentence(t->tree, id, c->r->names, v->g.class_id, &sentence);
+    sbuf_html(o, sentence.data);
+    if (sbuf_failed(&sentence)) o->failed = true;
+    sbuf_free(&sentence);
+    sbuf_puts(o, "</p>\n");
+    int rc = put_conditions(c, t, id);
+    put_leaf_stats(o, nd);
+    if (rc == CLI_OK) rc = put_leaf_samples(c, v, t, id);
+    sbuf_puts(o, "</article>\n");
+    return rc;
+}
+
+static void put_depth_facts(report_ctx *c, const group_view *v, const tree_view *t)
+{
+    sbuf *o = c->out;
+    sbuf_puts(o, "<p>ALER ");
+    put_pct(o, t->res.aler);
+    sbuf_printf(o, " <span class=\"muted\">(%+.1f points over the BER)</span> " U_DOT
+                   " %zu leaves",
+                100.0 * (t->res.aler - v->g.base_error_rate), t->n_leaves);
+    if (t->res.best_leaf >= 0) {
+        sbuf_printf(o, " " U_DOT " best leaf %d: ER ", (int)t->res.best_leaf);
+        put_pct(o, t->res.best_error_rate);
+        sbuf_puts(o, ", EC ");
+        put_pct(o, t->res.best_error_coverage);
+        sbuf_puts(o, t->res.valid ? ", <span class=\"ok\">" U_CHECK " valid</span>"
+                                  : ", <span class=\"muted\">not valid</span>");
+    }
+    sbuf_puts(o, "</p>\n");
+}
+
+static int put_depth(report_ctx *c, const group_view *v, size_t j)
+{
+    tree_view t;
+    int rc = tree_view_load(c->r, v->index, j, &t);
+    if (rc == CLI_OK && t.tree && t.n) {
+        sbuf *o = c->out;
+        sbuf_printf(o, "<section class=\"depth\" id=\"%s-d%d\">\n<h%d>Tree of depth %d</h%d>\n",
+                    v->slug, (int)t.depth, c->h + 1, (int)t.depth, c->h + 1);
+        put_depth_facts(c, v, &t);
+        put_tree_svg(c, v, &t);
+        sbuf_printf(o, "<h%d>Rules by importance</h%d>\n<div class=\"leaves\">\n", c->h + 2,
+                    c->h + 2);
+        for (size_t k = 0; rc == CLI_OK && k < t.n_leaves; k++) rc = put_leaf_card(c, v, &t, k);
+        sbuf_puts(o, "</div>\n</section>\n");
+    }
+    tree_view_free(&t);
+    return rc;
+}
+
+/* ---- a group: panels, names -------------------------------------------------- */
+
+/* Features on the best leaf's path at each depth, in order of first use. */
+static int best_path_features(const run_result *r, size_t group, size_t *f, size_t *n_out)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < barlow_analysis_depth_count(r->an); j++) {
+        const barlow_tree *t = barlow_analysis_group_tree(r->an, group, j);
+        barlow_analysis_result res;
+        barlow_condition conds[BARLOW_TREE_MAX_DEPTH];
+        size_t nc = 0;
+        if (!t) continue;
+        if (get_result(r, group, j, &res) != CLI_OK) return CLI_ERROR;
+        if (res.best_leaf < 0) continue;
+        if (barlow_tree_path(t, (size_t)res.best_leaf, conds, &nc) != BARLOW_OK)
+            return lib_error("rule path");
+        for (size_t k = 0; k < nc; k++) {
+            size_t x = (size_t)conds[k].feature, i = 0;
+            while (i < n && f[i] != x) i++;
+            if (i == n) f[n++] = x;
+        }
+    }
+    *n_out = n;
+    return CLI_OK;
+}
+
+static int put_panel(report_ctx *c, const group_view *v, size_t feature)
+{
+    sbuf *o = c->out;
+    const run_panel *p = run_find_panel(c->r, v->index, feature);
+    sbuf_printf(o, "<figure class=\"panel\" id=\"%s-f%zu\"><figcaption><b>", v->slug, feature);
+    put_feature(c, v->g.class_id, feature);
+    sbuf_puts(o, "</b>");
+    if (!p) {
+        sbuf_puts(o, ": no panel was made for this feature.</figcaption></figure>\n");
+        return CLI_OK;
+    }
+    sbuf_printf(o, " " U_DASH " highest value %.4g in this group (%zu images with features "
+                   "considered). The heatmaps share one colour scale, 0 to %.4g.</figcaption>",
+                (double)p->top_value, p->rows_considered, (double)p->map_max);
+    sbuf alt = SBUF_INIT;
+    sbuf_printf(&alt, "Panel of feature %zu on ", feature);
+    sbuf_puts(&alt, v->g.class_name);
+    sbuf_puts(&alt, ": most activating images, heatmaps");
+    sbuf_puts(&alt, c->r->attack_steps ? " and feature attacks" : "");
+    int rc = sbuf_failed(&alt) ? oom("alt text") : put_image(c, p->file, alt.data);
+    sbuf_puts(o, "</figure>\n");
+    sbuf_free(&alt);
+    return rc;
+}
+
+static int put_panels(report_ctx *c, const group_view *v)
+{
+    sbuf *o = c->out;
+    size_t cap = barlow_analysis_depth_count(c->r->an) * BARLOW_TREE_MAX_DEPTH, n = 0;
+    size_t *f = malloc((cap ? cap : 1) * sizeof *f);
+    if (!f) return oom("features");
+    int rc = best_path_features(c->r, v->index, f, &n);
+    sbuf_printf(o, "<section id=\"%s-features\">\n<h%d>What the best rules' features show</h%d>\n",
+                v->slug, c->h + 1, c->h + 1);
+    if (rc == CLI_OK && n == 0)
+        sbuf_puts(o, "<p>The best leaf is the whole group (the tree has no split): there is no "
+                     "feature to show.</p>\n");
+    else if (rc == CLI_OK)
+        sbuf_printf(o, "<p class=\"legend\">For each feature on a best leaf's rule: the "
+                       "group's images with the highest values of the feature (first row), "
+                       "the feature's heatmaps over them%s. Heatmaps share one colour scale per "
+                       "panel, so their brightness compares across the images of a panel.</p>\n",
+                    c->r->attack_steps ? " (second row) and feature attacks, the images changed "
+                                         "to raise the feature (third row)"
+                                       : " (second row); no feature attacks were made");
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) rc = put_panel(c, v, f[i]);
+    sbuf_puts(o, "</section>\n");
+    free(f);
+    return rc;
+}
+
+static void put_names(report_ctx *c, const group_view *v, const size_t *f, size_t n)
+{
+    sbuf *o = c->out;
+    sbuf_printf(o, "<section id=\"%s-names\">\n<h%d>Name these features</h%d>\n", v->slug,
+                c->h + 1, c->h + 1);
+    if (!n) {
+        sbuf_puts(o, "<p>The trees of this group have no split: no feature to name.</p>\n"
+                     "</section>\n");
+        return;
+    }
+    sbuf_printf(o, "<p>Write down what each feature shows (\"buckle\", \"water\"), save the "
+                   "JSON below as a file, and run again with <code>--feature-names F.json"
+                   "</code>: rules and pages then use the names. "
+                   "<a href=\"%sfeature-names-template.json\"><code>feature-names-template.json"
+                   "</code></a> lists the rule features of every group. To name a feature for "
+                   "this class only, put it under the class name: <code>{\"",
+                c->up);
+    sbuf_html(o, v->g.class_name);
+    sbuf_puts(o, "\": {\"13\": \"ankle strap\"}}</code>.</p>\n<pre>");
+    sbuf tmpl = SBUF_INIT;
+    feature_names_template(c->r->names, f, n, &tmpl);
+    sbuf_html(o, tmpl.data);
+    if (sbuf_failed(&tmpl)) o->failed = true;
+    sbuf_free(&tmpl);
+    sbuf_puts(o, "</pre>\n</section>\n");
+}
+
+/* A group's content: its page's body, or its section of the single file. */
+static int put_group(report_ctx *c, const group_view *v)
+{
+    size_t *used = NULL, n_used = 0;
+    put_group_header(c, v);
+    if (put_status_note(c, v)) return CLI_OK;
+    int rc = rule_features(c->r, v->index, &used, &n_used);
+    if (rc == CLI_OK) rc = put_selection(c, v, used, n_used);
+    for (size_t j = 0; rc == CLI_OK && j < barlow_analysis_depth_count(c->r->an); j++)
+        rc = put_depth(c, v, j);
+    if (rc == CLI_OK) rc = put_panels(c, v);
+    if (rc == CLI_OK) put_names(c, v, used, n_used);
+    free(used);
+    return rc;
+}
+
+/* ---- the two layouts --------------------------------------------------------- */
+
+static int report_single(report_ctx *c)
+{
+    sbuf page = SBUF_INIT;
+    int rc = CLI_OK;
+    c->out = &page;
+    c->up = "";
+    c->h = 2;
+    page_begin(c, "Barlow report");
+    rc = put_overview(c);
+    for (size_t i = 0; rc == CLI_OK && i < barlow_analysis_group_count(c->r->an); i++) {
+        group_view v;
+        if (!run_shows_group(c->r, i)) continue;
+        rc = group_view_load(c->r, i, &v);
+        if (rc != CLI_OK) break;
+        sbuf_printf(&page, "<section class=\"group\" id=\"%s\">\n", v.slug);
+        rc = put_group(c, &v);
+        sbuf_puts(&page, "</section>\n");
+    }
+    page_end(c, true);
+    if (rc == CLI_OK) rc = write_file(c->dir, "index.html", &page);
+    sbuf_free(&page);
+    return rc;
+}
+
+static int write_group_page(report_ctx *c, size_t i, sbuf *page)
+{
+    group_view v;
+    sbuf title = SBUF_INIT, name = SBUF_INIT;
+    int rc = group_view_load(c->r, i, &v);
+    if (rc != CLI_OK) return rc;
+    sbuf_reset(page);
+    sbuf_puts(&title, v.g.class_name);
+    sbuf_printf(&title, " by %s " U_DASH " Barlow report", grouping_word(v.g.grouping));
+    page_begin(c, title.data ? title.data : "Barlow report");
+    rc = put_group(c, &v);
+    page_end(c, false);
+    run_group_page(c->r, i, &name);
+    if (sbuf_failed(&title) || sbuf_failed(&name)) rc = oom("page");
+    if (rc == CLI_OK) rc = write_file(c->dir, name.data, page);
+    sbuf_free(&title);
+    sbuf_free(&name);
+    return rc;
+}
+
+static int report_pages(report_ctx *c)
+{
+    sbuf page = SBUF_INIT, css = SBUF_INIT;
+    int rc = CLI_OK;
+    c->out = &page;
+    put_css(&css);
+    rc = write_file(c->dir, "report.css", &css);
+    if (rc == CLI_OK) rc = make_dir(c->dir, "groups");
+    if (rc == CLI_OK) {
+        c->up = "";
+        c->h = 1;
+        page_begin(c, "Barlow report");
+        rc = put_overview(c);
+        page_end(c, true);
+    }
+    if (rc == CLI_OK) rc = write_file(c->dir, "index.html", &page);
+    c->up = "../";
+    for (size_t i = 0; rc == CLI_OK && i < barlow_analysis_group_count(c->r->an); i++)
+        if (run_shows_group(c->r, i)) rc = write_group_page(c, i, &page);
+    sbuf_free(&page);
+    sbuf_free(&css);
+    return rc;
+}
+
+int report_write(const run_result *r, const char *dir, bool single_file)
+{
+    report_ctx c = {r, dir, single_file, NULL, "", 1};
+    return single_file ? report_single(&c) : report_pages(&c);
+}

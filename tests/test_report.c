@@ -1,0 +1,663 @@
+/* The HTML report of `barlow run` (examples/barlow/report.c) and the
+ * run_result look-ups (examples/barlow/run.c), on a real analysis of a
+ * small synthetic dataset whose class and feature names are hostile HTML:
+ * both layouts (pages, single file), escaping, Table 1 against
+ * barlow_analysis_get_evaluation, one SVG box per tree node and balanced
+ * SVG markup, inlined images, no network reference, the notes of groups
+ * without failures / empty / all failures, a model without mistakes,
+ * --classes, and the error paths (a FIFO or a directory as an image, a
+ * path leaving the run directory, an unwritable directory). Compiled with
+ * the CLI's sources (report.c, run.c, featnames.c, sbuf.c, lib/utf8.c);
+ * cli_set_error is a stub that keeps the message. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "barlow/barlow.h"
+#include "cli.h"
+#include "featnames.h"
+#include "run.h"
+#include "sbuf.h"
+#include "tap.h"
+#include "tmpdir.h"
+
+/* ---- the stub of cli.c and helpers ------------------------------------------ */
+
+static char err[1024];
+
+void cli_set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, sizeof err, fmt, ap);
+    va_end(ap);
+}
+
+static const char *HOSTILE = "<img src=x onerror=alert(1)>";
+static const char *HOSTILE_ESC = "&lt;img src=x onerror=alert(1)&gt;";
+static const char *QUOTED = "a \"quoted\" & 'odd' name";
+static const char *QUOTED_ESC = "a &quot;quoted&quot; &amp; &#39;odd&#39; name";
+static const char *FNAME = "<script>alert(2)</script>";
+static const char *FNAME_ESC = "&lt;script&gt;alert(2)&lt;/script&gt;";
+
+/* Reads a whole file (NUL-terminated; free it), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    sbuf b = SBUF_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sbuf_add(&b, buf, n);
+    fclose(f);
+    if (!b.data) sbuf_puts(&b, "");
+    return b.data;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len) n++;
+    return n;
+}
+
+/* a/b (16 rotating buffers: copy what must last) */
+static const char *path2(const char *a, const char *b)
+{
+    static char buf[16][2100];
+    static int k;
+    k = (k + 1) % 16;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", a, b);
+    return buf[k];
+}
+
+/* Checks that every <svg ...>...</svg> of an HTML text is balanced XML:
+ * tags nest, attribute values are quoted without '<', text has no '<' and
+ * every '&' starts an entity. Returns NULL or what is wrong. */
+static const char *svg_check_one(const char *p, const char *end)
+{
+    char stack[64][32];
+    int top = 0;
+    while (p < end) {
+        if (*p == '&') {
+            const char *q = p + 1;
+            if (*q == '#') q++;
+            while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')) q++;
+            if (*q != ';' || q == p + 1) return "a bare '&'";
+            p = q + 1;
+            continue;
+        }
+        if (*p != '<') {
+            if (*p == '>') return "a bare '>' in text";
+            p++;
+            continue;
+        }
+        bool closing = p[1] == '/';
+        const char *s = p + (closing ? 2 : 1), *e = s;
+        while ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z')) e++;
+        size_t len = (size_t)(e - s);
+        if (len == 0 || len >= 32) return "a bad tag name";
+        /* attributes: name="value" */
+        const char *q = e;
+        while (*q && *q != '>' && !(q[0] == '/' && q[1] == '>')) {
+            if (*q == '"') {
+                const char *z = strchr(q + 1, '"');
+                if (!z) return "an unterminated attribute";
+                for (const char *y = q + 1; y < z; y++)
+                    if (*y == '<') return "'<' in an attribute";
+                q = z + 1;
+            } else if (*q == '<' || *q == '\'') {
+                return "a stray character in a tag";
+            } else {
+                q++;
+            }
+        }
+        if (!*q) return "an unterminated tag";
+        bool self = q[0] == '/';
+        if (closing) {
+            if (top == 0 || strncmp(stack[top - 1], s, len) || stack[top - 1][len])
+                return "mismatched closing tag";
+            top--;
+        } else if (!self) {
+            if (top == 64) return "too deep";
+            memcpy(stack[top], s, len);
+            stack[top++][len] = '\0';
+        }
+        p = q + (self ? 2 : 1);
+    }
+    return top ? "unclosed tags" : NULL;
+}
+
+static const char *svg_check(const char *html, size_t *n_svg)
+{
+    *n_svg = 0;
+    for (const char *p = html; (p = strstr(p, "<svg")) != NULL;) {
+        const char *e = strstr(p, "</svg>");
+        if (!e) return "no </svg>";
+        e += 6;
+        const char *why = svg_check_one(p, e);
+        if (why) return why;
+        (*n_svg)++;
+        p = e;
+    }
+    return NULL;
+}
+
+/* ---- the fixture: a dataset, its analysis, images ------------------------------ */
+
+enum { N = 130, D = 6 };
+
+/* Classes: 0 hostile (16 of 40 fail), 1 quoted (10 of 40), 2 plain (6 of
+ * 30), 3 perfect (10, none fail), 4 lost (10, all predicted as 0: its
+ * label group is all failures, its prediction group is empty). Column 2
+ * separates failures (high) from correct rows (low); the rest is noise. */
+typedef struct fixture {
+    barlow_dataset *ds;
+    barlow_matrix *X;
+    barlow_analysis *an;
+    feature_names *names;
+    size_t n_failures;
+    run_panel panels[64];
+    size_t n_panels;
+    run_samples samples[64];
+    size_t n_samples;
+    char files[128][64];
+    size_t n_files;
+} fixture;
+
+static uint64_t rng = 42;
+static double urand(void)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static void make_rows(int32_t *lab, int32_t *pred, uint8_t *fail)
+{
+    static const struct { int32_t c, n, nfail, wrong; } spec[] = {
+        {0, 40, 16, 1}, {1, 40, 10, 2}, {2, 30, 6, 0}, {3, 10, 0, 3}, {4, 10, 10, 0}};
+    size_t r = 0;
+    for (size_t s = 0; s < sizeof spec / sizeof spec[0]; s++)
+        for (int32_t i = 0; i < spec[s].n; i++, r++) {
+            lab[r] = spec[s].c;
+            fail[r] = i < spec[s].nfail;
+            pred[r] = fail[r] ? spec[s].wrong : spec[s].c;
+        }
+}
+
+static int fixture_analyze(fixture *fx)
+{
+    int32_t lab[N], pred[N];
+    uint8_t fail[N];
+    const char *names[] = {HOSTILE, QUOTED, "plain", "perfect", "lost"};
+    make_rows(lab, pred, fail);
+    if (barlow_dataset_create(N, lab, pred, names, 5, &fx->ds) != BARLOW_OK) return -1;
+    if (barlow_matrix_create(N, D, &fx->X) != BARLOW_OK) return -1;
+    float *x = barlow_matrix_data_mut(fx->X);
+    for (size_t r = 0; r < N; r++) {
+        for (size_t j = 0; j < D; j++) x[r * D + j] = (float)urand();
+        /* failures high in column 2, overlapping the correct rows; in the
+         * overlap column 4 tells them apart (deeper trees) */
+        double u = urand();
+        x[r * D + 2] = (float)(fail[r] ? 0.5 + 0.4 * u : 0.1 + 0.5 * u);
+        if (x[r * D + 2] > 0.5) x[r * D + 4] = (float)(fail[r] ? 0.6 + 0.4 * urand()
+                                                               : 0.5 * urand());
+        fx->n_failures += fail[r];
+    }
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    int32_t depths[2] = {1, 2};
+    o.k = 3;
+    o.depths = depths;
+    o.n_depths = 2;
+    o.threads = 1;
+    return barlow_analyze(fx->X, fx->ds, &o, NULL, NULL, &fx->an) == BARLOW_OK ? 0 : -1;
+}
+
+/* A w x h PNG at rel in both run directories. */
+static int write_png(const char *const dirs[2], const char *rel, size_t w, size_t h)
+{
+    barlow_image *img = NULL;
+    if (barlow_image_create(w, h, 3, &img) != BARLOW_OK) return -1;
+    uint8_t *p = barlow_image_data_mut(img);
+    for (size_t y = 0; y < h; y++) /* tiles of smooth gradients */
+        for (size_t x = 0; x < w; x++)
+            for (size_t k = 0; k < 3; k++)
+                p[(y * w + x) * 3 + k] = (uint8_t)((x % 90) * 2 + (y % 90) + 40 * k);
+    barlow_status st = barlow_image_save_png(img, path2(dirs[0], rel));
+    if (st == BARLOW_OK) st = barlow_image_save_png(img, path2(dirs[1], rel));
+    barlow_image_free(img);
+    return st == BARLOW_OK ? 0 : -1;
+}
+
+static const char *fx_file(fixture *fx, const char *fmt, size_t a, size_t b, size_t c)
+{
+    char *f = fx->files[fx->n_files++];
+    snprintf(f, sizeof fx->files[0], fmt, a, b, c);
+    return f;
+}
+
+/* A panel per feature on each best leaf's path, failure samples per best
+ * leaf, as small PNGs in panels/ and samples/ of both run directories. */
+static int fixture_images(fixture *fx, const char *const dirs[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (mkdir(path2(dirs[i], "panels"), 0777) || mkdir(path2(dirs[i], "samples"), 0777))
+            return -1;
+    for (size_t g = 0; g < barlow_analysis_group_count(fx->an); g++)
+        for (size_t j = 0; j < barlow_analysis_depth_count(fx->an); j++) {
+            barlow_analysis_result res = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+            const barlow_tree *t = barlow_analysis_group_tree(fx->an, g, j);
+            if (!t || barlow_analysis_get_result(fx->an, g, j, &res) || res.best_leaf <= 0)
+                continue;
+            barlow_condition conds[BARLOW_TREE_MAX_DEPTH];
+            size_t nc = 0;
+            barlow_tree_path(t, (size_t)res.best_leaf, conds, &nc);
+            for (size_t k = 0; k < nc; k++) {
+                size_t f = (size_t)conds[k].feature;
+                bool have = false;
+                for (size_t i = 0; i < fx->n_panels; i++)
+                    have |= fx->panels[i].group == g && fx->panels[i].feature == f;
+                if (have) continue;
+                /* one file name with a quote, to be percent-encoded */
+                const char *file = fx_file(fx, g == 0 ? "panels/g%zu-it's-f%zu.png"
+                                                      : "panels/g%zu-f%zu.png", g, f, 0);
+                if (write_png(dirs, file, 540, 270)) return -1;
+                fx->panels[fx->n_panels++] =
+                    (run_panel){g, f, file, 40, 0.91f, 2.5f};
+            }
+            const char *file = fx_file(fx, "samples/g%zu-d%zu-l%zu.png", g, j,
+                                       (size_t)res.best_leaf);
+            if (write_png(dirs, file, 360, 90)) return -1;
+            fx->samples[fx->n_samples++] = (run_samples){g, j, res.best_leaf, file};
+        }
+    return 0;
+}
+
+static int fixture_names(fixture *fx)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"2\": \"%s\", \"0\": \"zero\"}", "<script>alert(2)<\\/script>");
+    const char *path = tmp_path("names.json");
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    fputs(json, f);
+    fclose(f);
+    return feature_names_load(path, fx->ds, D, &fx->names) == CLI_OK ? 0 : -1;
+}
+
+static const run_stage stages[] = {
+    {"extract", 12.5, true}, {"analyze", 0.8, false}, {"panels", 75.0, false}};
+
+static run_result fixture_result(const fixture *fx)
+{
+    run_result r;
+    memset(&r, 0, sizeof r);
+    r.model = "models/robust \"r50\".pt";
+    r.predict = "models/<inspected>.pt";
+    r.dataset = "metadata data/m.csv, images data/img";
+    r.n_rows = N + 2;
+    r.n_extracted = N;
+    r.n_failures = fx->n_failures;
+    r.feature_dim = D;
+    r.k = 3;
+    r.delta = 0.1;
+    r.gamma = 0.2;
+    r.top = 6;
+    r.attack_steps = 200;
+    r.attack_step = 1.0;
+    r.attack_eps = 500;
+    r.an = fx->an;
+    r.ds = fx->ds;
+    r.names = fx->names;
+    r.panels = fx->panels;
+    r.n_panels = fx->n_panels;
+    r.samples = fx->samples;
+    r.n_samples = fx->n_samples;
+    r.stages = stages;
+    r.n_stages = 3;
+    return r;
+}
+
+/* ---- checks --------------------------------------------------------------------- */
+
+static size_t group_index(const barlow_analysis *an, barlow_group_by by, int32_t c)
+{
+    for (size_t i = 0; i < barlow_analysis_group_count(an); i++) {
+        barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+        barlow_analysis_get_group(an, i, &g);
+        if (g.grouping == by && g.class_id == c) return i;
+    }
+    return SIZE_MAX;
+}
+
+static void check_helpers(const fixture *fx)
+{
+    run_result r = fixture_result(fx);
+    sbuf b = SBUF_INIT;
+    size_t g0 = group_index(fx->an, BARLOW_GROUP_BY_LABEL, 0);
+    size_t p4 = group_index(fx->an, BARLOW_GROUP_BY_PREDICTION, 4);
+    run_group_page(&r, g0, &b);
+    TAP_OK(b.data && !strcmp(b.data, "groups/label-0.html"), "run_group_page: %s", b.data);
+    sbuf_reset(&b);
+    run_group_page(&r, p4, &b);
+    TAP_OK(b.data && !strcmp(b.data, "groups/prediction-4.html"), "run_group_page: %s", b.data);
+    sbuf_free(&b);
+    TAP_OK(fx->n_panels > 0 && run_find_panel(&r, fx->panels[0].group, fx->panels[0].feature) ==
+                                   &fx->panels[0],
+           "run_find_panel finds a panel");
+    TAP_OK(!run_find_panel(&r, g0, 999), "run_find_panel: NULL for another feature");
+    TAP_OK(fx->n_samples > 0 && run_find_samples(&r, fx->samples[0].group,
+                                                 fx->samples[0].depth_index,
+                                                 fx->samples[0].leaf) == &fx->samples[0],
+           "run_find_samples finds samples");
+    TAP_OK(!run_find_samples(&r, g0, 0, 12345), "run_find_samples: NULL for another leaf");
+    const int32_t cls[] = {1, 4};
+    r.classes = cls;
+    r.n_classes = 2;
+    TAP_OK(!run_shows_group(&r, g0) && run_shows_group(&r, p4) &&
+               run_shows_group(&r, group_index(fx->an, BARLOW_GROUP_BY_LABEL, 1)),
+           "run_shows_group follows --classes");
+    r.classes = NULL;
+    TAP_OK(run_shows_group(&r, g0), "run_shows_group: every group without --classes");
+}
+
+/* What holds for every file of a report. */
+static void check_file(const char *path, const char *text)
+{
+    TAP_OK(text != NULL, "%s exists", path);
+    if (!text) return;
+    TAP_OK(!strstr(text, HOSTILE) && !strstr(text, "<img src=x"),
+           "%s: the hostile class name never raw", path);
+    TAP_OK(!strstr(text, QUOTED) && !strstr(text, "\"quoted\""), "%s: the quoted name never raw",
+           path);
+    TAP_OK(!strstr(text, FNAME) && !strstr(text, "<script>alert"),
+           "%s: the hostile feature name never raw", path);
+    TAP_OK(!strstr(text, "http://") && !strstr(text, "https://") && !strstr(text, "//www"),
+           "%s: no network reference", path);
+    size_t n_svg = 0;
+    const char *why = svg_check(text, &n_svg);
+    TAP_OK(!why, "%s: %zu SVG drawings are balanced XML%s%s", path, n_svg, why ? ": " : "",
+           why ? why : "");
+}
+
+static void check_table1(const fixture *fx, const char *index, const char *what)
+{
+    size_t found = 0, total = 0;
+    for (int b = 0; b < 2; b++)
+        for (size_t j = 0; j < barlow_analysis_depth_count(fx->an); j++) {
+            barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+            if (barlow_analysis_get_evaluation(fx->an, (barlow_group_by)b, j, &e)) continue;
+            char want[200];
+            snprintf(want, sizeof want,
+                     "data-grouping=\"%s\" data-depth=\"%d\" data-valid=\"%zu\" "
+                     "data-groups=\"%zu\"><td>by %s</td><td class=\"n\">%d</td><td class=\"n\">"
+                     "%zu</td><td class=\"n\">%zu</td>",
+                     b ? "prediction" : "label", (int)e.depth, e.valid, e.groups,
+                     b ? "prediction" : "label", (int)e.depth, e.valid, e.groups);
+            total++;
+            found += strstr(index, want) != NULL;
+        }
+    TAP_OK(total == 4 && found == total, "%s: Table 1 rows match the evaluation (%zu of %zu)",
+           what, found, total);
+}
+
+/* Node boxes of the group's trees, or 0 when it has no analysed tree. */
+static size_t expected_nodes(const barlow_analysis *an, size_t g)
+{
+    barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    barlow_analysis_get_group(an, g, &gr);
+    if (gr.status != BARLOW_ANALYSIS_ANALYSED) return 0;
+    size_t n = 0;
+    for (size_t j = 0; j < barlow_analysis_depth_count(an); j++)
+        n += barlow_tree_node_count(barlow_analysis_group_tree(an, g, j));
+    return n;
+}
+
+/* The part of a single-file index.html that is group `slug`'s section. */
+static char *section_of(const char *index, const char *slug)
+{
+    char open[96];
+    snprintf(open, sizeof open, "<section class=\"group\" id=\"%s\">", slug);
+    const char *s = strstr(index, open);
+    if (!s) return NULL;
+    const char *e = strstr(s + 1, "<section class=\"group\"");
+    if (!e) e = s + strlen(s);
+    char *out = malloc((size_t)(e - s) + 1);
+    memcpy(out, s, (size_t)(e - s));
+    out[e - s] = '\0';
+    return out;
+}
+
+static void check_group_text(const fixture *fx, size_t g, const char *slug, const char *t,
+                             const char *what)
+{
+    size_t want = expected_nodes(fx->an, g);
+    barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    barlow_analysis_get_group(fx->an, g, &gr);
+    if (want) {
+        TAP_OK(count(t, "<svg") == barlow_analysis_depth_count(fx->an) &&
+                   count(t, "<g class=\"node") == want,
+               "%s %s: one SVG per depth, %zu node boxes (%zu)", what, slug, want,
+               count(t, "<g class=\"node"));
+        TAP_OK(strstr(t, "Rules by importance") && strstr(t, "Name these features") &&
+                   strstr(t, "<pre>{") && strstr(t, "feature-names-template.json"),
+               "%s %s: rules, the name template and its file", what, slug);
+    }
+    if (gr.status == BARLOW_ANALYSIS_NO_FAILURES)
+        TAP_OK(strstr(t, "No failures in this group") && !strstr(t, "<svg"),
+               "%s %s: says it has no failures", what, slug);
+    if (gr.status == BARLOW_ANALYSIS_EMPTY)
+        TAP_OK(strstr(t, "This group is empty") && !strstr(t, "<svg"), "%s %s: says it is empty",
+               what, slug);
+    if (gr.status == BARLOW_ANALYSIS_NO_CORRECT)
+        TAP_OK(strstr(t, "is a failure") && !strstr(t, "<svg"),
+               "%s %s: says every image is a failure", what, slug);
+}
+
+static void check_pages(const fixture *fx, const char *dir)
+{
+    char *index = slurp(path2(dir, "index.html"));
+    char *css = slurp(path2(dir, "report.css"));
+    check_file("pages/index.html", index);
+    TAP_OK(css && strstr(css, "prefers-color-scheme:dark"), "pages: report.css with a dark theme");
+    if (!index) goto done;
+    TAP_OK(strstr(index, "href=\"report.css\"") && !strstr(index, "<style>"),
+           "pages: index.html links report.css relatively");
+    TAP_OK(strstr(index, HOSTILE_ESC) && strstr(index, QUOTED_ESC),
+           "pages: class names shown escaped");
+    TAP_OK(strstr(index, "href=\"groups/label-0.html\"") &&
+               strstr(index, "href=\"groups/prediction-4.html\""),
+           "pages: rows link to their group pages");
+    TAP_OK(strstr(index, "models/&lt;inspected&gt;.pt") &&
+               strstr(index, "models/robust &quot;r50&quot;.pt"),
+           "pages: model paths escaped");
+    TAP_OK(!strstr(index, "makes no mistakes"), "pages: no 'no mistakes' note with failures");
+    TAP_OK(strstr(index, "<script>") && strstr(index, "table class=\"sortable"),
+           "pages: a sortable table");
+    check_table1(fx, index, "pages");
+    for (size_t g = 0; g < barlow_analysis_group_count(fx->an); g++) {
+        sbuf page = SBUF_INIT;
+        run_result r = fixture_result(fx);
+        run_group_page(&r, g, &page);
+        char *t = slurp(path2(dir, page.data));
+        check_file(page.data, t);
+        if (t) {
+            check_group_text(fx, g, page.data, t, "pages");
+            TAP_OK(strstr(t, "href=\"../report.css\"") && strstr(t, "href=\"../index.html\""),
+                   "%s: links up to the overview and the stylesheet", page.data);
+        }
+        free(t);
+        sbuf_free(&page);
+    }
+    char *g0 = slurp(path2(dir, "groups/label-0.html"));
+    TAP_OK(g0 && strstr(g0, "src=\"../panels/g0-it%27s-f2.png\"") &&
+               strstr(g0, "width=\"540\" height=\"270\" alt=\""),
+           "pages: panel linked with a percent-encoded name, its size and alt text");
+    TAP_OK(g0 && strstr(g0, "src=\"../samples/") && strstr(g0, FNAME_ESC),
+           "pages: failure samples linked; the feature name escaped");
+    free(g0);
+done:
+    free(index);
+    free(css);
+}
+
+static void check_single(const fixture *fx, const char *dir)
+{
+    char *index = slurp(path2(dir, "index.html"));
+    check_file("single/index.html", index);
+    struct stat st;
+    TAP_OK(stat(path2(dir, "report.css"), &st) != 0 && stat(path2(dir, "groups"), &st) != 0,
+           "single: no report.css, no groups/");
+    if (!index) return;
+    TAP_OK(strstr(index, "<style>") && !strstr(index, "<link"), "single: the CSS inline");
+    TAP_OK(!strstr(index, "src=\"panels/") && !strstr(index, "src=\"samples/") &&
+               count(index, "src=\"data:image/png;base64,") == fx->n_panels + fx->n_samples,
+           "single: every image inlined (%zu)", count(index, "data:image/png;base64,"));
+    TAP_OK(strstr(index, "href=\"#label-0\"") && strstr(index, "href=\"#prediction-4\""),
+           "single: rows link to their sections");
+    check_table1(fx, index, "single");
+    for (size_t g = 0; g < barlow_analysis_group_count(fx->an); g++) {
+        barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+        barlow_analysis_get_group(fx->an, g, &gr);
+        char slug[48];
+        snprintf(slug, sizeof slug, "%s-%d", gr.grouping ? "prediction" : "label",
+                 (int)gr.class_id);
+        char *t = section_of(index, slug);
+        TAP_OK(t != NULL, "single: a section for %s", slug);
+        if (t) check_group_text(fx, g, slug, t, "single");
+        free(t);
+    }
+    free(index);
+}
+
+static void check_no_mistakes(const fixture *fx, const char *dir)
+{
+    run_result r = fixture_result(fx);
+    r.n_failures = 0;
+    r.predict = NULL;
+    r.n_panels = r.n_samples = 0; /* no images in this directory */
+    r.names = NULL;                /* no --feature-names */
+    mkdir(dir, 0777);
+    int rc = report_write(&r, dir, true);
+    char *index = slurp(path2(dir, "index.html"));
+    TAP_OK(rc == CLI_OK && index && strstr(index, "makes no mistakes") &&
+               strstr(index, "predictions from the dataset"),
+           "a run without failures says the model makes no mistakes ('%s')", err);
+    TAP_OK(index && !strstr(index, FNAME_ESC) && strstr(index, "feature 2 ") &&
+               strstr(index, "<pre>{&quot;2&quot;: &quot;&quot;"),
+           "without feature names: plain labels and an empty template");
+    free(index);
+}
+
+static void check_classes(const fixture *fx, const char *dir)
+{
+    run_result r = fixture_result(fx);
+    const int32_t cls[] = {1};
+    r.classes = cls;
+    r.n_classes = 1;
+    r.n_panels = r.n_samples = 0; /* no images in this directory */
+    mkdir(dir, 0777);
+    int rc = report_write(&r, dir, false);
+    char *index = slurp(path2(dir, "index.html"));
+    struct stat st;
+    TAP_OK(rc == CLI_OK && index && strstr(index, "id=\"row-label-1\"") &&
+               !strstr(index, "id=\"row-label-0\"") &&
+               stat(path2(dir, "groups/label-1.html"), &st) == 0 &&
+               stat(path2(dir, "groups/label-0.html"), &st) != 0,
+           "--classes: only the chosen classes get rows and pages");
+    check_table1(fx, index ? index : "", "--classes");
+    free(index);
+    char *g1 = slurp(path2(dir, "groups/label-1.html"));
+    TAP_OK(g1 && strstr(g1, "no panel was made for this feature") && !strstr(g1, "<img"),
+           "a feature without a panel says so");
+    free(g1);
+}
+
+static void check_errors(fixture *fx, const char *base)
+{
+    run_result r = fixture_result(fx);
+    char d1[1024];
+    snprintf(d1, sizeof d1, "%s/err1", base);
+    mkdir(d1, 0777);
+    mkdir(path2(d1, "panels"), 0777);
+    TAP_OK(mkfifo(path2(d1, "panels/fifo.png"), 0600) == 0, "made a FIFO");
+    run_panel p = fx->panels[0];
+    p.file = "panels/fifo.png";
+    r.panels = &p;
+    r.n_panels = 1;
+    r.n_samples = 0;
+    err[0] = '\0';
+    TAP_OK(report_write(&r, d1, true) == CLI_ERROR && strstr(err, "fifo.png") &&
+               strstr(err, "not a regular file"),
+           "a FIFO as an image is refused without blocking: %s", err);
+    p.file = "panels";
+    err[0] = '\0';
+    TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "not a regular file"),
+           "a directory as an image is refused: %s", err);
+    p.file = "../escape.png";
+    err[0] = '\0';
+    TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "../escape.png"),
+           "a path leaving the run directory is refused: %s", err);
+    p.file = "panels/missing.png";
+    err[0] = '\0';
+    TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "missing.png") &&
+               strstr(err, "No such file"),
+           "a missing image names the file: %s", err);
+    FILE *f = fopen(path2(d1, "panels/text.png"), "wb");
+    if (f) {
+        fputs("this is not a PNG file at all, only text", f);
+        fclose(f);
+    }
+    p.file = "panels/text.png";
+    err[0] = '\0';
+    TAP_OK(report_write(&r, d1, true) == CLI_ERROR && strstr(err, "not a PNG"),
+           "a file that is not a PNG is refused: %s", err);
+    r = fixture_result(fx);
+    char gone[1024];
+    snprintf(gone, sizeof gone, "%s/no/such/dir", base);
+    err[0] = '\0';
+    TAP_OK(report_write(&r, gone, false) == CLI_ERROR && strstr(err, gone),
+           "an unwritable directory names the file: %s", err);
+}
+
+int main(int argc, char **argv)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    tmp_dir_create("report");
+    const char *keep = argc > 1 ? argv[1] : NULL; /* a directory to render into, kept */
+    const char *base = keep ? keep : tmpdir;
+    if (keep) mkdir(keep, 0777);
+    TAP_OK(fixture_analyze(&fx) == 0, "analysed the synthetic dataset: %s", barlow_last_error());
+    TAP_OK(fixture_names(&fx) == 0, "loaded hostile feature names: %s", err);
+    char pages[1024], single[1024];
+    snprintf(pages, sizeof pages, "%s/pages", base);
+    snprintf(single, sizeof single, "%s/single", base);
+    mkdir(pages, 0777);
+    mkdir(single, 0777);
+    const char *const dirs[2] = {pages, single};
+    TAP_OK(fixture_images(&fx, dirs) == 0, "wrote %zu panels and %zu sample images",
+           fx.n_panels, fx.n_samples);
+    check_helpers(&fx);
+    run_result r = fixture_result(&fx);
+    err[0] = '\0';
+    TAP_OK(report_write(&r, pages, false) == CLI_OK, "report_write, pages: '%s'", err);
+    TAP_OK(report_write(&r, single, true) == CLI_OK, "report_write, single file: '%s'", err);
+    check_pages(&fx, pages);
+    check_single(&fx, single);
+    check_no_mistakes(&fx, path2(base, "perfect"));
+    check_classes(&fx, path2(base, "classes"));
+    check_errors(&fx, base);
+    barlow_analysis_free(fx.an);
+    barlow_matrix_free(fx.X);
+    barlow_dataset_free(fx.ds);
+    feature_names_free(fx.names);
+    tmp_dir_remove();
+    return tap_done();
+}
