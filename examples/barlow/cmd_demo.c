@@ -76,6 +76,14 @@ int cmd_demo(int argc, char **argv)
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
     if (rc != CLI_OK || help) return rc;
     char found[4096];
+    static const char *const files[] = {"fmnist_robust.pt", "fmnist_standard.pt",
+                                        "fmnist_classes.txt"};
+    for (size_t i = 0; models && i < 3; i++)
+        if (!is_file(models, files[i])) {
+            fprintf(stderr, "barlow demo: --models %s has no %s (the shipped models are in the "
+                            "repository's models/)\n", models, files[i]);
+            return CLI_ERROR;
+        }
     if (!models && !(models = find_models(found, sizeof found))) {
         fprintf(stderr, "barlow demo: the shipped models are not in $BARLOW_MODELS or %s; give "
                         "--models DIR (the repository's models/)\n", BARLOW_MODELS_DIRS);

@@ -184,7 +184,7 @@ static void print_summary(const run_state *s)
             printf("  by %-10s depth %d: %zu of %zu classes have a valid best leaf\n",
                    b == 0 ? "label," : "prediction,", (int)e.depth, e.valid, e.groups);
         }
-    printf("Report: %s/index.html\n", s->a.out);
+    printf("Report: %s/index.html\n", s->dir.final);
 }
 
 int cmd_run(int argc, char **argv)
@@ -218,7 +218,7 @@ int cmd_run(int argc, char **argv)
     }
     if (rc == CLI_OK && run_dir_commit(&s.dir) != CLI_OK) rc = CLI_ERROR;
     if (rc == CLI_OK) print_summary(&s);
-    else rc = cli_fail("run", BARLOW_E_IO);
+    else if (rc != CLI_USAGE) rc = cli_fail("run", BARLOW_E_IO);
     run_state_free(&s);
     return rc;
 }

@@ -95,10 +95,16 @@ static void read_old_keys(run_dir *d)
 }
 
 /* DIR may be absent, an empty directory or a previous run's directory. */
-static int check_final(const char *dir, bool *exists)
+static int check_final(const char *dir, bool *exists, mode_t *mode)
 {
     struct stat sb;
     *exists = false;
+    const char *last = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    if (!strcmp(last, ".") || !strcmp(last, "..") || !*dir) {
+        cli_set_error("--out %s: give the run directory by its own name, not '.' or '..' (it "
+                      "is replaced as a whole at the end)", dir);
+        return CLI_ERROR;
+    }
     if (lstat(dir, &sb) != 0) {
         if (errno == ENOENT) return CLI_OK;
         cli_set_error("--out %s: %s", dir, strerror(errno));
@@ -113,6 +119,7 @@ static int check_final(const char *dir, bool *exists)
         return CLI_ERROR;
     }
     *exists = true;
+    *mode = sb.st_mode & 07777;
     char *keys = join(dir, keys_file);
     struct stat kb;
     int is_run = keys && lstat(keys, &kb) == 0 && S_ISREG(kb.st_mode);
@@ -138,12 +145,24 @@ static char *stage_template(const char *dir)
     return t;
 }
 
-int run_dir_open(run_dir *d, const char *dir, bool force)
+int run_dir_open(run_dir *d, const char *given, bool force)
 {
     *d = (run_dir){.keys = SBUF_INIT};
+    char *dir = strdup(given);
+    if (!dir) {
+        cli_set_error("out of memory");
+        return CLI_ERROR;
+    }
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
     bool exists;
-    if (check_final(dir, &exists) != CLI_OK) return CLI_ERROR;
-    d->final = strdup(dir);
+    mode_t mask = umask(0);
+    umask(mask);
+    mode_t mode = 0777 & ~mask; /* a new directory's usual mode; a previous run's is kept */
+    if (check_final(dir, &exists, &mode) != CLI_OK) {
+        free(dir);
+        return CLI_ERROR;
+    }
+    d->final = dir;
     d->stage = stage_template(dir);
     if (!d->final || !d->stage) {
         cli_set_error("out of memory");
@@ -157,9 +176,7 @@ int run_dir_open(run_dir *d, const char *dir, bool force)
         goto fail;
     }
     set_cleanup(d->stage);
-    mode_t mask = umask(0); /* mkdtemp made it 0700: give it a directory's usual mode */
-    umask(mask);
-    chmod(d->stage, 0777 & ~mask);
+    chmod(d->stage, mode); /* mkdtemp made it 0700 */
     if (exists && !force) read_old_keys(d);
     sbuf_puts(&d->keys, keys_magic);
     return CLI_OK;

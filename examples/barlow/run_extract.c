@@ -216,8 +216,8 @@ static int load_inputs(run_state *s)
         return CLI_ERROR;
     }
     if (!s->a.predict && !barlow_dataset_has_predictions(s->ds)) {
-        cli_set_error("%s has no prediction column: give --predict MODEL.pt", s->a.da.metadata);
-        return CLI_ERROR;
+        return cli_usage_error("run", "%s has no prediction column: give --predict MODEL.pt",
+                               s->a.da.metadata);
     }
     if (parse_classes(s) != CLI_OK) return CLI_ERROR;
     barlow_extractor_options eo = s->a.eo;
@@ -235,7 +235,8 @@ static int load_inputs(run_state *s)
 int run_extract(run_state *s, bool *reused)
 {
     *reused = false;
-    if (load_inputs(s) != CLI_OK) return CLI_ERROR;
+    int in = load_inputs(s);
+    if (in != CLI_OK) return in; /* CLI_USAGE was printed already */
     sbuf key = SBUF_INIT;
     extract_key(s, &key);
     char *npz = run_dir_path(&s->dir, "features.npz", false);

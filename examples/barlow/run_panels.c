@@ -173,8 +173,10 @@ static void panels_key(const run_state *s, sbuf *key)
         const char *nl = strchr(ex + 1, '\n');
         sbuf_add(key, ex + 9, nl ? (size_t)(nl - ex - 9) : strlen(ex + 9));
     }
-    sbuf_printf(key, "top=%zu;attack_steps=%zu;seed=%u;", s->a.top, s->a.attack_steps,
-                (unsigned)s->a.seed);
+    /* the trees (which leaves and rows the samples show) follow k and the
+     * groupings; the panels follow the rows, top, attacks and seed */
+    sbuf_printf(key, "k=%zu;groupings=%u;top=%zu;attack_steps=%zu;seed=%u;", s->a.k,
+                (unsigned)s->a.groupings, s->a.top, s->a.attack_steps, (unsigned)s->a.seed);
 }
 
 static int create_visualizer(run_state *s, barlow_visualizer **v)
