@@ -47,6 +47,45 @@ static void append_threshold(bw_sb *sb, double t)
 
 static void append_percent(bw_sb *sb, double v) { bw_sb_appendf(sb, "%.1f%%", 100.0 * v); }
 
+static void append_feature(bw_sb *sb, int64_t f, const char *const *names, size_t n_names)
+{
+    const char *name = (uint64_t)f < n_names ? names[f] : NULL;
+    if (name && *name) bw_sb_appendf(sb, "%s (feature %lld)", name, (long long)f);
+    else bw_sb_appendf(sb, "feature %lld", (long long)f);
+}
+
+/* The path's conditions joined with "and", one per feature in the order
+ * the features first appear: the tightest bounds the path sets on it
+ * ("feature 26 > 0.7043", "0.2 < feature 26 ≤ 0.7043"), so that a
+ * feature split twice reads once. */
+static void append_conditions(bw_sb *sb, const bw_tnode *nodes, const size_t *path,
+                              size_t depth, const char *const *names, size_t n_names)
+{
+    size_t parent = 0, written = 0;
+    int64_t done[BARLOW_TREE_MAX_DEPTH];
+    for (size_t k = 0; k < depth; parent = path[k++]) {
+        int64_t f = nodes[parent].feature;
+        bool seen = false;
+        for (size_t j = 0; j < written; j++) seen = seen || done[j] == f;
+        if (seen) continue;
+        double lo = -INFINITY, hi = INFINITY;
+        for (size_t j = k, q = parent; j < depth; q = path[j++]) {
+            if (nodes[q].feature != f) continue;
+            if (nodes[q].left == (int32_t)path[j]) hi = fmin(hi, nodes[q].threshold);
+            else lo = fmax(lo, nodes[q].threshold);
+        }
+        if (written) bw_sb_append(sb, " and ");
+        done[written++] = f;
+        if (isfinite(lo) && isfinite(hi)) {
+            append_threshold(sb, lo);
+            bw_sb_append(sb, " < ");
+        }
+        append_feature(sb, f, names, n_names);
+        bw_sb_append(sb, isfinite(hi) ? " \xe2\x89\xa4 " : " > ");
+        append_threshold(sb, isfinite(hi) ? hi : lo);
+    }
+}
+
 void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id,
                            const char *const *names, size_t n_names)
 {
@@ -64,19 +103,7 @@ void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id,
         append_percent(sb, nd->er);
     } else {
         bw_sb_append(sb, "When ");
-        size_t parent = 0;
-        for (size_t k = 0; k < depth; k++) {
-            size_t child = path[k];
-            const bw_tnode *p = &nodes[parent];
-            if (k > 0) bw_sb_append(sb, " and ");
-            const char *name =
-                (size_t)p->feature < n_names ? names[p->feature] : NULL;
-            if (name && *name) bw_sb_appendf(sb, "%s (feature %lld) ", name, (long long)p->feature);
-            else bw_sb_appendf(sb, "feature %lld ", (long long)p->feature);
-            bw_sb_append(sb, p->left == (int32_t)child ? "\xe2\x89\xa4 " : "> ");
-            append_threshold(sb, p->threshold);
-            parent = child;
-        }
+        append_conditions(sb, nodes, path, depth, names, n_names);
         /* compare ER with BER exactly: failures*n vs size*F */
         double lhs = (double)nd->failures * (double)s->size;
         double rhs = (double)nd->size * (double)s->failures;

@@ -145,6 +145,35 @@ static void *fit_thread(void *arg)
     return arg;
 }
 
+/* A feature split twice on one path reads once, as a range:
+ * failures at x = 4, 5, 6 of 0..9 give the leaf 3.5 < x <= 6.5. */
+static void test_range_sentence(void)
+{
+    float x[10];
+    uint8_t y[10];
+    for (int i = 0; i < 10; i++) {
+        x[i] = (float)i;
+        y[i] = i >= 4 && i <= 6;
+    }
+    barlow_matrix *m = NULL;
+    barlow_tree *t = NULL;
+    barlow_tree_options o;
+    barlow_tree_options_init(&o);
+    o.max_depth = 2;
+    barlow_matrix_wrap(x, 10, 1, 0, &m);
+    TAP_OK(barlow_tree_fit(m, y, NULL, 0, &o, &t) == BARLOW_OK, "range tree fits");
+    size_t leaves[4] = {0};
+    barlow_tree_leaves_by_importance(t, leaves);
+    barlow_buffer txt = {NULL, 0};
+    barlow_tree_rule_text(t, leaves[0], &txt);
+    TAP_OK(txt.data && !strcmp(txt.data, "When 3.5000 < feature 0 \xe2\x89\xa4 6.5000 the error rate "
+                                         "rises from 30.0% to 100.0% (3 of 3 failures, 3 images)"),
+           "a feature split twice reads as one range: '%s'", (char *)txt.data);
+    barlow_buffer_dispose(&txt);
+    barlow_tree_free(t);
+    barlow_matrix_free(m);
+}
+
 int main(void)
 {
     barlow_status st;
@@ -165,6 +194,8 @@ int main(void)
                ro.min_error_rate == 0 && ro.max_p_value == 1,
            "rule options defaults");
     barlow_rule_options_init(NULL);
+
+    test_range_sentence();
 
     /* ---- golden: syringe ---------------------------------------------------- */
     uint8_t *syf = NULL;
