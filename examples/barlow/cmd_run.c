@@ -181,8 +181,8 @@ static void print_summary(const run_state *s)
             barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
             if (barlow_analysis_get_evaluation(s->an, (barlow_group_by)b, j, &e) != BARLOW_OK)
                 continue;
-            printf("  by %-10s depth %d: %zu of %zu classes have a valid best leaf\n",
-                   b == 0 ? "label," : "prediction,", (int)e.depth, e.valid, e.groups);
+            printf("  by %-10s at depth %d: %zu of %zu classes have a valid best leaf\n",
+                   b == 0 ? "label" : "prediction", (int)e.depth, e.valid, e.groups);
         }
     printf("Report: %s/index.html\n", s->dir.final);
 }

@@ -114,8 +114,13 @@ static barlow_status make_image(run_state *s, barlow_visualizer *v, const job *j
     size_t n = group_rows(s, jb->group, jb->depth_index, jb->leaf, rows);
     char caption[256], *path = run_dir_path(&s->dir, jb->file, false);
     if (!path) return BARLOW_E_NOMEM;
-    snprintf(caption, sizeof caption, "%s: %.160s (%zu images)",
-             grouping_name(gr.grouping), gr.class_name, n);
+    if (jb->leaf >= 0)
+        snprintf(caption, sizeof caption, "%s: %.160s, depth-%d tree, leaf %d (%zu images)",
+                 grouping_name(gr.grouping), gr.class_name,
+                 (int)barlow_analysis_depth(s->an, jb->depth_index), (int)jb->leaf, n);
+    else
+        snprintf(caption, sizeof caption, "%s: %.160s (%zu images)",
+                 grouping_name(gr.grouping), gr.class_name, n);
     barlow_status st;
     if (jb->leaf >= 0) {
         barlow_image *img = NULL;
