@@ -434,6 +434,70 @@ static char *section_of(const char *index, const char *slug)
     return out;
 }
 
+/* Node boxes narrower than their text: per text row (same y) its
+ * characters at 6 px each (less than any sans-serif font's average at the
+ * drawing's 12 px), the 9 px insets and 18 px between a left and a right
+ * text. Returns how many boxes are too narrow; *n_boxes counts them all. */
+static size_t narrow_boxes(const char *t, size_t *n_boxes)
+{
+    size_t bad = 0;
+    *n_boxes = 0;
+    for (const char *p = t; (p = strstr(p, "<g class=\"node")) != NULL; p++) {
+        const char *end = strstr(p, "</g>"), *r = strstr(p, "<rect class=\"box\" width=\"");
+        if (!end || !r || r > end) return bad + 1;
+        double w = atof(r + strlen("<rect class=\"box\" width=\"")), need = 0;
+        double row_y = -1, row = 0;
+        for (const char *q = r; (q = strstr(q, "<text")) != NULL && q < end; q++) {
+            const char *y = strstr(q, " y=\""), *gt = strchr(q, '>'), *close = strstr(q, "</text>");
+            if (!y || !gt || !close) return bad + 1;
+            size_t chars = 0;
+            for (const char *c = gt + 1; c < close; c++) chars += ((unsigned char)*c & 0xC0) != 0x80;
+            double yy = atof(y + 4);
+            row = yy == row_y ? row + 18 + 6.0 * (double)chars : 18 + 6.0 * (double)chars;
+            row_y = yy;
+            if (row > need) need = row;
+        }
+        (*n_boxes)++;
+        bad += w < need;
+    }
+    return bad;
+}
+
+/* Best leaves of group g whose ER is not above the group's BER. */
+static size_t weak_best_leaves(const barlow_analysis *an, size_t g)
+{
+    barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+    barlow_analysis_get_group(an, g, &gr);
+    size_t n = 0;
+    if (gr.status != BARLOW_ANALYSIS_ANALYSED || gr.failures == 0) return 0;
+    for (size_t j = 0; j < barlow_analysis_depth_count(an); j++) {
+        barlow_analysis_result res = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+        if (!barlow_analysis_group_tree(an, g, j) || barlow_analysis_get_result(an, g, j, &res))
+            continue;
+        n += res.best_leaf >= 0 && res.best_error_rate <= gr.base_error_rate;
+    }
+    return n;
+}
+
+static void check_tree_drawing(const fixture *fx, size_t g, const char *slug, const char *t,
+                               const char *what)
+{
+    size_t n_boxes = 0, bad = narrow_boxes(t, &n_boxes);
+    TAP_OK(bad == 0 && n_boxes > 0, "%s %s: %zu node boxes are wide enough for their text (%zu "
+           "too narrow)", what, slug, n_boxes, bad);
+    TAP_OK(count(t, "<rect class=\"lbg\"") == count(t, "<g class=\"elabel\">") &&
+               count(t, "<g class=\"elabel\">") > 0,
+           "%s %s: every edge label on an opaque box (%zu)", what, slug,
+           count(t, "<rect class=\"lbg\""));
+    TAP_OK(count(t, "style=\"min-width:") == count(t, "<svg") &&
+               count(t, " viewBox=\"0 0 ") == count(t, "<svg"),
+           "%s %s: each tree scales down to the page (viewBox, a least width)", what, slug);
+    size_t weak = weak_best_leaves(fx->an, g);
+    TAP_OK(count(t, "highest IV, but its error rate is not above the group") == weak &&
+               count(t, "(highest IV, but its ER is not above the BER)") == weak,
+           "%s %s: %zu best leaves with ER <= BER say so", what, slug, weak);
+}
+
 static void check_group_text(const fixture *fx, size_t g, const char *slug, const char *t,
                              const char *what)
 {
@@ -448,6 +512,7 @@ static void check_group_text(const fixture *fx, size_t g, const char *slug, cons
         TAP_OK(strstr(t, "Rules by importance") && strstr(t, "Name these features") &&
                    strstr(t, "<pre>{") && strstr(t, "feature-names-template.json"),
                "%s %s: rules, the name template and its file", what, slug);
+        check_tree_drawing(fx, g, slug, t, what);
     }
     if (gr.status == BARLOW_ANALYSIS_NO_FAILURES)
         TAP_OK(strstr(t, "No failures in this group") && !strstr(t, "<svg"),
@@ -474,9 +539,12 @@ static void check_pages(const fixture *fx, const char *dir)
     TAP_OK(strstr(index, "href=\"groups/label-0.html\"") &&
                strstr(index, "href=\"groups/prediction-4.html\""),
            "pages: rows link to their group pages");
-    TAP_OK(strstr(index, "models/&lt;inspected&gt;.pt") &&
-               strstr(index, "models/robust &quot;r50&quot;.pt"),
-           "pages: model paths escaped");
+    TAP_OK(strstr(index, "models/<wbr>&lt;inspected&gt;.pt") &&
+               strstr(index, "models/<wbr>robust &quot;r50&quot;.pt") &&
+               strstr(index, "<dd>metadata data/<wbr>m.csv, images data/<wbr>img</dd>"),
+           "pages: paths escaped, breaking after a '/'");
+    TAP_OK(css && !strstr(css, "dd{margin:0;font-weight:600;overflow-wrap:anywhere"),
+           "pages: facts do not break inside a name");
     TAP_OK(!strstr(index, "makes no mistakes"), "pages: no 'no mistakes' note with failures");
     TAP_OK(strstr(index, "<script>") && strstr(index, "table class=\"sortable"),
            "pages: a sortable table");
@@ -491,6 +559,10 @@ static void check_pages(const fixture *fx, const char *dir)
             check_group_text(fx, g, page.data, t, "pages");
             TAP_OK(strstr(t, "href=\"../report.css\"") && strstr(t, "href=\"../index.html\""),
                    "%s: links up to the overview and the stylesheet", page.data);
+            if (expected_nodes(fx->an, g))
+                TAP_OK(strstr(t, "<a href=\"../feature-names-template.json\">") &&
+                           !strstr(t, "data:application/json"),
+                       "%s: links the template file", page.data);
         }
         free(t);
         sbuf_free(&page);
@@ -501,10 +573,45 @@ static void check_pages(const fixture *fx, const char *dir)
            "pages: panel linked with a percent-encoded name, its size and alt text");
     TAP_OK(g0 && strstr(g0, "src=\"../samples/") && strstr(g0, FNAME_ESC),
            "pages: failure samples linked; the feature name escaped");
+    TAP_OK(g0 && strstr(g0, "<a class=\"full\" href=\"../panels/g0-it%27s-f2.png\"") &&
+               strstr(g0, "<a class=\"full\" href=\"../samples/"),
+           "pages: panels and samples link to the full-size file");
     free(g0);
 done:
     free(index);
     free(css);
+}
+
+/* The template link of the single file: feature-names-template.json
+ * itself as a data: URI (the features of the panels, as run_write()
+ * writes the file), never a link to the file. */
+static void check_single_template(const fixture *fx, const char *index)
+{
+    size_t f[64], n = 0;
+    for (size_t i = 0; i < fx->n_panels; i++) {
+        size_t k = 0;
+        while (k < n && f[k] != fx->panels[i].feature) k++;
+        if (k == n) f[n++] = fx->panels[i].feature;
+    }
+    for (size_t i = 1; i < n; i++) /* ascending */
+        for (size_t k = i; k > 0 && f[k - 1] > f[k]; k--) {
+            size_t x = f[k];
+            f[k] = f[k - 1];
+            f[k - 1] = x;
+        }
+    sbuf json = SBUF_INIT, link = SBUF_INIT;
+    feature_names_template(fx->names, f, n, &json);
+    sbuf_puts(&link, "<a download=\"feature-names-template.json\" "
+                     "href=\"data:application/json;base64,");
+    sbuf_base64(&link, json.data, json.len);
+    sbuf_puts(&link, "\">");
+    size_t links = count(index, "download=\"feature-names-template.json\"");
+    TAP_OK(!strstr(index, "href=\"feature-names-template.json\"") && links > 0 &&
+               link.data && count(index, link.data) == links,
+           "single: %zu template links, each the template as a data: URI (%s)", links,
+           json.data ? json.data : "");
+    sbuf_free(&json);
+    sbuf_free(&link);
 }
 
 static void check_single(const fixture *fx, const char *dir)
@@ -522,6 +629,11 @@ static void check_single(const fixture *fx, const char *dir)
     TAP_OK(strstr(index, "href=\"#label-0\"") && strstr(index, "href=\"#prediction-4\""),
            "single: rows link to their sections");
     check_table1(fx, index, "single");
+    check_single_template(fx, index);
+    TAP_OK(!strstr(index, "<a class=\"full\"") &&
+               count(index, "<article class=\"leaf best wide\"") == fx->n_samples,
+           "single: no links to image files; the %zu cards with samples span the row",
+           fx->n_samples);
     for (size_t g = 0; g < barlow_analysis_group_count(fx->an); g++) {
         barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
         barlow_analysis_get_group(fx->an, g, &gr);
@@ -577,6 +689,67 @@ static void check_classes(const fixture *fx, const char *dir)
     TAP_OK(g1 && strstr(g1, "no panel was made for this feature") && !strstr(g1, "<img"),
            "a feature without a panel says so");
     free(g1);
+}
+
+/* A group whose best leaf (highest IV) has an error rate below the BER:
+ * 200 images labelled 0, half failures; feature 0 puts 20 images apart
+ * (16 failures: ER 80%, EC 16%, IV 0.128) from 180 (84 failures: ER 46.7%,
+ * EC 84%, IV 0.392, the best leaf). The report says the best leaf is no
+ * failure mode. */
+static void check_weak_best(const char *dir)
+{
+    enum { M = 200 };
+    int32_t lab[M], pred[M];
+    barlow_dataset *ds = NULL;
+    barlow_matrix *X = NULL;
+    barlow_analysis *an = NULL;
+    const char *names[] = {"zero", "one"};
+    for (size_t i = 0; i < M; i++) {
+        bool fail = i < 180 ? i % 15 < 7 : (i - 180) % 5 != 0;
+        lab[i] = 0;
+        pred[i] = fail ? 1 : 0;
+    }
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    int32_t depth = 1;
+    o.k = 1;
+    o.depths = &depth;
+    o.n_depths = 1;
+    o.threads = 1;
+    bool ok = barlow_dataset_create(M, lab, pred, names, 2, &ds) == BARLOW_OK &&
+              barlow_matrix_create(M, 1, &X) == BARLOW_OK;
+    for (size_t i = 0; ok && i < M; i++)
+        barlow_matrix_data_mut(X)[i] = (float)(i < 180 ? (double)i / 400 : 0.6 + (i - 180) / 100.0);
+    ok = ok && barlow_analyze(X, ds, &o, NULL, NULL, &an) == BARLOW_OK;
+    size_t g = ok ? group_index(an, BARLOW_GROUP_BY_LABEL, 0) : SIZE_MAX;
+    TAP_OK(ok && g != SIZE_MAX && weak_best_leaves(an, g) == 1,
+           "a group whose best leaf has ER <= BER: %s", barlow_last_error());
+    run_result r;
+    memset(&r, 0, sizeof r);
+    r.model = "m.pt";
+    r.dataset = "d";
+    r.n_rows = r.n_extracted = M;
+    r.n_failures = 100;
+    r.feature_dim = 1;
+    r.k = 1;
+    r.delta = 0.1;
+    r.gamma = 0.2;
+    r.an = an;
+    r.ds = ds;
+    mkdir(dir, 0777);
+    err[0] = '\0';
+    char *index = NULL, *sec = NULL;
+    if (ok && report_write(&r, dir, true) == CLI_OK) index = slurp(path2(dir, "index.html"));
+    if (index) sec = section_of(index, "label-0");
+    TAP_OK(sec && count(sec, "highest IV, but its error rate is not above the group's (BER "
+                             "50.0%)") == 1 &&
+               count(sec, "(highest IV, but its ER is not above the BER)") == 1,
+           "the best leaf with ER <= BER says it is not above the BER ('%s')", err);
+    free(sec);
+    free(index);
+    barlow_analysis_free(an);
+    barlow_matrix_free(X);
+    barlow_dataset_free(ds);
 }
 
 static void check_errors(fixture *fx, const char *base)
@@ -653,6 +826,7 @@ int main(int argc, char **argv)
     check_single(&fx, single);
     check_no_mistakes(&fx, path2(base, "perfect"));
     check_classes(&fx, path2(base, "classes"));
+    check_weak_best(path2(base, "weak"));
     check_errors(&fx, base);
     barlow_analysis_free(fx.an);
     barlow_matrix_free(fx.X);

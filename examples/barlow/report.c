@@ -7,7 +7,8 @@
  * card per leaf ranked by importance (rule sentence, statistics, failure
  * samples), the panels of the features on the best rules, and a template
  * to name those features. With single_file, index.html holds every group
- * as a section and every image as a data: URI.
+ * as a section and every image (and the feature-name template, to save) as
+ * a data: URI.
  *
  * Offline by construction: the pages refer only to files of the run
  * directory (report.css, groups/, panels/, samples/) or hold everything
@@ -48,13 +49,17 @@
 enum {
     IMAGE_MAX_BYTES = 256 << 20, /* largest PNG inlined */
     /* the tree drawing, in SVG user units (px) */
-    BOX_W = 176,
-    BOX_H = 76,
-    SLOT_W = 200, /* horizontal room of one leaf */
-    LEVEL_H = 124,
+    BOX_PAD = 9,      /* text inset of a node box */
+    BOX_GAP = 24,     /* between two leaves' boxes */
+    LABEL_ROOM = 48,  /* between a box and its children's: the edge labels */
     MARGIN = 14,
-    LABEL_CHARS = 30 /* longest edge label, in characters */
+    TREE_FIT = 1100,  /* widest drawing shown unscaled in the page's width */
+    LABEL_CHARS = 30  /* longest edge label, in characters */
 };
+
+#define NODE_FONT 12.0   /* px, as .tree text in the CSS */
+#define LABEL_FONT 11.5  /* px, as .tree .elabel text */
+#define MIN_SCALE 0.84   /* a scaled-down tree keeps its text at about 10 px */
 
 /* The stylesheet, in parts (each a string of portable length). */
 static const char *const report_css[] = {
@@ -91,7 +96,7 @@ static const char *const report_css[] = {
     "padding:7px 12px}\n"
     "dl.facts dt{font-size:.74rem;text-transform:uppercase;letter-spacing:.04em;"
     "color:var(--muted)}\n"
-    "dl.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}\n"
+    "dl.facts dd{margin:0;font-weight:600;overflow-wrap:break-word}\n"
     "dl.facts dd .muted{font-weight:400}\n"
     ".note{background:var(--note-bg);border-left:4px solid var(--note-line);padding:10px 14px;"
     "border-radius:4px;margin:14px 0}\n"
@@ -123,13 +128,14 @@ static const char *const report_css[] = {
     "ol.chips small{color:var(--muted);margin-left:4px;font-variant-numeric:tabular-nums}\n",
     ".tree{overflow-x:auto;background:var(--card);border:1px solid var(--line);"
     "border-radius:8px;padding:8px}\n"
-    ".tree svg{display:block;margin:0 auto;max-width:none;height:auto}\n"
+    ".tree svg{display:block;margin:0 auto;max-width:100%;height:auto}\n"
     ".tree text{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif;"
     "font-size:12px}\n"
     ".tree .edge{fill:none;stroke:var(--edge);stroke-linecap:round}\n"
     ".tree .elabel text{fill:var(--fg);font-size:11.5px;paint-order:stroke;stroke:var(--card);"
     "stroke-width:5px;stroke-linejoin:round}\n"
     ".tree .elabel .op{font-weight:700}\n"
+    ".tree .elabel .lbg{fill:var(--card);stroke:var(--line);stroke-width:1}\n"
     ".tree .box{stroke:rgba(0,0,0,.35);stroke-width:1}\n"
     ".tree .node.best .box{stroke:var(--accent);stroke-width:3}\n"
     ".tree .node text{fill:#17191c}\n"
@@ -142,6 +148,10 @@ static const char *const report_css[] = {
     "padding:10px 14px;min-width:0}\n"
     ".leaf.best{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}\n"
     ".leaf:target{outline:3px solid var(--accent);outline-offset:2px}\n"
+    ".leaf.wide{grid-column:1/-1;display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}\n"
+    ".leaf.wide>.text{flex:1 1 300px;min-width:0}\n"
+    ".leaf.wide>figure{flex:0 1 auto;min-width:0}\n"
+    ".caveat{font-size:.8rem;color:var(--muted);font-style:italic}\n"
     ".leaf header{display:flex;gap:8px;align-items:baseline;flex-wrap:wrap;font-size:.84rem;"
     "color:var(--muted)}\n"
     ".leaf header .rank{font-weight:700;color:var(--fg)}\n"
@@ -153,6 +163,7 @@ static const char *const report_css[] = {
     "letter-spacing:.04em}\n"
     "dl.stats dd{margin:0 0 4px;font-variant-numeric:tabular-nums;font-weight:600}\n"
     "figure{margin:10px 0}\n"
+    "a.full{display:inline-block;max-width:100%;vertical-align:top}\n"
     "figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);"
     "border-radius:4px;image-rendering:auto}\n"
     "figcaption{font-size:.86rem;color:var(--muted);margin:4px 0}\n"
@@ -220,6 +231,10 @@ typedef struct tree_view {
     size_t *leaves; /* by importance */
     size_t n_leaves;
     double *x;      /* centre of each node's box in the drawing */
+    /* the drawing's geometry (tree_geometry) */
+    bool tall;      /* one figure per row: narrow boxes for many leaves */
+    size_t rows;    /* text rows of every box */
+    double box_w, box_h, row_h, slot_w, level_h;
 } tree_view;
 
 /* ---- small formatting helpers ------------------------------------------------ */
@@ -295,6 +310,7 @@ static void add_cut(sbuf *out, const char *s, size_t max_chars)
     for (; s[i]; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80 && chars++ == max_chars - 1) break;
     }
+    while (i > 0 && s[i - 1] == ' ') i--; /* "long sleeves…", not "long sleeves …" */
     sbuf_add(out, s, i);
     sbuf_puts(out, U_ELLIPSIS);
 }
@@ -307,6 +323,27 @@ static void put_feature(const report_ctx *c, int32_t class_id, size_t feature)
     sbuf_html(c->out, tmp.data);
     if (sbuf_failed(&tmp)) c->out->failed = true;
     sbuf_free(&tmp);
+}
+
+/* A path as HTML text that may break after each '/' (<wbr>), not inside
+ * a name. */
+static void put_path(sbuf *o, const char *path)
+{
+    sbuf part = SBUF_INIT;
+    for (const char *s = path; *s;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) + 1 : strlen(s);
+        sbuf_reset(&part);
+        sbuf_add(&part, s, n);
+        if (sbuf_failed(&part)) {
+            o->failed = true;
+            break;
+        }
+        sbuf_html(o, part.data);
+        if (e && e[1]) sbuf_puts(o, "<wbr>");
+        s += n;
+    }
+    sbuf_free(&part);
 }
 
 /* A "relative/path" of the run's files that stays inside the directory. */
@@ -454,6 +491,11 @@ static int put_image(report_ctx *c, const char *rel, const char *alt)
     }
     if (png_read(c->dir, rel, c->single, &png) != CLI_OK) return CLI_ERROR;
     sbuf *o = c->out;
+    if (!c->single) {
+        sbuf_printf(o, "<a class=\"full\" href=\"%s", c->up);
+        put_url(o, rel);
+        sbuf_puts(o, "\" title=\"Open the image at full size\">");
+    }
     sbuf_puts(o, "<img src=\"");
     if (c->single) {
         sbuf_puts(o, "data:image/png;base64,");
@@ -465,7 +507,7 @@ static int put_image(report_ctx *c, const char *rel, const char *alt)
     sbuf_printf(o, "\" width=\"%lu\" height=\"%lu\" alt=\"", (unsigned long)png.w,
                 (unsigned long)png.h);
     sbuf_html(o, alt);
-    sbuf_puts(o, "\" loading=\"lazy\">");
+    sbuf_puts(o, c->single ? "\" loading=\"lazy\">" : "\" loading=\"lazy\"></a>");
     free(png.data);
     return CLI_OK;
 }
@@ -581,10 +623,11 @@ static int tree_view_load(const run_result *r, size_t group, size_t j, tree_view
 static void fact_open(sbuf *o, const char *name) { sbuf_printf(o, "<div><dt>%s</dt><dd>", name); }
 static void fact_close(sbuf *o) { sbuf_puts(o, "</dd></div>\n"); }
 
+/* A fact whose text holds paths: it breaks after a '/'. */
 static void fact_text(sbuf *o, const char *name, const char *text)
 {
     fact_open(o, name);
-    sbuf_html(o, text);
+    put_path(o, text);
     fact_close(o);
 }
 
@@ -659,13 +702,13 @@ static void put_overview_head(report_ctx *c)
     sbuf_puts(o, "<h1>Why the model fails: Barlow report</h1>\n<p class=\"sub\">Failures of ");
     if (r->predict) {
         sbuf_puts(o, "<b>");
-        sbuf_html(o, r->predict);
+        put_path(o, r->predict);
         sbuf_puts(o, "</b>");
     } else {
         sbuf_puts(o, "the predictions given with the dataset");
     }
     sbuf_puts(o, ", explained with the features of the robust model <b>");
-    sbuf_html(o, r->model);
+    put_path(o, r->model);
     sbuf_puts(o, "</b>.</p>\n<dl class=\"facts\">\n");
     fact_text(o, "Robust model", r->model);
     if (r->predict) fact_text(o, "Inspected model", r->predict);
@@ -1004,20 +1047,111 @@ static int put_selection(report_ctx *c, const group_view *v, const size_t *used,
 
 /* ---- a group: the tree drawing ----------------------------------------------- */
 
+/* Estimated width in px of one line of text in a sans-serif font (the
+ * metrics of DejaVu Sans, wider than most; a little too wide is harmless,
+ * the boxes only get some air). */
+static double text_px(const char *s, double px, bool bold)
+{
+    double em = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch & 0xC0) == 0x80) continue; /* inside a UTF-8 sequence */
+        if (ch == 0xC2) em += 0.34;                       /* · */
+        else if (ch >= 0x80) em += 0.84;                  /* ≤, …, letters */
+        else if (strchr(" .,:;'!|()ijlrtf", ch)) em += 0.36;
+        else if (ch == '%' || ch == 'm' || ch == 'w' || ch == 'M' || ch == 'W') em += 0.98;
+        else if (ch >= 'A' && ch <= 'Z') em += 0.72;
+        else em += 0.64;                                  /* digits, most letters */
+    }
+    return em * px * (bold ? 1.1 : 1.0);
+}
+
+/* One text row of a node box: a left text (bold in the first row) and
+ * an optional right-aligned one. */
+typedef struct box_row {
+    char left[72];
+    char right[32];
+} box_row;
+
+enum { ROWS_MAX = 6 };
+
+/* The rows of a node's box: three with two figures each, or (tall) one
+ * figure per row. Returns their number. */
+static size_t node_rows(const barlow_tree_node *nd, bool best, bool tall, box_row *rw)
+{
+    char it[ROWS_MAX][32];
+    snprintf(it[0], sizeof it[0], "%s %d%s", nd->is_leaf ? "leaf" : "node", (int)nd->id,
+             best ? " " U_DOT " best" : "");
+    snprintf(it[1], sizeof it[1], "%zu images", nd->size);
+    snprintf(it[2], sizeof it[2], "%zu failures", nd->failures);
+    snprintf(it[3], sizeof it[3], "ER %.1f%%", 100.0 * nd->error_rate);
+    snprintf(it[4], sizeof it[4], "EC %.1f%%", 100.0 * nd->error_coverage);
+    it[5][0] = '\0';
+    if (nd->is_leaf) snprintf(it[5], sizeof it[5], "IV %.3f", nd->importance);
+    memset(rw, 0, ROWS_MAX * sizeof *rw);
+    if (tall) {
+        for (size_t k = 0; k < ROWS_MAX; k++) memcpy(rw[k].left, it[k], sizeof it[k]);
+        return it[5][0] ? 6 : 5;
+    }
+    snprintf(rw[0].left, sizeof rw[0].left, "%s", it[0]);
+    snprintf(rw[0].right, sizeof rw[0].right, "%s", it[1]);
+    snprintf(rw[1].left, sizeof rw[1].left, "%s " U_DOT " %s", it[3], it[2]);
+    snprintf(rw[2].left, sizeof rw[2].left, "%s", it[4]);
+    snprintf(rw[2].right, sizeof rw[2].right, "%s", it[5]);
+    return 3;
+}
+
+/* The widest row of the tree's boxes, padding included. */
+static double boxes_width(const tree_view *t, bool tall)
+{
+    box_row rw[ROWS_MAX];
+    double w = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t n = node_rows(&t->nd[i], (int32_t)i == t->res.best_leaf, tall, rw);
+        for (size_t k = 0; k < n; k++) {
+            double x = text_px(rw[k].left, NODE_FONT, k == 0);
+            if (rw[k].right[0]) x += 2 * BOX_PAD + text_px(rw[k].right, NODE_FONT, false);
+            w = fmax(w, x);
+        }
+    }
+    return ceil(w) + 2 * BOX_PAD;
+}
+
+/* Boxes as wide as their text; tall ones when the leaves side by side
+ * would not fit the page's width. */
+static void tree_geometry(tree_view *t)
+{
+    t->tall = false;
+    t->box_w = fmax(150, boxes_width(t, false));
+    if (t->n_leaves > 2 && 2.0 * MARGIN + (double)t->n_leaves * (t->box_w + BOX_GAP) > TREE_FIT) {
+        t->tall = true;
+        t->box_w = fmax(96, boxes_width(t, true));
+    }
+    t->rows = t->tall ? ROWS_MAX : 3;
+    t->row_h = t->tall ? 17 : 18;
+    t->box_h = 18 + (double)(t->rows - 1) * t->row_h + 22;
+    t->slot_w = t->box_w + BOX_GAP;
+    t->level_h = t->box_h + LABEL_ROOM;
+}
+
 /* Leaves side by side in node order (pre-order, left first: left to
  * right), each parent centred over its children. Returns the width. */
 static double tree_layout(tree_view *t)
 {
     double next = 0;
+    tree_geometry(t);
     for (size_t i = 0; i < t->n; i++)
-        if (t->nd[i].is_leaf) t->x[i] = MARGIN + SLOT_W * next++ + SLOT_W / 2.0;
+        if (t->nd[i].is_leaf) t->x[i] = MARGIN + t->slot_w * next++ + t->slot_w / 2.0;
     for (size_t i = t->n; i-- > 0;)
         if (!t->nd[i].is_leaf)
             t->x[i] = (t->x[t->nd[i].left] + t->x[t->nd[i].right]) / 2.0;
-    return 2.0 * MARGIN + SLOT_W * next;
+    return 2.0 * MARGIN + t->slot_w * next;
 }
 
-static double node_y(const barlow_tree_node *nd) { return MARGIN + (double)nd->depth * LEVEL_H; }
+static double node_y(const tree_view *t, const barlow_tree_node *nd)
+{
+    return MARGIN + (double)nd->depth * t->level_h;
+}
 
 /* Pale yellow at the group's BER to red at the highest ER; grey at or
  * below the BER. */
@@ -1039,7 +1173,7 @@ static void put_edges(report_ctx *c, const tree_view *t)
     for (size_t i = 1; i < t->n; i++) {
         const barlow_tree_node *ch = &t->nd[i];
         const barlow_tree_node *p = &t->nd[ch->parent];
-        double x0 = t->x[p->id], y0 = node_y(p) + BOX_H, x1 = t->x[i], y1 = node_y(ch);
+        double x0 = t->x[p->id], y0 = node_y(t, p) + t->box_h, x1 = t->x[i], y1 = node_y(t, ch);
         double ym = (y0 + y1) / 2;
         sbuf_printf(o, "<path class=\"edge\" d=\"M%.1f %.1fC%.1f %.1f %.1f %.1f %.1f %.1f\" "
                        "stroke-width=\"%.2f\"/>\n",
@@ -1063,58 +1197,88 @@ static void short_label(const report_ctx *c, int32_t class_id, size_t feature, s
     sbuf_puts(out, tail);
 }
 
+/* One edge label: on a box of the drawing's background (the edge passes
+ * behind it), centred over the child, the feature over the condition. */
+static void put_edge_label(sbuf *o, const char *feature, const char *cond, double x, double y)
+{
+    double w = fmax(text_px(feature, LABEL_FONT, false), text_px(cond, LABEL_FONT, true)) + 10;
+    sbuf_printf(o, "<rect class=\"lbg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"33\" "
+                   "rx=\"4\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+                x - w / 2, y - 37, w, x, y - 23);
+    sbuf_html(o, feature);
+    sbuf_printf(o, "</text><text class=\"op\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
+                y - 9);
+    sbuf_html(o, cond);
+    sbuf_puts(o, "</text>");
+}
+
+static size_t leaves_under(const tree_view *t, size_t id)
+{
+    const barlow_tree_node *nd = &t->nd[id];
+    if (nd->is_leaf) return 1;
+    return leaves_under(t, (size_t)nd->left) + leaves_under(t, (size_t)nd->right);
+}
+
+/* Characters of the label over node id: as many as the width of its
+ * leaves' slots holds (the labels beside it are over other leaves). */
+static size_t label_room(const tree_view *t, size_t id)
+{
+    double px = (double)leaves_under(t, id) * t->slot_w - 14;
+    size_t n = (size_t)(px / (0.64 * LABEL_FONT));
+    return n < 14 ? 14 : n > LABEL_CHARS ? LABEL_CHARS : n;
+}
+
 /* Above each child, in two lines, the condition that leads to it:
  * "feature 13" / "≤ 0.0893"; the whole condition as its tooltip. */
 static void put_edge_labels(report_ctx *c, const group_view *v, const tree_view *t)
 {
     sbuf *o = c->out;
-    sbuf lab = SBUF_INIT, full = SBUF_INIT;
+    sbuf lab = SBUF_INIT, full = SBUF_INIT, cond = SBUF_INIT;
     for (size_t i = 1; i < t->n; i++) {
         const barlow_tree_node *ch = &t->nd[i];
         const barlow_tree_node *p = &t->nd[ch->parent];
-        const char *op = p->left == ch->id ? U_LE " " : "&gt; ";
-        double x = t->x[i], y = node_y(ch);
         sbuf_reset(&lab);
         sbuf_reset(&full);
-        short_label(c, v->g.class_id, (size_t)p->feature, LABEL_CHARS, &lab);
+        sbuf_reset(&cond);
+        sbuf_puts(&cond, p->left == ch->id ? U_LE " " : "> ");
+        put_threshold(&cond, p->threshold);
+        short_label(c, v->g.class_id, (size_t)p->feature, label_room(t, i), &lab);
         feature_label(c->r->names, v->g.class_id, (size_t)p->feature, &full);
         sbuf_puts(o, "<g class=\"elabel\"><title>");
         sbuf_html(o, full.data);
-        sbuf_printf(o, " %s", op);
-        put_threshold(o, p->threshold);
-        sbuf_printf(o, "</title><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y - 23);
-        sbuf_html(o, lab.data);
-        sbuf_printf(o, "</text><text class=\"op\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s",
-                    x, y - 8, op);
-        put_threshold(o, p->threshold);
-        sbuf_puts(o, "</text></g>\n");
+        sbuf_puts(o, " ");
+        sbuf_html(o, cond.data);
+        sbuf_puts(o, "</title>");
+        if (lab.data && cond.data) put_edge_label(o, lab.data, cond.data, t->x[i], node_y(t, ch));
+        sbuf_puts(o, "</g>\n");
     }
-    if (sbuf_failed(&lab) || sbuf_failed(&full)) o->failed = true;
+    if (sbuf_failed(&lab) || sbuf_failed(&full) || sbuf_failed(&cond)) o->failed = true;
     sbuf_free(&lab);
     sbuf_free(&full);
+    sbuf_free(&cond);
 }
 
-static void put_node_text(sbuf *o, const barlow_tree_node *nd, bool best)
+static void put_node_text(sbuf *o, const tree_view *t, const barlow_tree_node *nd, bool best)
 {
-    sbuf_printf(o, "<text class=\"t\" x=\"9\" y=\"18\">%s %d%s</text>",
-                nd->is_leaf ? "leaf" : "node", (int)nd->id, best ? " " U_DOT " best" : "");
-    sbuf_printf(o, "<text x=\"%d\" y=\"18\" text-anchor=\"end\">%zu images</text>", BOX_W - 9,
-                nd->size);
-    sbuf_puts(o, "<text x=\"9\" y=\"36\">ER ");
-    put_pct(o, nd->error_rate);
-    sbuf_printf(o, " " U_DOT " %zu failures</text>", nd->failures);
-    sbuf_puts(o, "<text x=\"9\" y=\"54\">EC ");
-    put_pct(o, nd->error_coverage);
-    sbuf_puts(o, "</text>");
-    if (nd->is_leaf)
-        sbuf_printf(o, "<text x=\"%d\" y=\"54\" text-anchor=\"end\">IV %.3f</text>", BOX_W - 9,
-                    nd->importance);
-    double w = BOX_W - 18;
-    sbuf_printf(o, "<rect class=\"track\" x=\"9\" y=\"61\" width=\"%.1f\" height=\"7\" "
+    box_row rw[ROWS_MAX];
+    size_t n = node_rows(nd, best, t->tall, rw);
+    for (size_t k = 0; k < n; k++) {
+        double y = 18 + (double)k * t->row_h;
+        sbuf_printf(o, "<text%s x=\"%d\" y=\"%.0f\">", k ? "" : " class=\"t\"", BOX_PAD, y);
+        sbuf_html(o, rw[k].left);
+        sbuf_puts(o, "</text>");
+        if (!rw[k].right[0]) continue;
+        sbuf_printf(o, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", t->box_w - BOX_PAD, y);
+        sbuf_html(o, rw[k].right);
+        sbuf_puts(o, "</text>");
+    }
+    double w = t->box_w - 2 * BOX_PAD, y = t->box_h - 15;
+    sbuf_printf(o, "<rect class=\"track\" x=\"%d\" y=\"%.0f\" width=\"%.1f\" height=\"7\" "
                    "rx=\"2\"/>",
-                w);
-    sbuf_printf(o, "<rect class=\"ec\" x=\"9\" y=\"61\" width=\"%.1f\" height=\"7\" rx=\"2\"/>",
-                w * fmin(1.0, fmax(0.0, nd->error_coverage)));
+                BOX_PAD, y, w);
+    sbuf_printf(o, "<rect class=\"ec\" x=\"%d\" y=\"%.0f\" width=\"%.1f\" height=\"7\" "
+                   "rx=\"2\"/>",
+                BOX_PAD, y, w * fmin(1.0, fmax(0.0, nd->error_coverage)));
 }
 
 static void put_nodes(report_ctx *c, const group_view *v, const tree_view *t)
@@ -1128,21 +1292,23 @@ static void put_nodes(report_ctx *c, const group_view *v, const tree_view *t)
         if (nd->is_leaf) sbuf_printf(o, "<a href=\"#%s-d%d-n%zu\">", v->slug, (int)t->depth, i);
         sbuf_printf(o, "<g class=\"node%s\" transform=\"translate(%.1f %.1f)\"><title>%s %zu: "
                        "%zu images, %zu failures, ER ",
-                    best ? " best" : "", t->x[i] - BOX_W / 2.0, node_y(nd),
+                    best ? " best" : "", t->x[i] - t->box_w / 2.0, node_y(t, nd),
                     nd->is_leaf ? "leaf" : "node", i, nd->size, nd->failures);
         put_pct(o, nd->error_rate);
         sbuf_puts(o, ", EC ");
         put_pct(o, nd->error_coverage);
-        sbuf_printf(o, "</title><rect class=\"box\" width=\"%d\" height=\"%d\" rx=\"6\" "
+        sbuf_printf(o, "</title><rect class=\"box\" width=\"%.0f\" height=\"%.0f\" rx=\"6\" "
                        "fill=\"",
-                    BOX_W, BOX_H);
+                    t->box_w, t->box_h);
         put_node_fill(o, nd->error_rate, ber, max_er);
         sbuf_puts(o, "\"/>");
-        put_node_text(o, nd, best);
+        put_node_text(o, t, nd, best);
         sbuf_puts(o, nd->is_leaf ? "</g></a>\n" : "</g>\n");
     }
 }
 
+/* The tree as an SVG at its natural size, scaled down to the page's width
+ * when wider (CSS max-width), but not below MIN_SCALE (the box scrolls). */
 static void put_tree_svg(report_ctx *c, const group_view *v, tree_view *t)
 {
     sbuf *o = c->out;
@@ -1150,12 +1316,13 @@ static void put_tree_svg(report_ctx *c, const group_view *v, tree_view *t)
     int32_t levels = 0;
     for (size_t i = 0; i < t->n; i++)
         if (t->nd[i].depth > levels) levels = t->nd[i].depth;
-    double h = 2.0 * MARGIN + (double)levels * LEVEL_H + BOX_H;
+    double h = 2.0 * MARGIN + (double)levels * t->level_h + t->box_h;
     sbuf_printf(o, "<div class=\"tree\"><svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f "
-                   "%.0f\" role=\"img\" aria-labelledby=\"%s-d%d-svgt\"><title id=\"%s-d%d-svgt\">"
-                   "Failure tree of depth %d: %zu nodes, %zu leaves</title>\n",
-                w, h, w, h, v->slug, (int)t->depth, v->slug, (int)t->depth, (int)t->depth, t->n,
-                t->n_leaves);
+                   "%.0f\" style=\"min-width:%.0fpx\" role=\"img\" aria-labelledby=\"%s-d%d-svgt\">"
+                   "<title id=\"%s-d%d-svgt\">Failure tree of depth %d: %zu nodes, %zu leaves"
+                   "</title>\n",
+                w, h, w, h, floor(w * MIN_SCALE), v->slug, (int)t->depth, v->slug, (int)t->depth,
+                (int)t->depth, t->n, t->n_leaves);
     put_edges(c, t);
     put_nodes(c, v, t);
     put_edge_labels(c, v, t);
@@ -1197,20 +1364,35 @@ static void put_leaf_stats(sbuf *o, const barlow_tree_node *nd)
     sbuf_printf(o, "</dd></div><div><dt>IV</dt><dd>%.3f</dd></div></dl>\n", nd->importance);
 }
 
-static int put_leaf_samples(report_ctx *c, const group_view *v, const tree_view *t, size_t id)
+/* The failure samples of a leaf: a strip as wide as the page allows (the
+ * card spans the row), linked to the file at full size. */
+static int put_leaf_samples(report_ctx *c, const group_view *v, const tree_view *t, size_t id,
+                            const run_samples *s)
 {
-    const run_samples *s = run_find_samples(c->r, v->index, t->j, (int32_t)id);
-    if (!s) return CLI_OK;
     sbuf alt = SBUF_INIT;
     sbuf_printf(&alt, "Failures of leaf %zu (depth %d) of ", id, (int)t->depth);
     sbuf_puts(&alt, v->g.class_name);
     sbuf_printf(&alt, ", by %s", grouping_word(v->g.grouping));
-    sbuf_puts(c->out, "<figure>");
+    sbuf_puts(c->out, "<figure class=\"samples\">");
     int rc = sbuf_failed(&alt) ? oom("alt text") : put_image(c, s->file, alt.data);
     sbuf_puts(c->out, "<figcaption>Failures in this leaf, drawn at random.</figcaption>"
                       "</figure>\n");
     sbuf_free(&alt);
     return rc;
+}
+
+/* The badge of the best leaf; where its ER is not above the BER, a word
+ * that it is no failure mode for all its IV. */
+static void put_best_badge(sbuf *o, const group_view *v, const tree_view *t,
+                           const barlow_tree_node *nd)
+{
+    if (t->res.valid) sbuf_puts(o, "<span class=\"badge ok\">best leaf " U_DOT " valid</span>");
+    else sbuf_puts(o, "<span class=\"badge\">best leaf " U_DOT " not valid</span>");
+    if (nd->error_rate > v->g.base_error_rate) return;
+    sbuf_puts(o, "<span class=\"caveat\">highest IV, but its error rate is not above the "
+                 "group's (BER ");
+    put_pct(o, v->g.base_error_rate);
+    sbuf_puts(o, ")</span>");
 }
 
 static int put_leaf_card(report_ctx *c, const group_view *v, const tree_view *t, size_t rank)
@@ -1219,12 +1401,11 @@ static int put_leaf_card(report_ctx *c, const group_view *v, const tree_view *t,
     size_t id = t->leaves[rank];
     const barlow_tree_node *nd = &t->nd[id];
     bool best = (int32_t)id == t->res.best_leaf;
-    sbuf_printf(o, "<article class=\"leaf%s\" id=\"%s-d%d-n%zu\">\n<header><span class=\"rank\">"
-                   "#%zu</span><span>leaf %zu</span>",
-                best ? " best" : "", v->slug, (int)t->depth, id, rank + 1, id);
-    if (best && t->res.valid)
-        sbuf_puts(o, "<span class=\"badge ok\">best leaf " U_DOT " valid</span>");
-    else if (best) sbuf_puts(o, "<span class=\"badge\">best leaf " U_DOT " not valid</span>");
+    const run_samples *s = run_find_samples(c->r, v->index, t->j, (int32_t)id);
+    sbuf_printf(o, "<article class=\"leaf%s%s\" id=\"%s-d%d-n%zu\">\n<div class=\"text\">"
+                   "<header><span class=\"rank\">#%zu</span><span>leaf %zu</span>",
+                best ? " best" : "", s ? " wide" : "", v->slug, (int)t->depth, id, rank + 1, id);
+    if (best) put_best_badge(o, v, t, nd);
     sbuf_puts(o, "</header>\n<p class=\"rule\">");
     sbuf sentence = SBUF_INIT;
     rule_sentence(t->tree, id, c->r->names, v->g.class_id, &sentence);
@@ -1234,7 +1415,8 @@ static int put_leaf_card(report_ctx *c, const group_view *v, const tree_view *t,
     sbuf_puts(o, "</p>\n");
     int rc = put_conditions(c, t, id);
     put_leaf_stats(o, nd);
-    if (rc == CLI_OK) rc = put_leaf_samples(c, v, t, id);
+    sbuf_puts(o, "</div>\n");
+    if (rc == CLI_OK && s) rc = put_leaf_samples(c, v, t, id, s);
     sbuf_puts(o, "</article>\n");
     return rc;
 }
@@ -1254,6 +1436,9 @@ static void put_depth_facts(report_ctx *c, const group_view *v, const tree_view 
         put_pct(o, t->res.best_error_coverage);
         sbuf_puts(o, t->res.valid ? ", <span class=\"ok\">" U_CHECK " valid</span>"
                                   : ", <span class=\"muted\">not valid</span>");
+        if (t->res.best_error_rate <= v->g.base_error_rate)
+            sbuf_puts(o, " <span class=\"muted\">(highest IV, but its ER is not above the "
+                         "BER)</span>");
     }
     sbuf_puts(o, "</p>\n");
 }
@@ -1354,7 +1539,45 @@ static int put_panels(report_ctx *c, const group_view *v)
     return rc;
 }
 
-static void put_names(report_ctx *c, const group_view *v, const size_t *f, size_t n)
+/* feature-names-template.json as run_write() writes it (the features of
+ * every panel: those on the shown groups' best rules), for the single file
+ * that has to carry it. */
+static int whole_template(const run_result *r, sbuf *out)
+{
+    size_t *f = malloc((r->n_panels ? r->n_panels : 1) * sizeof *f), n = 0;
+    if (!f) return oom("template");
+    for (size_t i = 0; i < r->n_panels; i++) f[n++] = r->panels[i].feature;
+    qsort(f, n, sizeof *f, cmp_size);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || f[u - 1] != f[i]) f[u++] = f[i];
+    feature_names_template(r->names, f, u, out);
+    free(f);
+    return sbuf_failed(out) ? oom("template") : CLI_OK;
+}
+
+/* The link to feature-names-template.json: the file next to the pages, or
+ * in the single file the file itself (a data: URI to save). */
+static int put_template_link(report_ctx *c)
+{
+    sbuf *o = c->out;
+    if (!c->single) {
+        sbuf_printf(o, "<a href=\"%sfeature-names-template.json\">", c->up);
+        return CLI_OK;
+    }
+    sbuf json = SBUF_INIT;
+    int rc = whole_template(c->r, &json);
+    if (rc == CLI_OK) {
+        sbuf_puts(o, "<a download=\"feature-names-template.json\" "
+                     "href=\"data:application/json;base64,");
+        sbuf_base64(o, json.data, json.len);
+        sbuf_puts(o, "\">");
+    }
+    sbuf_free(&json);
+    return rc;
+}
+
+static int put_names(report_ctx *c, const group_view *v, const size_t *f, size_t n)
 {
     sbuf *o = c->out;
     sbuf_printf(o, "<section id=\"%s-names\">\n<h%d>Name these features</h%d>\n", v->slug,
@@ -1362,15 +1585,16 @@ static void put_names(report_ctx *c, const group_view *v, const size_t *f, size_
     if (!n) {
         sbuf_puts(o, "<p>The trees of this group have no split: no feature to name.</p>\n"
                      "</section>\n");
-        return;
+        return CLI_OK;
     }
-    sbuf_printf(o, "<p>Write down what each feature shows (\"buckle\", \"water\"), save the "
-                   "JSON below as a file, and run again with <code>--feature-names F.json"
-                   "</code>: rules and pages then use the names. "
-                   "<a href=\"%sfeature-names-template.json\"><code>feature-names-template.json"
-                   "</code></a> lists the rule features of every group. To name a feature for "
-                   "this class only, put it under the class name: <code>{\"",
-                c->up);
+    sbuf_puts(o, "<p>Write down what each feature shows (\"buckle\", \"water\"), save the "
+                 "JSON below as a file, and run again with <code>--feature-names F.json</code>: "
+                 "rules and pages then use the names. ");
+    if (put_template_link(c) != CLI_OK) return CLI_ERROR;
+    sbuf_printf(o, "<code>feature-names-template.json</code></a>%s lists the features on the "
+                   "best rules of every group shown. To name a feature for this class only, "
+                   "put it under the class name: <code>{\"",
+                c->single ? " (click to save it)" : "");
     sbuf_html(o, v->g.class_name);
     sbuf_puts(o, "\": {\"13\": \"ankle strap\"}}</code>.</p>\n<pre>");
     sbuf tmpl = SBUF_INIT;
@@ -1379,6 +1603,7 @@ static void put_names(report_ctx *c, const group_view *v, const size_t *f, size_
     if (sbuf_failed(&tmpl)) o->failed = true;
     sbuf_free(&tmpl);
     sbuf_puts(o, "</pre>\n</section>\n");
+    return CLI_OK;
 }
 
 /* A group's content: its page's body, or its section of the single file. */
@@ -1392,7 +1617,7 @@ static int put_group(report_ctx *c, const group_view *v)
     for (size_t j = 0; rc == CLI_OK && j < barlow_analysis_depth_count(c->r->an); j++)
         rc = put_depth(c, v, j);
     if (rc == CLI_OK) rc = put_panels(c, v);
-    if (rc == CLI_OK) put_names(c, v, used, n_used);
+    if (rc == CLI_OK) rc = put_names(c, v, used, n_used);
     free(used);
     return rc;
 }

@@ -336,18 +336,22 @@ void run_dir_close(run_dir *d)
     *d = (run_dir){.keys = SBUF_INIT};
 }
 
-void run_fingerprint(sbuf *key, const char *label, const char *path)
+void run_fingerprint(sbuf *key, const char *label, const char *given)
 {
+    /* the same file named two ways ("models/m.pt", "/abs/models/m.pt") is one key */
+    char *real = realpath(given, NULL);
+    const char *path = real ? real : given;
     sbuf_printf(key, "%s=", label);
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
         if (*p < 0x20 || *p == 0x7F || *p == '%' || *p == ';') sbuf_printf(key, "%%%02X", *p);
         else sbuf_add(key, (const char *)p, 1);
     }
     struct stat sb;
-    if (stat(path, &sb) != 0) {
+    if (stat(path, &sb) != 0)
         sbuf_puts(key, ":missing;");
-        return;
-    }
-    sbuf_printf(key, ":%lld:%lld.%09ld:%llu;", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
-                sb.st_mtim.tv_nsec, (unsigned long long)sb.st_ino);
+    else
+        sbuf_printf(key, ":%lld:%lld.%09ld:%llu;", (long long)sb.st_size,
+                    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
+                    (unsigned long long)sb.st_ino);
+    free(real);
 }
