@@ -5,6 +5,7 @@ summary and why's output -- is what the commands print today."""
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +91,33 @@ def test_demo_summary_is_what_the_readme_quotes(cli, tmp_path):
     lines = out.strip().splitlines()
     assert lines[-1] == f"Report: {tmp_path / 'barlow-demo'}/index.html"
     assert "\n".join(lines[:-1]) == m.group(1).strip()
+
+
+def test_readme_python_runs_and_agrees_with_the_demo(tmp_path):
+    """The README's Python lines, with `images`/`labels` the demo's files,
+    give the Table 1 the README quotes for the demo."""
+    pytest.importorskip("cffi")
+    if not (MODELS / "fmnist_robust.pt").exists() or not os.path.isdir(FMNIST):
+        pytest.skip("the shipped models or Debian's Fashion-MNIST are absent")
+    code = blocks("python")
+    assert len(code) == 1
+    script = tmp_path / "readme.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'bindings' / 'python')!r})\n"
+        f"images = {FMNIST + '/t10k-images-idx3-ubyte.gz'!r}\n"
+        f"labels = {FMNIST + '/t10k-labels-idx1-ubyte.gz'!r}\n"
+        + code[0] +
+        "import barlow\n"
+        "if not barlow.has_torch(): sys.exit(77)\n"
+        "for e in result.evaluation:\n"
+        "    print(e['grouping'], e['depth'], e['valid'], e['groups'])\n")
+    env = dict(os.environ, BARLOW_LIBRARY=str(BUILD / "lib" / "libbarlow.so"))
+    p = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True,
+                       text=True)
+    if p.returncode == 77 or "without libtorch" in p.stderr:
+        pytest.skip("libbarlow was built without libtorch")
+    assert p.returncode == 0, p.stderr
+    quoted = re.findall(r"by (label|prediction)\s+at depth (\d): (\d+) of (\d+)", README)
+    got = [tuple(line.split()) for line in p.stdout.splitlines()]
+    assert sorted(got) == sorted(quoted)
