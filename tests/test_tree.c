@@ -174,6 +174,122 @@ static void test_range_sentence(void)
     barlow_matrix_free(m);
 }
 
+/* A small XML well-formedness check of an SVG text: balanced tags,
+ * quoted attributes without '<', only the five entities and &#N;. Returns
+ * NULL or why not. */
+static const char *xml_check(const char *s)
+{
+    char stack[64][32];
+    size_t depth = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '&') {
+            if (strncmp(p, "&amp;", 5) && strncmp(p, "&lt;", 4) && strncmp(p, "&gt;", 4) &&
+                strncmp(p, "&quot;", 6) && strncmp(p, "&#", 2))
+                return "bad entity";
+            continue;
+        }
+        if (*p == '>') return "raw >";
+        if (*p != '<') continue;
+        bool close = p[1] == '/';
+        const char *n = p + 1 + close;
+        size_t len = strcspn(n, " \t\n/>");
+        if (!len || len >= 32) return "bad tag name";
+        const char *q = n + len;
+        for (; *q && *q != '>'; q++) {
+            if (*q == '"') {
+                const char *e = strchr(q + 1, '"');
+                if (!e || memchr(q + 1, '<', (size_t)(e - q - 1))) return "bad attribute";
+                q = e;
+            }
+        }
+        if (!*q) return "unterminated tag";
+        bool self = q[-1] == '/';
+        if (close) {
+            if (!depth || strlen(stack[depth - 1]) != len || strncmp(stack[depth - 1], n, len))
+                return "unbalanced close tag";
+            depth--;
+        } else if (!self) {
+            if (depth == 64) return "too deep";
+            memcpy(stack[depth], n, len);
+            stack[depth++][len] = '\0';
+        }
+        p = q;
+    }
+    return depth ? "unclosed tag" : NULL;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += len) n++;
+    return n;
+}
+
+/* barlow_tree_to_svg on a fitted tree (the root splits feature 638). */
+static void test_svg(const barlow_tree *t)
+{
+    barlow_buffer svg = {NULL, 0};
+    barlow_svg_options so;
+    barlow_svg_options_init(&so);
+    TAP_OK(so.version == BARLOW_SVG_OPTIONS_VERSION && so.highlight == -1 && !so.names &&
+               !so.link_prefix && so.max_width == 0.0,
+           "svg_options_init: defaults");
+    barlow_svg_options_init(NULL);
+    TAP_OK(barlow_tree_to_svg(NULL, NULL, &svg) == BARLOW_E_INVALID_ARG &&
+               barlow_tree_to_svg(t, NULL, NULL) == BARLOW_E_INVALID_ARG && !svg.data,
+           "to_svg: NULL tree or out");
+    so.version = 99;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG &&
+               strstr(barlow_last_error(), "barlow_svg_options") && !svg.data,
+           "to_svg: unknown options version (%s)", barlow_last_error());
+    barlow_svg_options_init(&so);
+    so.highlight = (int32_t)barlow_tree_node_count(t);
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data,
+           "to_svg: highlight out of range");
+    barlow_svg_options_init(&so);
+    so.n_names = 3;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data,
+           "to_svg: n_names without names");
+
+    size_t n = barlow_tree_node_count(t), leaves = barlow_tree_leaf_count(t);
+    TAP_OK(barlow_tree_to_svg(t, NULL, &svg) == BARLOW_OK && svg.data &&
+               !strncmp(svg.data, "<svg", 4) && svg.size == strlen(svg.data),
+           "to_svg: starts with <svg");
+    const char *why = svg.data ? xml_check(svg.data) : "no text";
+    TAP_OK(!why, "to_svg: well-formed XML%s%s", why ? ": " : "", why ? why : "");
+    TAP_OK(svg.data && count_of(svg.data, "<g class=\"node ") == n &&
+               count_of(svg.data, "<rect class=\"box\"") == n &&
+               count_of(svg.data, "<g class=\"elabel\">") == n - 1,
+           "to_svg: one box per node (%zu), a label per edge", n);
+    TAP_OK(svg.data && count_of(svg.data, " best\"") == 1 && !strstr(svg.data, "<a "),
+           "to_svg: the best leaf outlined, no links by default");
+    barlow_buffer_dispose(&svg);
+
+    const char *names[640] = {NULL};
+    names[638] = "<b>&\"buckle\" \xff\x01 with a long name that does not fit its label";
+    barlow_svg_options_init(&so);
+    so.names = names;
+    so.n_names = 640;
+    so.link_prefix = "#g\"<&-n";
+    so.highlight = -2;
+    so.max_width = 100;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_OK && svg.data, "to_svg with options");
+    why = svg.data ? xml_check(svg.data) : "no text";
+    TAP_OK(!why, "to_svg with hostile names: well-formed XML%s%s", why ? ": " : "",
+           why ? why : "");
+    TAP_OK(svg.data && !strstr(svg.data, "<b>") &&
+               strstr(svg.data, "&lt;b&gt;&amp;&quot;buckle&quot; \xef\xbf\xbd\xef\xbf\xbd") &&
+               strstr(svg.data, "(feature 638)") && strstr(svg.data, "\xe2\x80\xa6 (feature 638)"),
+           "to_svg: names escaped, ill-formed UTF-8 and controls as U+FFFD, long ones cut");
+    TAP_OK(svg.data && count_of(svg.data, "<a href=\"#g&quot;&lt;&amp;-n") == leaves,
+           "to_svg: link_prefix on every leaf's box (%zu)", leaves);
+    TAP_OK(svg.data && !strstr(svg.data, " best\"") && !strstr(svg.data, "best<"),
+           "to_svg: highlight -2 outlines nothing");
+    TAP_OK(svg.data && strstr(svg.data, "style=\"min-width:") && strstr(svg.data, "viewBox=\"0 0 "),
+           "to_svg: max_width scales with a viewBox and a least width");
+    barlow_buffer_dispose(&svg);
+}
+
 int main(void)
 {
     barlow_status st;
@@ -1030,6 +1146,7 @@ int main(void)
     }
     TAP_OK(barlow_tree_to_json(NULL, NULL, NULL, &js) == BARLOW_E_INVALID_ARG, "to_json: NULL tree");
     TAP_OK(barlow_tree_to_dot(t, NULL) == BARLOW_E_INVALID_ARG, "to_dot: NULL out");
+    test_svg(t);
     TAP_OK(barlow_tree_node_count(NULL) == 0 && barlow_tree_leaf_count(NULL) == 0 &&
                barlow_tree_input_columns(NULL) == 0,
            "accessors on NULL");

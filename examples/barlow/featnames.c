@@ -94,33 +94,35 @@ void feature_label(const feature_names *fn, int32_t class_id, size_t feature, sb
     else sbuf_printf(out, "feature %zu", feature);
 }
 
+int feature_names_for_class(const feature_names *fn, int32_t class_id, const char ***out,
+                            size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (!fn) return CLI_OK;
+    const char **merged = malloc((fn->d ? fn->d : 1) * sizeof *merged);
+    if (!merged) return CLI_ERROR;
+    if (fn->d) memcpy(merged, fn->global, fn->d * sizeof *merged);
+    const fn_class *c = find_class(fn, class_id);
+    if (c) /* the class's names over the names for every class */
+        for (size_t k = 0; k < c->n; k++) merged[c->e[k].feature] = c->e[k].name;
+    *out = merged;
+    *n_out = fn->d;
+    return CLI_OK;
+}
+
 void rule_sentence(const barlow_tree *tree, size_t id, const feature_names *fn,
                    int32_t class_id, sbuf *out)
 {
     barlow_buffer txt = {NULL, 0};
-    const char **merged = NULL;
-    const char *const *names = NULL;
+    const char **names = NULL;
     size_t n = 0;
-    const fn_class *c = fn ? find_class(fn, class_id) : NULL;
-    if (fn) {
-        names = (const char *const *)fn->global;
-        n = fn->d;
-    }
-    if (c) { /* the class's names over the names for every class */
-        merged = malloc((fn->d ? fn->d : 1) * sizeof *merged);
-        if (!merged) goto fail;
-        memcpy(merged, fn->global, fn->d * sizeof *merged);
-        for (size_t k = 0; k < c->n; k++) merged[c->e[k].feature] = c->e[k].name;
-        names = merged;
-    }
-    if (barlow_tree_rule_text_named(tree, id, names, n, &txt) != BARLOW_OK) goto fail;
-    sbuf_add(out, txt.data, txt.size);
-    goto done;
-fail:
-    out->failed = true;
-done:
+    if (feature_names_for_class(fn, class_id, &names, &n) != CLI_OK ||
+        barlow_tree_rule_text_named(tree, id, names, n, &txt) != BARLOW_OK)
+        out->failed = true;
+    else sbuf_add(out, txt.data, txt.size);
     barlow_buffer_dispose(&txt);
-    free(merged);
+    free(names);
 }
 
 void feature_names_template(const feature_names *fn, const size_t *features, size_t n,

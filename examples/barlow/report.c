@@ -35,7 +35,6 @@
 #define U_GAMMA "\xce\xb3"      /* γ */
 #define U_MINUS "\xe2\x88\x92"  /* − */
 #define U_DOT "\xc2\xb7"        /* · */
-#define U_ELLIPSIS "\xe2\x80\xa6"
 #define U_CHECK "\xe2\x9c\x93"  /* ✓ */
 #define U_DASH "\xe2\x80\x94"   /* — */
 
@@ -48,18 +47,9 @@
 
 enum {
     IMAGE_MAX_BYTES = 256 << 20, /* largest PNG inlined */
-    /* the tree drawing, in SVG user units (px) */
-    BOX_PAD = 9,      /* text inset of a node box */
-    BOX_GAP = 24,     /* between two leaves' boxes */
-    LABEL_ROOM = 48,  /* between a box and its children's: the edge labels */
-    MARGIN = 14,
-    TREE_FIT = 1100,  /* widest drawing shown unscaled in the page's width */
-    LABEL_CHARS = 30  /* longest edge label, in characters */
+    TREE_WIDTH = 1154 /* px: the tree box's width; a wider drawing scales down
+                         (barlow_tree_to_svg, not below 84%; the box scrolls) */
 };
-
-#define NODE_FONT 12.0   /* px, as .tree text in the CSS */
-#define LABEL_FONT 11.5  /* px, as .tree .elabel text */
-#define MIN_SCALE 0.84   /* a scaled-down tree keeps its text at about 10 px */
 
 /* The stylesheet, in parts (each a string of portable length). */
 static const char *const report_css[] = {
@@ -128,21 +118,9 @@ static const char *const report_css[] = {
     "ol.chips small{color:var(--muted);margin-left:4px;font-variant-numeric:tabular-nums}\n",
     ".tree{overflow-x:auto;background:var(--card);border:1px solid var(--line);"
     "border-radius:8px;padding:8px}\n"
-    ".tree svg{display:block;margin:0 auto;max-width:100%;height:auto}\n"
-    ".tree text{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif;"
-    "font-size:12px}\n"
-    ".tree .edge{fill:none;stroke:var(--edge);stroke-linecap:round}\n"
-    ".tree .elabel text{fill:var(--fg);font-size:11.5px;paint-order:stroke;stroke:var(--card);"
-    "stroke-width:5px;stroke-linejoin:round}\n"
-    ".tree .elabel .op{font-weight:700}\n"
-    ".tree .elabel .lbg{fill:var(--card);stroke:var(--line);stroke-width:1}\n"
-    ".tree .box{stroke:rgba(0,0,0,.35);stroke-width:1}\n"
-    ".tree .node.best .box{stroke:var(--accent);stroke-width:3}\n"
-    ".tree .node text{fill:#17191c}\n"
-    ".tree .node .t{font-weight:700}\n"
-    ".tree .track{fill:rgba(255,255,255,.65);stroke:rgba(0,0,0,.25);stroke-width:.5}\n"
-    ".tree .ec{fill:#1d2430;fill-opacity:.8}\n"
-    ".tree a:hover .box,.tree a:focus .box{stroke-width:2.5}\n",
+    ".tree svg{display:block;margin:0 auto;max-width:100%;height:auto;--barlow-card:var(--card);"
+    "--barlow-fg:var(--fg);--barlow-line:var(--line);--barlow-edge:var(--edge);"
+    "--barlow-accent:var(--accent)}\n",
     ".leaves{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:12px}\n"
     ".leaf{background:var(--card);border:1px solid var(--line);border-radius:8px;"
     "padding:10px 14px;min-width:0}\n"
@@ -230,11 +208,6 @@ typedef struct tree_view {
     size_t n;
     size_t *leaves; /* by importance */
     size_t n_leaves;
-    double *x;      /* centre of each node's box in the drawing */
-    /* the drawing's geometry (tree_geometry) */
-    bool tall;      /* one figure per row: narrow boxes for many leaves */
-    size_t rows;    /* text rows of every box */
-    double box_w, box_h, row_h, slot_w, level_h;
 } tree_view;
 
 /* ---- small formatting helpers ------------------------------------------------ */
@@ -257,13 +230,6 @@ static const char *grouping_word(barlow_group_by by)
 }
 
 static void put_pct(sbuf *o, double v) { sbuf_printf(o, "%.1f%%", 100.0 * v); }
-
-/* As the library's rule sentences: 4 decimals, or 3 digits when tiny. */
-static void put_threshold(sbuf *o, double t)
-{
-    if (t == 0.0 || fabs(t) >= 1e-3) sbuf_printf(o, "%.4f", t);
-    else sbuf_printf(o, "%.3g", t);
-}
 
 static void put_p(sbuf *o, double p)
 {
@@ -289,30 +255,6 @@ static void put_url(sbuf *o, const char *path)
         if (plain) sbuf_add(o, (const char *)p, 1);
         else sbuf_printf(o, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
     }
-}
-
-/* Characters (code points) of UTF-8 text. */
-static size_t text_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-/* Appends s cut to max_chars characters (>= 2), "…" last when cut. */
-static void add_cut(sbuf *out, const char *s, size_t max_chars)
-{
-    if (text_chars(s) <= max_chars) {
-        sbuf_puts(out, s);
-        return;
-    }
-    size_t chars = 0, i = 0;
-    for (; s[i]; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80 && chars++ == max_chars - 1) break;
-    }
-    while (i > 0 && s[i - 1] == ' ') i--; /* "long sleeves…", not "long sleeves …" */
-    sbuf_add(out, s, i);
-    sbuf_puts(out, U_ELLIPSIS);
 }
 
 /* feature_label() of (class, feature) as HTML text. */
@@ -590,7 +532,6 @@ static void tree_view_free(tree_view *t)
 {
     free(t->nd);
     free(t->leaves);
-    free(t->x);
     memset(t, 0, sizeof *t);
 }
 
@@ -607,8 +548,7 @@ static int tree_view_load(const run_result *r, size_t group, size_t j, tree_view
     t->n_leaves = barlow_tree_leaf_count(t->tree);
     t->nd = calloc(t->n ? t->n : 1, sizeof *t->nd);
     t->leaves = calloc(t->n_leaves ? t->n_leaves : 1, sizeof *t->leaves);
-    t->x = calloc(t->n ? t->n : 1, sizeof *t->x);
-    if (!t->nd || !t->leaves || !t->x) return oom("tree");
+    if (!t->nd || !t->leaves) return oom("tree");
     for (size_t i = 0; i < t->n; i++) {
         t->nd[i].version = BARLOW_TREE_NODE_VERSION;
         if (barlow_tree_get_node(t->tree, i, &t->nd[i]) != BARLOW_OK) return lib_error("node");
@@ -1047,290 +987,37 @@ static int put_selection(report_ctx *c, const group_view *v, const size_t *used,
 
 /* ---- a group: the tree drawing ----------------------------------------------- */
 
-/* Estimated width in px of one line of text in a sans-serif font (the
- * metrics of DejaVu Sans, wider than most; a little too wide is harmless,
- * the boxes only get some air). */
-static double text_px(const char *s, double px, bool bold)
-{
-    double em = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        if ((ch & 0xC0) == 0x80) continue; /* inside a UTF-8 sequence */
-        if (ch == 0xC2) em += 0.34;                       /* · */
-        else if (ch >= 0x80) em += 0.84;                  /* ≤, …, letters */
-        else if (strchr(" .,:;'!|()ijlrtf", ch)) em += 0.36;
-        else if (ch == '%' || ch == 'm' || ch == 'w' || ch == 'M' || ch == 'W') em += 0.98;
-        else if (ch >= 'A' && ch <= 'Z') em += 0.72;
-        else em += 0.64;                                  /* digits, most letters */
-    }
-    return em * px * (bold ? 1.1 : 1.0);
-}
-
-/* One text row of a node box: a left text (bold in the first row) and
- * an optional right-aligned one. */
-typedef struct box_row {
-    char left[72];
-    char right[32];
-} box_row;
-
-enum { ROWS_MAX = 6 };
-
-/* The rows of a node's box: three with two figures each, or (tall) one
- * figure per row. Returns their number. */
-static size_t node_rows(const barlow_tree_node *nd, bool best, bool tall, box_row *rw)
-{
-    char it[ROWS_MAX][32];
-    snprintf(it[0], sizeof it[0], "%s %d%s", nd->is_leaf ? "leaf" : "node", (int)nd->id,
-             best ? " " U_DOT " best" : "");
-    snprintf(it[1], sizeof it[1], "%zu images", nd->size);
-    snprintf(it[2], sizeof it[2], "%zu failures", nd->failures);
-    snprintf(it[3], sizeof it[3], "ER %.1f%%", 100.0 * nd->error_rate);
-    snprintf(it[4], sizeof it[4], "EC %.1f%%", 100.0 * nd->error_coverage);
-    it[5][0] = '\0';
-    if (nd->is_leaf) snprintf(it[5], sizeof it[5], "IV %.3f", nd->importance);
-    memset(rw, 0, ROWS_MAX * sizeof *rw);
-    if (tall) {
-        for (size_t k = 0; k < ROWS_MAX; k++) memcpy(rw[k].left, it[k], sizeof it[k]);
-        return it[5][0] ? 6 : 5;
-    }
-    snprintf(rw[0].left, sizeof rw[0].left, "%s", it[0]);
-    snprintf(rw[0].right, sizeof rw[0].right, "%s", it[1]);
-    snprintf(rw[1].left, sizeof rw[1].left, "%s " U_DOT " %s", it[3], it[2]);
-    snprintf(rw[2].left, sizeof rw[2].left, "%s", it[4]);
-    snprintf(rw[2].right, sizeof rw[2].right, "%s", it[5]);
-    return 3;
-}
-
-/* The widest row of the tree's boxes, padding included. */
-static double boxes_width(const tree_view *t, bool tall)
-{
-    box_row rw[ROWS_MAX];
-    double w = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t n = node_rows(&t->nd[i], (int32_t)i == t->res.best_leaf, tall, rw);
-        for (size_t k = 0; k < n; k++) {
-            double x = text_px(rw[k].left, NODE_FONT, k == 0);
-            if (rw[k].right[0]) x += 2 * BOX_PAD + text_px(rw[k].right, NODE_FONT, false);
-            w = fmax(w, x);
-        }
-    }
-    return ceil(w) + 2 * BOX_PAD;
-}
-
-/* Boxes as wide as their text; tall ones when the leaves side by side
- * would not fit the page's width. */
-static void tree_geometry(tree_view *t)
-{
-    t->tall = false;
-    t->box_w = fmax(150, boxes_width(t, false));
-    if (t->n_leaves > 2 && 2.0 * MARGIN + (double)t->n_leaves * (t->box_w + BOX_GAP) > TREE_FIT) {
-        t->tall = true;
-        t->box_w = fmax(96, boxes_width(t, true));
-    }
-    t->rows = t->tall ? ROWS_MAX : 3;
-    t->row_h = t->tall ? 17 : 18;
-    t->box_h = 18 + (double)(t->rows - 1) * t->row_h + 22;
-    t->slot_w = t->box_w + BOX_GAP;
-    t->level_h = t->box_h + LABEL_ROOM;
-}
-
-/* Leaves side by side in node order (pre-order, left first: left to
- * right), each parent centred over its children. Returns the width. */
-static double tree_layout(tree_view *t)
-{
-    double next = 0;
-    tree_geometry(t);
-    for (size_t i = 0; i < t->n; i++)
-        if (t->nd[i].is_leaf) t->x[i] = MARGIN + t->slot_w * next++ + t->slot_w / 2.0;
-    for (size_t i = t->n; i-- > 0;)
-        if (!t->nd[i].is_leaf)
-            t->x[i] = (t->x[t->nd[i].left] + t->x[t->nd[i].right]) / 2.0;
-    return 2.0 * MARGIN + t->slot_w * next;
-}
-
-static double node_y(const tree_view *t, const barlow_tree_node *nd)
-{
-    return MARGIN + (double)nd->depth * t->level_h;
-}
-
-/* Pale yellow at the group's BER to red at the highest ER; grey at or
- * below the BER. */
-static void put_node_fill(sbuf *o, double er, double ber, double max_er)
-{
-    if (er <= ber || max_er <= ber) {
-        sbuf_puts(o, "hsl(215,10%,82%)");
-        return;
-    }
-    double t = (er - ber) / (max_er - ber);
-    if (t > 1) t = 1;
-    sbuf_printf(o, "hsl(%.0f,%.0f%%,%.0f%%)", 48.0 * (1 - t), 92.0 - 20.0 * t, 83.0 - 24.0 * t);
-}
-
-static void put_edges(report_ctx *c, const tree_view *t)
+/* The tree as the library draws it (barlow_tree_to_svg), in a box as wide
+ * as the page, each leaf linked to its card, the best leaf outlined. */
+static int put_tree_svg(report_ctx *c, const group_view *v, const tree_view *t)
 {
     sbuf *o = c->out;
-    double root = t->nd[0].size ? (double)t->nd[0].size : 1.0;
-    for (size_t i = 1; i < t->n; i++) {
-        const barlow_tree_node *ch = &t->nd[i];
-        const barlow_tree_node *p = &t->nd[ch->parent];
-        double x0 = t->x[p->id], y0 = node_y(t, p) + t->box_h, x1 = t->x[i], y1 = node_y(t, ch);
-        double ym = (y0 + y1) / 2;
-        sbuf_printf(o, "<path class=\"edge\" d=\"M%.1f %.1fC%.1f %.1f %.1f %.1f %.1f %.1f\" "
-                       "stroke-width=\"%.2f\"/>\n",
-                    x0, y0, x0, ym, x1, ym, x1, y1, 1.5 + 10.0 * (double)ch->size / root);
-    }
-}
-
-/* feature_label() of the split feature, at most max characters: a long
- * name is cut ("…") but keeps its "(feature N)". */
-static void short_label(const report_ctx *c, int32_t class_id, size_t feature, size_t max,
-                        sbuf *out)
-{
-    feature_label(c->r->names, class_id, feature, out);
-    const char *name = feature_names_get(c->r->names, class_id, feature);
-    if (!name || !out->data || text_chars(out->data) <= max) return;
-    char tail[48];
-    snprintf(tail, sizeof tail, " (feature %zu)", feature);
-    size_t t = strlen(tail);
-    sbuf_reset(out);
-    add_cut(out, name, max > t + 4 ? max - t : 4);
-    sbuf_puts(out, tail);
-}
-
-/* One edge label: on a box of the drawing's background (the edge passes
- * behind it), centred over the child, the feature over the condition. */
-static void put_edge_label(sbuf *o, const char *feature, const char *cond, double x, double y)
-{
-    double w = fmax(text_px(feature, LABEL_FONT, false), text_px(cond, LABEL_FONT, true)) + 10;
-    sbuf_printf(o, "<rect class=\"lbg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"33\" "
-                   "rx=\"4\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
-                x - w / 2, y - 37, w, x, y - 23);
-    sbuf_html(o, feature);
-    sbuf_printf(o, "</text><text class=\"op\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
-                y - 9);
-    sbuf_html(o, cond);
-    sbuf_puts(o, "</text>");
-}
-
-static size_t leaves_under(const tree_view *t, size_t id)
-{
-    const barlow_tree_node *nd = &t->nd[id];
-    if (nd->is_leaf) return 1;
-    return leaves_under(t, (size_t)nd->left) + leaves_under(t, (size_t)nd->right);
-}
-
-/* Characters of the label over node id: as many as the width of its
- * leaves' slots holds (the labels beside it are over other leaves). */
-static size_t label_room(const tree_view *t, size_t id)
-{
-    double px = (double)leaves_under(t, id) * t->slot_w - 14;
-    size_t n = (size_t)(px / (0.64 * LABEL_FONT));
-    return n < 14 ? 14 : n > LABEL_CHARS ? LABEL_CHARS : n;
-}
-
-/* Above each child, in two lines, the condition that leads to it:
- * "feature 13" / "≤ 0.0893"; the whole condition as its tooltip. */
-static void put_edge_labels(report_ctx *c, const group_view *v, const tree_view *t)
-{
-    sbuf *o = c->out;
-    sbuf lab = SBUF_INIT, full = SBUF_INIT, cond = SBUF_INIT;
-    for (size_t i = 1; i < t->n; i++) {
-        const barlow_tree_node *ch = &t->nd[i];
-        const barlow_tree_node *p = &t->nd[ch->parent];
-        sbuf_reset(&lab);
-        sbuf_reset(&full);
-        sbuf_reset(&cond);
-        sbuf_puts(&cond, p->left == ch->id ? U_LE " " : "> ");
-        put_threshold(&cond, p->threshold);
-        short_label(c, v->g.class_id, (size_t)p->feature, label_room(t, i), &lab);
-        feature_label(c->r->names, v->g.class_id, (size_t)p->feature, &full);
-        sbuf_puts(o, "<g class=\"elabel\"><title>");
-        sbuf_html(o, full.data);
-        sbuf_puts(o, " ");
-        sbuf_html(o, cond.data);
-        sbuf_puts(o, "</title>");
-        if (lab.data && cond.data) put_edge_label(o, lab.data, cond.data, t->x[i], node_y(t, ch));
-        sbuf_puts(o, "</g>\n");
-    }
-    if (sbuf_failed(&lab) || sbuf_failed(&full) || sbuf_failed(&cond)) o->failed = true;
-    sbuf_free(&lab);
-    sbuf_free(&full);
-    sbuf_free(&cond);
-}
-
-static void put_node_text(sbuf *o, const tree_view *t, const barlow_tree_node *nd, bool best)
-{
-    box_row rw[ROWS_MAX];
-    size_t n = node_rows(nd, best, t->tall, rw);
-    for (size_t k = 0; k < n; k++) {
-        double y = 18 + (double)k * t->row_h;
-        sbuf_printf(o, "<text%s x=\"%d\" y=\"%.0f\">", k ? "" : " class=\"t\"", BOX_PAD, y);
-        sbuf_html(o, rw[k].left);
-        sbuf_puts(o, "</text>");
-        if (!rw[k].right[0]) continue;
-        sbuf_printf(o, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">", t->box_w - BOX_PAD, y);
-        sbuf_html(o, rw[k].right);
-        sbuf_puts(o, "</text>");
-    }
-    double w = t->box_w - 2 * BOX_PAD, y = t->box_h - 15;
-    sbuf_printf(o, "<rect class=\"track\" x=\"%d\" y=\"%.0f\" width=\"%.1f\" height=\"7\" "
-                   "rx=\"2\"/>",
-                BOX_PAD, y, w);
-    sbuf_printf(o, "<rect class=\"ec\" x=\"%d\" y=\"%.0f\" width=\"%.1f\" height=\"7\" "
-                   "rx=\"2\"/>",
-                BOX_PAD, y, w * fmin(1.0, fmax(0.0, nd->error_coverage)));
-}
-
-static void put_nodes(report_ctx *c, const group_view *v, const tree_view *t)
-{
-    sbuf *o = c->out;
-    double ber = t->nd[0].error_rate, max_er = 0;
-    for (size_t i = 0; i < t->n; i++) max_er = fmax(max_er, t->nd[i].error_rate);
-    for (size_t i = 0; i < t->n; i++) {
-        const barlow_tree_node *nd = &t->nd[i];
-        bool best = (int32_t)i == t->res.best_leaf;
-        if (nd->is_leaf) sbuf_printf(o, "<a href=\"#%s-d%d-n%zu\">", v->slug, (int)t->depth, i);
-        sbuf_printf(o, "<g class=\"node%s\" transform=\"translate(%.1f %.1f)\"><title>%s %zu: "
-                       "%zu images, %zu failures, ER ",
-                    best ? " best" : "", t->x[i] - t->box_w / 2.0, node_y(t, nd),
-                    nd->is_leaf ? "leaf" : "node", i, nd->size, nd->failures);
-        put_pct(o, nd->error_rate);
-        sbuf_puts(o, ", EC ");
-        put_pct(o, nd->error_coverage);
-        sbuf_printf(o, "</title><rect class=\"box\" width=\"%.0f\" height=\"%.0f\" rx=\"6\" "
-                       "fill=\"",
-                    t->box_w, t->box_h);
-        put_node_fill(o, nd->error_rate, ber, max_er);
-        sbuf_puts(o, "\"/>");
-        put_node_text(o, t, nd, best);
-        sbuf_puts(o, nd->is_leaf ? "</g></a>\n" : "</g>\n");
-    }
-}
-
-/* The tree as an SVG at its natural size, scaled down to the page's width
- * when wider (CSS max-width), but not below MIN_SCALE (the box scrolls). */
-static void put_tree_svg(report_ctx *c, const group_view *v, tree_view *t)
-{
-    sbuf *o = c->out;
-    double w = tree_layout(t);
-    int32_t levels = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->nd[i].depth > levels) levels = t->nd[i].depth;
-    double h = 2.0 * MARGIN + (double)levels * t->level_h + t->box_h;
-    sbuf_printf(o, "<div class=\"tree\"><svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f "
-                   "%.0f\" style=\"min-width:%.0fpx\" role=\"img\" aria-labelledby=\"%s-d%d-svgt\">"
-                   "<title id=\"%s-d%d-svgt\">Failure tree of depth %d: %zu nodes, %zu leaves"
-                   "</title>\n",
-                w, h, w, h, floor(w * MIN_SCALE), v->slug, (int)t->depth, v->slug, (int)t->depth,
-                (int)t->depth, t->n, t->n_leaves);
-    put_edges(c, t);
-    put_nodes(c, v, t);
-    put_edge_labels(c, v, t);
-    sbuf_puts(o, "</svg></div>\n<p class=\"legend\">Each box: images, error rate (ER), "
+    const char **names = NULL;
+    size_t n_names = 0;
+    char link[96];
+    snprintf(link, sizeof link, "#%s-d%d-n", v->slug, (int)t->depth);
+    if (feature_names_for_class(c->r->names, v->g.class_id, &names, &n_names) != CLI_OK)
+        return oom("feature names");
+    barlow_svg_options so;
+    barlow_svg_options_init(&so);
+    so.names = names;
+    so.n_names = n_names;
+    so.link_prefix = link;
+    so.highlight = t->res.best_leaf >= 0 ? t->res.best_leaf : -2;
+    so.max_width = TREE_WIDTH;
+    barlow_buffer svg = {NULL, 0};
+    barlow_status st = barlow_tree_to_svg(t->tree, &so, &svg);
+    free(names);
+    if (st != BARLOW_OK) return lib_error("tree drawing");
+    sbuf_puts(o, "<div class=\"tree\">");
+    sbuf_add(o, svg.data, svg.size);
+    barlow_buffer_dispose(&svg);
+    sbuf_puts(o, "</div>\n<p class=\"legend\">Each box: images, error rate (ER), "
                  "failures and error coverage (EC, also the bar). Colour from the group's base "
                  "error rate (pale) to the highest ER of the tree (red); grey where ER " U_LE
                  " BER. Line width: the child's share of the group. Click a leaf for its "
                  "rule.</p>\n");
+    return CLI_OK;
 }
 
 /* ---- a group: rules ---------------------------------------------------------- */
@@ -1452,7 +1139,7 @@ static int put_depth(report_ctx *c, const group_view *v, size_t j)
         sbuf_printf(o, "<section class=\"depth\" id=\"%s-d%d\">\n<h%d>Tree of depth %d</h%d>\n",
                     v->slug, (int)t.depth, c->h + 1, (int)t.depth, c->h + 1);
         put_depth_facts(c, v, &t);
-        put_tree_svg(c, v, &t);
+        rc = put_tree_svg(c, v, &t);
         sbuf_printf(o, "<h%d>Rules by importance</h%d>\n<div class=\"leaves\">\n", c->h + 2,
                     c->h + 2);
         for (size_t k = 0; rc == CLI_OK && k < t.n_leaves; k++) rc = put_leaf_card(c, v, &t, k);

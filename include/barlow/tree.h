@@ -86,6 +86,7 @@ enum {
     BARLOW_TREE_NODE_VERSION = 1,
     BARLOW_TREE_SUMMARY_VERSION = 1,
     BARLOW_RULE_OPTIONS_VERSION = 1,
+    BARLOW_SVG_OPTIONS_VERSION = 1,
     BARLOW_TREE_MAX_DEPTH = 16 /* largest max_depth; also the most conditions of a rule */
 };
 
@@ -354,6 +355,47 @@ BARLOW_API barlow_status barlow_tree_save_json(const barlow_tree *tree,
  * edges labelled "≤"/">"; failure leaves filled. Thresholds with %.6g in
  * labels. Release with barlow_buffer_dispose(). Errors: INVALID_ARG, NOMEM. */
 BARLOW_API barlow_status barlow_tree_to_dot(const barlow_tree *tree, barlow_buffer *out);
+
+/* Options of barlow_tree_to_svg(). */
+typedef struct barlow_svg_options {
+    uint32_t version;         /* BARLOW_SVG_OPTIONS_VERSION */
+    const char *const *names; /* default NULL: words for the features, as for
+                                 barlow_tree_rule_text_named() */
+    size_t n_names;           /* default 0: entries of names */
+    const char *link_prefix;  /* default NULL: no links; else each leaf's box
+                                 links to link_prefix + its id (e.g.
+                                 "#label-3-d1-n" gives "#label-3-d1-n4") */
+    int32_t highlight;        /* default -1: node outlined as the best: a node
+                                 id, -1 the highest-IV leaf, -2 none */
+    double max_width;         /* default 0: natural width; else (px, > 0) a
+                                 drawing wider than this scales down (viewBox,
+                                 CSS max-width:100%) but not below 84% of its
+                                 natural width */
+} barlow_svg_options;
+
+/* Fills *opts with the defaults above. NULL is ignored. */
+BARLOW_API void barlow_svg_options_init(barlow_svg_options *opts);
+
+/* The tree as one self-contained SVG element (UTF-8, starts with "<svg"):
+ * one box per node (<g class="node ..."> with its id, size, failures, ER,
+ * EC, IV of a leaf, and an EC bar), sized to its text; fill from pale at
+ * the BER to red at the tree's highest ER, grey where ER <= BER; edges as
+ * wide as the child's share of the rows; above each child its condition
+ * ("buckle (feature 13)" / "<= 0.0893", long names cut with "...") on a
+ * box of the background. It carries its own <style> (selectors scoped to
+ * the class "barlow-tree") whose colours are CSS custom properties with
+ * fallbacks (--barlow-card, --barlow-fg, --barlow-line, --barlow-edge,
+ * --barlow-accent): a page may set them, else it reads on light and dark
+ * pages alike. Every text and attribute is XML-escaped; ill-formed UTF-8
+ * in a name reads U+FFFD. opts: NULL for defaults. Release *out with
+ * barlow_buffer_dispose().
+ * Errors: INVALID_ARG (NULL tree/out, unknown options version, n_names > 0
+ * with NULL names, highlight below -2 or not a node id, max_width negative
+ * or not finite), NOMEM. *out is untouched on error.
+ * Thread-safety: as every const function of a tree (see the top). */
+BARLOW_API barlow_status barlow_tree_to_svg(const barlow_tree *tree,
+                                            const barlow_svg_options *opts,
+                                            barlow_buffer *out);
 
 #ifdef __cplusplus
 }

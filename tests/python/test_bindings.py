@@ -197,6 +197,13 @@ def test_tree_api():
     svg = tree._repr_svg_()
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg") and svg.count("<rect") >= tree.node_count
+    assert svg.count('<g class="node ') == tree.node_count
+    if tree.node_count > 1:  # the library's drawing: names escaped, leaves linked
+        named = tree.to_svg(names={tree.nodes[0]["feature"]: "<b>&"}, link_prefix="#x-",
+                            highlight=-2)
+        ET.fromstring(named)
+        assert "&lt;b&gt;&amp; (feature" in named and " best" not in named
+        assert named.count('<a href="#x-') == tree.leaf_count
     sample = tree.sample_rows(best, 5, "failures", seed=1)
     assert len(sample) == min(5, tree.node(best)["failures"])
     assert set(sample) <= set(tree.node_rows(best, "failures"))

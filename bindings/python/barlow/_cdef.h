@@ -337,6 +337,7 @@ enum {
     BARLOW_TREE_NODE_VERSION = 1,
     BARLOW_TREE_SUMMARY_VERSION = 1,
     BARLOW_RULE_OPTIONS_VERSION = 1,
+    BARLOW_SVG_OPTIONS_VERSION = 1,
     BARLOW_TREE_MAX_DEPTH = 16
 };
 
@@ -484,6 +485,21 @@ barlow_status barlow_tree_save_json(const barlow_tree *tree,
                                                const char *path);
 
 barlow_status barlow_tree_to_dot(const barlow_tree *tree, barlow_buffer *out);
+
+typedef struct barlow_svg_options {
+    uint32_t version;
+    const char *const *names;
+    size_t n_names;
+    const char *link_prefix;
+    int32_t highlight;
+    double max_width;
+} barlow_svg_options;
+
+void barlow_svg_options_init(barlow_svg_options *opts);
+
+barlow_status barlow_tree_to_svg(const barlow_tree *tree,
+                                            const barlow_svg_options *opts,
+                                            barlow_buffer *out);
 
 /* analysis.h */
 typedef struct barlow_analysis barlow_analysis;

@@ -77,6 +77,17 @@ def node_dict(s):
     return d
 
 
+def _names_array(names):
+    """(const char *[] or NULL, the char[] buffers it points to) of feature
+    names: a list indexed by column or a {column: name} dict."""
+    if isinstance(names, dict):
+        size = max(names, default=-1) + 1
+        names = [names.get(i) for i in range(size)]
+    names = list(names or [])
+    bufs = [ffi.new("char[]", str(n).encode()) if n else ffi.NULL for n in names]
+    return (ffi.new("const char *[]", bufs) if bufs else ffi.NULL), bufs
+
+
 class _Stats(Handle):
     """What a tree and a held-out evaluation share: nodes and summary."""
 
@@ -122,6 +133,7 @@ class Tree(_Stats):
     _get_node = lib.barlow_tree_get_node
     _get_summary = lib.barlow_tree_get_summary
     _leaves = lib.barlow_tree_leaves_by_importance
+    names = None  # words for the features that to_svg()/_repr_svg_ use by default
 
     def _tree_ptr(self):
         return self.ptr
@@ -171,12 +183,7 @@ class Tree(_Stats):
         """The rule of `node` as a sentence. names: words for the features
         (a list indexed by column, or a {column: name} dict); a feature with
         a name reads "buckle (feature 1378)"."""
-        if isinstance(names, dict):
-            size = max(names, default=-1) + 1
-            names = [names.get(i) for i in range(size)]
-        names = list(names or [])
-        bufs = [ffi.new("char[]", str(n).encode()) if n else ffi.NULL for n in names]
-        arr = ffi.new("const char *[]", bufs) if bufs else ffi.NULL
+        arr, bufs = _names_array(names)
         buf = ffi.new("barlow_buffer *")
         check(lib.barlow_tree_rule_text_named(self.ptr, node, arr, len(bufs), buf))
         return take_buffer(buf).decode("utf-8")
@@ -261,9 +268,27 @@ class Tree(_Stats):
         check(lib.barlow_tree_to_dot(self.ptr, buf))
         return take_buffer(buf).decode("utf-8")
 
+    def to_svg(self, names=None, link_prefix=None, highlight=-1, max_width=0.0):
+        """The tree drawn as one self-contained SVG element (the drawing of
+        the HTML report). names: words for the features, as for rule_text()
+        (default: the `names` attribute). link_prefix: each leaf's box links
+        to link_prefix + its id. highlight: the node outlined as the best
+        (-1 the highest-IV leaf, -2 none). max_width: 0 for the natural
+        width, else a wider drawing scales down (not below 84%)."""
+        o = ffi.new("barlow_svg_options *")
+        lib.barlow_svg_options_init(o)
+        arr, bufs = _names_array(self.names if names is None else names)
+        o.names, o.n_names = arr, len(bufs)
+        prefix = ffi.new("char[]", link_prefix.encode()) if link_prefix else ffi.NULL
+        o.link_prefix = prefix
+        o.highlight = highlight
+        o.max_width = max_width
+        buf = ffi.new("barlow_buffer *")
+        check(lib.barlow_tree_to_svg(self.ptr, o, buf))
+        return take_buffer(buf).decode("utf-8")
+
     def _repr_svg_(self):
-        from ._svg import tree_svg
-        return None if self.closed else tree_svg(self)
+        return None if self.closed else self.to_svg()
 
     def __repr__(self):
         if self.closed:
