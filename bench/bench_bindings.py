@@ -26,16 +26,6 @@ from sklearn.feature_selection import mutual_info_classif
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_data(n, d, seed=0):
-    """ReLU-like features (half exact zeros, per-column scales), a few
-    informative columns, 25% failures: the data of bench_selector.py."""
-    rng = np.random.default_rng(seed)
-    y = rng.random(n) < 0.25
-    X = np.maximum(rng.standard_normal((n, d)) - 0.1, 0) * rng.uniform(0.2, 3.0, d)
-    X[:, :16] += y[:, None] * rng.uniform(0.05, 0.8, 16)
-    return np.ascontiguousarray(X, np.float32), y.astype(np.uint8)
-
-
 def best_of(repeats, fn):
     best, out = float("inf"), None
     for _ in range(repeats):
@@ -63,7 +53,10 @@ def main():
     sys.path.insert(0, str(ROOT / "bindings" / "python"))
     import barlow
 
-    X, y = make_data(a.n, a.d)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_selector import make_data  # the data of the selector benchmark
+    X, y = make_data(a.n, a.d, 0)
+    X, y = np.ascontiguousarray(X, np.float32), y.astype(np.uint8)
     print(f"libbarlow {barlow.__version__} ({barlow.library_path}), n={a.n} d={a.d}, "
           f"best of {a.repeats}")
     sel = barlow.Selector(n_neighbors=3, seed=0, threads=1)

@@ -20,17 +20,11 @@
 #include "tap.h"
 #include "tmpdir.h"
 
-/* ---- the stub of cli.c and helpers ------------------------------------------ */
+/* ---- helpers ----------------------------------------------------------------- */
 
-static char err[1024];
-
-void cli_set_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, sizeof err, fmt, ap);
-    va_end(ap);
-}
+/* The CLI's message (examples/barlow/cli.c, linked in), as text to search. */
+#define err cli_error_text()
+#define clear_err() cli_set_error("%s", "")
 
 static int err_has(const char *s) { return strstr(err, s) != NULL; }
 
@@ -51,10 +45,10 @@ static const char *write_file(const char *name, const char *data, size_t n)
 static feature_names *load_n(const char *text, size_t n)
 {
     feature_names *fn = (feature_names *)&fn; /* must become NULL on error */
-    err[0] = '\0';
+    clear_err();
     const char *path = write_file("F.json", text, n);
     if (feature_names_load(path, ds, D, &fn) != CLI_OK) {
-        if (fn) snprintf(err, sizeof err, "*out not NULL after an error");
+        if (fn) cli_set_error("*out not NULL after an error");
         return NULL;
     }
     return fn;
@@ -352,7 +346,7 @@ static void test_shape_errors(void)
 static void refused_path(const char *path, const char *want, const char *what)
 {
     feature_names *fn = (feature_names *)&fn;
-    err[0] = '\0';
+    clear_err();
     int rc = feature_names_load(path, ds, D, &fn);
     TAP_OK(rc == CLI_ERROR && !fn && err_has(want) && err_has(path), "refused: %s: '%s'", what,
            err);

@@ -26,17 +26,11 @@
 #include "tap.h"
 #include "tmpdir.h"
 
-/* ---- the stub of cli.c and helpers ------------------------------------------ */
+/* ---- helpers ----------------------------------------------------------------- */
 
-static char err[1024];
-
-void cli_set_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, sizeof err, fmt, ap);
-    va_end(ap);
-}
+/* The CLI's message (examples/barlow/cli.c, linked in), as text to search. */
+#define err cli_error_text()
+#define clear_err() cli_set_error("%s", "")
 
 static const char *HOSTILE = "<img src=x onerror=alert(1)>";
 static const char *HOSTILE_ESC = "&lt;img src=x onerror=alert(1)&gt;";
@@ -740,7 +734,7 @@ static void check_weak_best(const char *dir)
     r.an = an;
     r.ds = ds;
     mkdir(dir, 0777);
-    err[0] = '\0';
+    clear_err();
     char *index = NULL, *sec = NULL;
     if (ok && report_write(&r, dir, true) == CLI_OK) index = slurp(path2(dir, "index.html"));
     if (index) sec = section_of(index, "label-0");
@@ -768,20 +762,20 @@ static void check_errors(fixture *fx, const char *base)
     r.panels = &p;
     r.n_panels = 1;
     r.n_samples = 0;
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, d1, true) == CLI_ERROR && strstr(err, "fifo.png") &&
                strstr(err, "not a regular file"),
            "a FIFO as an image is refused without blocking: %s", err);
     p.file = "panels";
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "not a regular file"),
            "a directory as an image is refused: %s", err);
     p.file = "../escape.png";
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "../escape.png"),
            "a path leaving the run directory is refused: %s", err);
     p.file = "panels/missing.png";
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, d1, false) == CLI_ERROR && strstr(err, "missing.png") &&
                strstr(err, "No such file"),
            "a missing image names the file: %s", err);
@@ -791,13 +785,13 @@ static void check_errors(fixture *fx, const char *base)
         fclose(f);
     }
     p.file = "panels/text.png";
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, d1, true) == CLI_ERROR && strstr(err, "not a PNG"),
            "a file that is not a PNG is refused: %s", err);
     r = fixture_result(fx);
     char gone[1024];
     snprintf(gone, sizeof gone, "%s/no/such/dir", base);
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, gone, false) == CLI_ERROR && strstr(err, gone),
            "an unwritable directory names the file: %s", err);
 }
@@ -822,7 +816,7 @@ int main(int argc, char **argv)
            fx.n_panels, fx.n_samples);
     check_helpers(&fx);
     run_result r = fixture_result(&fx);
-    err[0] = '\0';
+    clear_err();
     TAP_OK(report_write(&r, pages, false) == CLI_OK, "report_write, pages: '%s'", err);
     TAP_OK(report_write(&r, single, true) == CLI_OK, "report_write, single file: '%s'", err);
     check_pages(&fx, pages);
