@@ -40,16 +40,14 @@ Runs with Debian's /usr/bin/python3 (numpy only).
 import argparse
 import gzip
 import json
-import os
 import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-DATA = os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fmnist_idx import CLASSES, DATA, load_split, read_idx  # noqa: E402,F401
 
 # The default plants: name -> (kind, class id, params). Cue plants share the
 # defaults p_train 0.95, p_other 0.0, p_test 0.5, p_other_test 0.0; rare
@@ -94,17 +92,6 @@ def plant_spec(name, plants=None):
 
 # ---------------------------------------------------------------- IDX
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    ndim = magic & 0xFF
-    if (magic >> 8) != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def write_idx(path, arr):
     """An unsigned-byte IDX file, gzip'd (mtime 0: the same array gives the
     same bytes)."""
@@ -117,10 +104,7 @@ def write_idx(path, arr):
 
 
 def load(split, data=DATA):
-    prefix = "train" if split == "train" else "t10k"
-    x = read_idx(Path(data) / f"{prefix}-images-idx3-ubyte.gz")
-    y = read_idx(Path(data) / f"{prefix}-labels-idx1-ubyte.gz")
-    return x, y
+    return load_split(split, data)
 
 
 # ---------------------------------------------------------------- cues

@@ -27,7 +27,6 @@ Usage: tools/train_fmnist.py [--out models] [--seed 0] [--threads 2] ...
 Runs with Debian's /usr/bin/python3 (python3-torch, numpy).
 """
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -41,29 +40,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fmnist_idx  # noqa: E402
+from fmnist_idx import CLASSES  # noqa: E402
+
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-split pixel statistics
 
 
 # ---------------------------------------------------------------- data
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    ndim = magic & 0xFF
-    if (magic >> 8) != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    return arr.reshape(dims)
-
-
 def load_split(root, split):
-    prefix = "train" if split == "train" else "t10k"
-    x = read_idx(Path(root) / f"{prefix}-images-idx3-ubyte.gz")
-    y = read_idx(Path(root) / f"{prefix}-labels-idx1-ubyte.gz")
+    x, y = fmnist_idx.load_split(split, root)
     x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)  # N x 1 x 28 x 28
     y = torch.from_numpy(y.astype(np.int64))
     return x, y

@@ -2,13 +2,16 @@
 exist, are small, are the files models/README.md pins by SHA-256, follow
 libbarlow's model contract (docs/models.md), and reproduce the test-split
 accuracies the README states; the robust one is clearly more robust."""
-import gzip
+import sys
 import hashlib
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from fmnist_idx import CLASSES, read_idx  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
@@ -17,8 +20,6 @@ MODELS = ROOT / "models"
 README = MODELS / "README.md"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 NAMES = ("standard", "robust")
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def model_path(name):
@@ -53,14 +54,6 @@ def models():
         assert p.exists(), f"{p} is missing"
         out[name] = torch.jit.load(str(p)).eval()
     return out
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 @pytest.fixture(scope="module")
