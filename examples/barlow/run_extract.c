@@ -11,6 +11,7 @@ void run_state_init(run_state *s)
 {
     memset(s, 0, sizeof *s);
     s->dir.keys = (sbuf)SBUF_INIT;
+    s->extract_key = (sbuf)SBUF_INIT;
 }
 
 void run_state_free(run_state *s)
@@ -29,6 +30,7 @@ void run_state_free(run_state *s)
     for (size_t i = 0; i < s->n_files; i++) free(s->files[i]);
     free(s->files);
     run_dir_close(&s->dir);
+    sbuf_free(&s->extract_key);
     memset(s, 0, sizeof *s);
 }
 
@@ -237,14 +239,14 @@ int run_extract(run_state *s, bool *reused)
     *reused = false;
     int in = load_inputs(s);
     if (in != CLI_OK) return in; /* CLI_USAGE was printed already */
-    sbuf key = SBUF_INIT;
-    extract_key(s, &key);
+    sbuf *key = &s->extract_key;
+    extract_key(s, key);
     char *npz = run_dir_path(&s->dir, "features.npz", false);
     int rc = CLI_ERROR;
-    if (!npz || sbuf_failed(&key)) {
+    if (!npz || sbuf_failed(key)) {
         cli_set_error("out of memory");
     } else {
-        bool same = run_dir_reuse(&s->dir, "extract", key.data, "features.npz");
+        bool same = run_dir_reuse(&s->dir, "extract", key->data, "features.npz");
         if (same && extract_reuse(s, npz) == CLI_OK) {
             *reused = true;
             rc = CLI_OK;
@@ -262,6 +264,5 @@ int run_extract(run_state *s, bool *reused)
     }
 out:
     free(npz);
-    sbuf_free(&key);
     return rc;
 }

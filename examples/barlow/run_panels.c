@@ -173,11 +173,7 @@ static barlow_status carried_facts(run_state *s, barlow_visualizer *v, const job
 /* The key of the panels: the extraction's inputs and the panel options. */
 static void panels_key(const run_state *s, sbuf *key)
 {
-    const char *ex = strstr(s->dir.keys.data, "\nextract ");
-    if (ex) {
-        const char *nl = strchr(ex + 1, '\n');
-        sbuf_add(key, ex + 9, nl ? (size_t)(nl - ex - 9) : strlen(ex + 9));
-    }
+    if (s->extract_key.data) sbuf_puts(key, s->extract_key.data);
     /* the trees (which leaves and rows the samples show) follow k and the
      * groupings; the panels follow the rows, top, attacks and seed */
     sbuf_printf(key, "k=%zu;groupings=%u;top=%zu;attack_steps=%zu;seed=%u;", s->a.k,

@@ -30,6 +30,8 @@ typedef struct run_args {
 typedef struct run_state {
     run_args a;
     run_dir dir;
+    sbuf extract_key;          /* what the extraction read (run_extract.c), which
+                                  the panels' key includes */
     barlow_dataset *ds;        /* every dataset row, with predictions */
     barlow_extractor *ex;      /* the robust model */
     barlow_matrix *X;          /* m x D features of the extracted rows */
