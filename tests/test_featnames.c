@@ -3,7 +3,8 @@
  * template, every error of the strict JSON parser and of the shape, the
  * file checks (directory, device, FIFO, missing, over the text limit); and
  * the CLI's string builder (examples/barlow/sbuf.c). Compiled with those
- * sources and lib/utf8.c; cli_set_error is a stub that keeps the message. */
+ * sources, examples/barlow/cli.c (cli_set_error, and the bw_error of the
+ * parser), lib/utf8.c and lib/json.c (the parser itself: tests/test_json.c). */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>

@@ -7,8 +7,8 @@
  * without failures / empty / all failures, a model without mistakes,
  * --classes, and the error paths (a FIFO or a directory as an image, a
  * path leaving the run directory, an unwritable directory). Compiled with
- * the CLI's sources (report.c, run.c, featnames.c, sbuf.c, lib/utf8.c);
- * cli_set_error is a stub that keeps the message. */
+ * the CLI's sources (report.c, run.c, featnames.c, cli.c, sbuf.c,
+ * lib/utf8.c, lib/json.c). */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>

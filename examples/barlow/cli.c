@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "internal.h" /* bw_error, for the library files compiled in here */
 #include "utf8.h"
 
 const char cli_common_usage[] =
@@ -173,6 +174,18 @@ void cli_set_error(const char *fmt, ...)
 }
 
 const char *cli_error_text(void) { return cli_err[0] ? cli_err : barlow_last_error(); }
+
+/* The library's files that the program compiles itself (lib/json.c) report
+ * errors through bw_error(); here it is cli_set_error(). (The library's own
+ * bw_error has hidden visibility: neither sees the other.) */
+barlow_status bw_error(barlow_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cli_err, sizeof cli_err, fmt, ap);
+    va_end(ap);
+    return status;
+}
 
 int cli_fail(const char *cmd, barlow_status st)
 {
