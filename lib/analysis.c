@@ -11,49 +11,8 @@
 #  include <sys/mman.h>
 #endif
 
-#include "barlow/analysis.h"
-#include "internal.h"
+#include "analysis_internal.h"
 #include "selector_internal.h"
-
-/* ---- the analysis object -------------------------------------------------------- */
-
-typedef struct bw_agroup {
-    barlow_group_by by;
-    int32_t cls;
-    size_t ci;                  /* index among the present classes (names) */
-    size_t off;                 /* first member in the grouping's index array */
-    size_t size, failures;
-    double ber;
-    barlow_analysis_status status;
-    size_t n_top;               /* k for analysed groups, else 0 */
-    size_t *top;                /* selected columns, best first */
-    double *top_scores;
-    barlow_tree **trees;        /* n_depths (NULL entries for an empty group) */
-    barlow_analysis_result *res;
-    barlow_status err;          /* worker failure and its message */
-    char *errmsg;
-} bw_agroup;
-
-struct barlow_analysis {
-    size_t n_rows, d;
-    uint32_t groupings;
-    size_t k;
-    barlow_estimator estimator;
-    size_t n_neighbors;
-    uint32_t seed;
-    double delta, gamma;
-    size_t min_group_size;
-    barlow_tree_options topts;  /* effective tree options (max_depth per tree) */
-    barlow_rule_options ropts;
-    int32_t depths[BARLOW_ANALYSIS_MAX_DEPTHS];
-    size_t n_depths;
-    size_t n_classes;           /* the dataset's class count */
-    size_t n_present;           /* classes that occur as a label or a prediction */
-    char **names;               /* n_present names, ascending class ids */
-    size_t n_groups;
-    bw_agroup *g;
-    barlow_analysis_evaluation eval[2][BARLOW_ANALYSIS_MAX_DEPTHS];
-};
 
 void barlow_analysis_options_init(barlow_analysis_options *opts)
 {
@@ -75,7 +34,7 @@ void barlow_analysis_options_init(barlow_analysis_options *opts)
     opts->min_group_size = 2;
 }
 
-static void group_destroy(bw_agroup *g, size_t n_depths)
+void bw_analysis_group_destroy(bw_agroup *g, size_t n_depths)
 {
     free(g->top);
     free(g->top_scores);
@@ -90,7 +49,7 @@ void barlow_analysis_free(barlow_analysis *a)
 {
     if (!a) return;
     if (a->g)
-        for (size_t i = 0; i < a->n_groups; i++) group_destroy(&a->g[i], a->n_depths);
+        for (size_t i = 0; i < a->n_groups; i++) bw_analysis_group_destroy(&a->g[i], a->n_depths);
     free(a->g);
     if (a->names)
         for (size_t c = 0; c < a->n_present; c++) free(a->names[c]);
@@ -105,7 +64,7 @@ static const char WHO[] = "barlow_analyze";
 /* Validates the tree and rule options by fitting a one-row tree with them:
  * the tree's own checks (and messages) apply. */
 static barlow_status check_tree_and_rules(const barlow_tree_options *to,
-                                          const barlow_rule_options *ro)
+                                          const barlow_rule_options *ro, const char *who)
 {
     float v = 0.0f;
     uint8_t y = 0;
@@ -119,85 +78,94 @@ static barlow_status check_tree_and_rules(const barlow_tree_options *to,
     }
     barlow_tree_free(t);
     barlow_matrix_free(m);
-    if (st != BARLOW_OK) return bw_error_prefix(st, "%s", WHO);
+    if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
     return BARLOW_OK;
 }
 
-static barlow_status check_options(const barlow_analysis_options *opts, size_t d,
-                                   barlow_analysis *a)
+/* The depths list (or the one tree max_depth when there is none) into a. */
+static barlow_status set_depths(const barlow_analysis_options *o, int32_t max_depth,
+                                barlow_analysis *a, const char *who)
 {
+    if (o->n_depths > BARLOW_ANALYSIS_MAX_DEPTHS)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_depths=%zu (must be 0..%d)", who,
+                        o->n_depths, (int)BARLOW_ANALYSIS_MAX_DEPTHS);
+    if (o->n_depths > 0 && !o->depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths is NULL with n_depths=%zu", who,
+                        o->n_depths);
+    if (o->n_depths == 0 && o->depths)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths given with n_depths=0", who);
+    if (o->n_depths == 0) {
+        a->depths[0] = max_depth;
+        a->n_depths = 1;
+        return BARLOW_OK;
+    }
+    for (size_t j = 0; j < o->n_depths; j++) {
+        if (o->depths[j] < 1 || o->depths[j] > BARLOW_TREE_MAX_DEPTH)
+            return bw_error(BARLOW_E_INVALID_ARG,
+                            "%s: depths[%zu]=%d (a tree's max_depth must be 1..%d)", who, j,
+                            (int)o->depths[j], (int)BARLOW_TREE_MAX_DEPTH);
+        for (size_t i = 0; i < j; i++)
+            if (o->depths[i] == o->depths[j])
+                return bw_error(BARLOW_E_INVALID_ARG, "%s: depths[%zu]=%d repeats depths[%zu]",
+                                who, j, (int)o->depths[j], i);
+        a->depths[j] = o->depths[j];
+    }
+    a->n_depths = o->n_depths;
+    return BARLOW_OK;
+}
+
+barlow_status bw_analysis_check_options(const barlow_analysis_options *opts, size_t d,
+                                        barlow_analysis *a, const char *who)
+{
+    char what[96];
     barlow_analysis_options o;
     barlow_analysis_options_init(&o);
     if (opts) {
-        barlow_status st = bw_check_options_version(
-            opts->version, BARLOW_ANALYSIS_OPTIONS_VERSION,
-            "barlow_analyze: barlow_analysis_options");
+        snprintf(what, sizeof what, "%s: barlow_analysis_options", who);
+        barlow_status st = bw_check_options_version(opts->version,
+                                                    BARLOW_ANALYSIS_OPTIONS_VERSION, what);
         if (st != BARLOW_OK) return st;
         o = *opts; /* version 1 has every field */
     }
     if (o.groupings < 1 || o.groupings > 3)
         return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", WHO,
+                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", who,
                         (unsigned)o.groupings);
     if (o.k == 0 || o.k > d)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", WHO, o.k, d);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", who, o.k, d);
     if (!(o.delta >= 0.0 && o.delta <= 1.0))
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: delta=%g (must be 0..1)", WHO, o.delta);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: delta=%g (must be 0..1)", who, o.delta);
     if (!(o.gamma >= 0.0 && o.gamma <= 1.0))
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: gamma=%g (must be 0..1)", WHO, o.gamma);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: gamma=%g (must be 0..1)", who, o.gamma);
     if (o.min_group_size < 1)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: min_group_size=0 (must be >= 1)", WHO);
-    if (o.n_depths > BARLOW_ANALYSIS_MAX_DEPTHS)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_depths=%zu (must be 0..%d)", WHO,
-                        o.n_depths, (int)BARLOW_ANALYSIS_MAX_DEPTHS);
-    if (o.n_depths > 0 && !o.depths)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths is NULL with n_depths=%zu", WHO,
-                        o.n_depths);
-    if (o.n_depths == 0 && o.depths)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: depths given with n_depths=0", WHO);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: min_group_size=0 (must be >= 1)", who);
 
     barlow_tree_options to;
     barlow_tree_options_init(&to);
     if (o.tree) {
-        barlow_status st = bw_check_options_version(
-            o.tree->version, BARLOW_TREE_OPTIONS_VERSION,
-            "barlow_analyze: barlow_tree_options");
+        snprintf(what, sizeof what, "%s: barlow_tree_options", who);
+        barlow_status st = bw_check_options_version(o.tree->version,
+                                                    BARLOW_TREE_OPTIONS_VERSION, what);
         if (st != BARLOW_OK) return st;
         to = *o.tree; /* version 1 has every field */
     }
     barlow_rule_options ro;
     barlow_rule_options_init(&ro);
     if (o.rules) {
-        barlow_status st = bw_check_options_version(
-            o.rules->version, BARLOW_RULE_OPTIONS_VERSION,
-            "barlow_analyze: barlow_rule_options");
+        snprintf(what, sizeof what, "%s: barlow_rule_options", who);
+        barlow_status st = bw_check_options_version(o.rules->version,
+                                                    BARLOW_RULE_OPTIONS_VERSION, what);
         if (st != BARLOW_OK) return st;
         ro = *o.rules;
     }
-    if (o.n_depths == 0) {
-        a->depths[0] = to.max_depth;
-        a->n_depths = 1;
-    } else {
-        for (size_t j = 0; j < o.n_depths; j++) {
-            if (o.depths[j] < 1 || o.depths[j] > BARLOW_TREE_MAX_DEPTH)
-                return bw_error(BARLOW_E_INVALID_ARG,
-                                "%s: depths[%zu]=%d (a tree's max_depth must be 1..%d)", WHO,
-                                j, (int)o.depths[j], (int)BARLOW_TREE_MAX_DEPTH);
-            for (size_t i = 0; i < j; i++)
-                if (o.depths[i] == o.depths[j])
-                    return bw_error(BARLOW_E_INVALID_ARG,
-                                    "%s: depths[%zu]=%d repeats depths[%zu]", WHO, j,
-                                    (int)o.depths[j], i);
-            a->depths[j] = o.depths[j];
-        }
-        a->n_depths = o.n_depths;
-    }
-    for (size_t j = 0; j < a->n_depths; j++) {
+    barlow_status st = set_depths(&o, to.max_depth, a, who);
+    if (st != BARLOW_OK) return st;
+    for (size_t j = 0; j < a->n_depths && st == BARLOW_OK; j++) {
         barlow_tree_options tj = to;
         tj.max_depth = a->depths[j];
-        barlow_status st = check_tree_and_rules(&tj, &ro);
-        if (st != BARLOW_OK) return st;
+        st = check_tree_and_rules(&tj, &ro, who);
     }
+    if (st != BARLOW_OK) return st;
     a->groupings = o.groupings;
     a->k = o.k;
     a->estimator = o.estimator;
@@ -229,8 +197,10 @@ typedef struct bw_actx {
     const int32_t *labels, *preds;
     const size_t *members[2]; /* row indices per grouping, grouped by class */
     const barlow_selector *sel;
+    size_t first;             /* the first group analysed (item i is group first + i) */
     size_t inner_threads;
     bw_scratch *scratch;
+    const char *who;
 } bw_actx;
 
 static int fail_group(bw_agroup *g, barlow_status st)
@@ -317,103 +287,120 @@ static void gather_columns(const barlow_matrix *X, const size_t *rows, size_t n,
     }
 }
 
+barlow_status bw_analysis_fill_result(const barlow_analysis *a, bw_agroup *g, size_t j,
+                                      const char *who)
+{
+    const barlow_tree *t = g->trees[j];
+    barlow_analysis_result *res = &g->res[j];
+    size_t nl = barlow_tree_leaf_count(t);
+    size_t ids_small[64];
+    size_t *ids = nl <= 64 ? ids_small : malloc(nl * sizeof *ids);
+    if (!ids) return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
+    barlow_tree_summary s = {.version = BARLOW_TREE_SUMMARY_VERSION};
+    barlow_tree_node nd_best = {.version = BARLOW_TREE_NODE_VERSION};
+    size_t n_rules = 0;
+    barlow_status st = barlow_tree_get_summary(t, &s);
+    if (st == BARLOW_OK) st = barlow_tree_leaves_by_importance(t, ids);
+    if (st == BARLOW_OK) st = barlow_tree_get_node(t, ids[0], &nd_best);
+    if (st == BARLOW_OK) {
+        res->depth = a->depths[j];
+        res->aler = s.aler;
+        res->best_leaf = (int32_t)ids[0];
+        res->best_error_rate = nd_best.error_rate;
+        res->best_error_coverage = nd_best.error_coverage;
+        res->best_importance = nd_best.importance;
+        /* a 1e-12 allowance so that e.g. ER 0.35 = BER 0.25 + 0.1 counts */
+        res->valid = nd_best.error_rate - g->ber >= a->delta - 1e-12 &&
+                     nd_best.error_coverage >= a->gamma - 1e-12;
+        st = barlow_tree_rules(t, &a->ropts, ids, &n_rules);
+    }
+    if (st == BARLOW_OK) res->best_rule = n_rules > 0 ? (int32_t)ids[0] : -1;
+    if (ids != ids_small) free(ids);
+    return st;
+}
+
+/* The top-k selection of an analysed group (the selector reads the group's
+ * rows straight from the possibly mapped features, checking that they are
+ * finite), or the finiteness check of the rows of another non-empty group;
+ * *cols and *ncols: the columns the tree may split on. */
+static barlow_status select_columns(bw_actx *C, bw_agroup *g, bw_scratch *S, const size_t *rows,
+                                    const char *gwho, const size_t **cols, size_t *ncols)
+{
+    barlow_analysis *a = C->a;
+    if (g->status != BARLOW_ANALYSIS_ANALYSED) {
+        *ncols = 1; /* a one-leaf tree: any column */
+        return check_rows(C->X, rows, g->size, gwho);
+    }
+    barlow_status st = bw_selector_score_rows(C->sel, barlow_matrix_data(C->X), NULL,
+                                              barlow_matrix_stride(C->X), a->d, rows, g->size,
+                                              S->y, C->inner_threads, S->scores, &S->sel, gwho);
+    if (st == BARLOW_OK) st = barlow_selector_rank(S->scores, a->d, a->k, g->top);
+    if (st != BARLOW_OK) return st;
+    for (size_t t = 0; t < a->k; t++) g->top_scores[t] = S->scores[g->top[t]];
+    g->n_top = a->k;
+    *cols = g->top;
+    *ncols = a->k;
+    return BARLOW_OK;
+}
+
+void bw_analysis_tree_options(const barlow_analysis *a, const bw_agroup *g, size_t j,
+                              barlow_tree_options *to)
+{
+    size_t n = g->size;
+    *to = a->topts;
+    to->max_depth = a->depths[j];
+    if (g->status != BARLOW_ANALYSIS_ANALYSED && to->min_samples_split <= n)
+        to->min_samples_split = n + 1 > 2 ? n + 1 : 2; /* a one-leaf tree */
+}
+
+/* Fits group g's trees on the gathered columns in m and fills its results. */
+static barlow_status fit_trees(const barlow_analysis *a, bw_agroup *g, const barlow_matrix *m,
+                               const uint8_t *y, const size_t *cols, size_t ncols,
+                               const char *gwho)
+{
+    for (size_t j = 0; j < a->n_depths; j++) {
+        barlow_tree_options to;
+        bw_analysis_tree_options(a, g, j, &to);
+        barlow_status st = barlow_tree_fit(m, y, cols, ncols, &to, &g->trees[j]);
+        if (st != BARLOW_OK) return bw_error_prefix(st, "%s", gwho);
+        st = bw_analysis_fill_result(a, g, j, gwho);
+        if (st != BARLOW_OK) return st;
+    }
+    return BARLOW_OK;
+}
+
 static int analyse_group(void *vctx, size_t i, size_t worker)
 {
     bw_actx *C = vctx;
     barlow_analysis *a = C->a;
-    bw_agroup *g = &a->g[i];
+    bw_agroup *g = &a->g[C->first + i];
     bw_scratch *S = &C->scratch[worker];
     size_t n = g->size, d = a->d;
-    size_t nd = a->n_depths;
     if (n == 0) return 0; /* empty: nothing to fit */
     const size_t *rows = C->members[g->by] + g->off;
     char gwho[96];
-    snprintf(gwho, sizeof gwho, "%s: %s group of class %d", WHO,
+    snprintf(gwho, sizeof gwho, "%s: %s group of class %d", C->who,
              g->by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction", (int)g->cls);
 
     for (size_t r = 0; r < n; r++) S->y[r] = C->labels[rows[r]] != C->preds[rows[r]];
 
-    /* The selector reads the group's rows straight from the (possibly
-     * mapped) features, checking that they are finite; the tree then gets
-     * the selected columns of those rows, in a buffer laid out like the
-     * features (n rows of d floats, only those columns written), so that
-     * it reports the original column indices. */
+    /* The tree gets the selected columns of the group's rows, in a buffer
+     * laid out like the features (n rows of d floats, only those columns
+     * written), so that it reports the original column indices. */
     if (scratch_reserve(S, n, d) != 0)
         return fail_group(g, bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu x %zu floats)",
                                       gwho, n, d));
-    const float *X = barlow_matrix_data(C->X);
-    size_t stride = barlow_matrix_stride(C->X);
-    barlow_status st;
-    size_t ncols = 1;
-    size_t one_col = 0;
+    size_t one_col = 0, ncols = 0;
     const size_t *cols = &one_col;
-    if (g->status == BARLOW_ANALYSIS_ANALYSED) {
-        st = bw_selector_score_rows(C->sel, X, NULL, stride, d, rows, n, S->y,
-                                    C->inner_threads, S->scores, &S->sel, gwho);
-        if (st != BARLOW_OK) return fail_group(g, st);
-        st = barlow_selector_rank(S->scores, d, a->k, g->top);
-        if (st != BARLOW_OK) return fail_group(g, st);
-        for (size_t t = 0; t < a->k; t++) g->top_scores[t] = S->scores[g->top[t]];
-        g->n_top = a->k;
-        cols = g->top;
-        ncols = a->k;
-    } else {
-        st = check_rows(C->X, rows, n, gwho);
-        if (st != BARLOW_OK) return fail_group(g, st);
-    }
+    barlow_status st = select_columns(C, g, S, rows, gwho, &cols, &ncols);
+    if (st != BARLOW_OK) return fail_group(g, st);
     gather_columns(C->X, rows, n, cols, ncols, S->buf);
 
     barlow_matrix *m = NULL;
     st = barlow_matrix_wrap(S->buf, n, d, d, &m);
-    if (st != BARLOW_OK) return fail_group(g, st);
-
-    for (size_t j = 0; j < nd; j++) {
-        barlow_tree_options to = a->topts;
-        to.max_depth = a->depths[j];
-        if (g->status != BARLOW_ANALYSIS_ANALYSED && to.min_samples_split <= n)
-            to.min_samples_split = n + 1 > 2 ? n + 1 : 2; /* a one-leaf tree */
-        st = barlow_tree_fit(m, S->y, cols, ncols, &to, &g->trees[j]);
-        if (st != BARLOW_OK) {
-            bw_error_prefix(st, "%s", gwho);
-            barlow_matrix_free(m);
-            return fail_group(g, st);
-        }
-        const barlow_tree *t = g->trees[j];
-        barlow_analysis_result *res = &g->res[j];
-        size_t nl = barlow_tree_leaf_count(t);
-        size_t ids_small[64];
-        size_t *ids = nl <= 64 ? ids_small : malloc(nl * sizeof *ids);
-        if (!ids) {
-            barlow_matrix_free(m);
-            return fail_group(g, bw_error(BARLOW_E_NOMEM, "%s: out of memory", WHO));
-        }
-        barlow_tree_summary s = {.version = BARLOW_TREE_SUMMARY_VERSION};
-        barlow_tree_node nd_best = {.version = BARLOW_TREE_NODE_VERSION};
-        size_t n_rules = 0;
-        st = barlow_tree_get_summary(t, &s);
-        if (st == BARLOW_OK) st = barlow_tree_leaves_by_importance(t, ids);
-        if (st == BARLOW_OK) st = barlow_tree_get_node(t, ids[0], &nd_best);
-        if (st == BARLOW_OK) {
-            res->depth = a->depths[j];
-            res->aler = s.aler;
-            res->best_leaf = (int32_t)ids[0];
-            res->best_error_rate = nd_best.error_rate;
-            res->best_error_coverage = nd_best.error_coverage;
-            res->best_importance = nd_best.importance;
-            /* a 1e-12 allowance so that e.g. ER 0.35 = BER 0.25 + 0.1 counts */
-            res->valid = nd_best.error_rate - g->ber >= a->delta - 1e-12 &&
-                         nd_best.error_coverage >= a->gamma - 1e-12;
-            st = barlow_tree_rules(t, &a->ropts, ids, &n_rules);
-        }
-        if (st == BARLOW_OK) res->best_rule = n_rules > 0 ? (int32_t)ids[0] : -1;
-        if (ids != ids_small) free(ids);
-        if (st != BARLOW_OK) {
-            barlow_matrix_free(m);
-            return fail_group(g, st);
-        }
-    }
+    if (st == BARLOW_OK) st = fit_trees(a, g, m, S->y, cols, ncols, gwho);
     barlow_matrix_free(m);
-    return 0;
+    return st == BARLOW_OK ? 0 : fail_group(g, st);
 }
 
 /* ---- the classes present ---------------------------------------------------------- */
@@ -505,20 +492,20 @@ static size_t *bucket_rows(const int32_t *cls, size_t n, const bw_class_set *s, 
     return idx;
 }
 
-/* Fills in group g (grouping, class and rows already set): failures, BER,
- * status, and room for its results. */
-static barlow_status init_group(const barlow_analysis *a, bw_agroup *g, const size_t *rows,
-                                const int32_t *labels, const int32_t *preds)
+barlow_analysis_status bw_analysis_plan_status(const barlow_analysis *a, size_t size,
+                                               size_t failures)
 {
-    for (size_t r = 0; r < g->size; r++) g->failures += labels[rows[r]] != preds[rows[r]];
-    g->ber = g->size ? (double)g->failures / (double)g->size : 0.0;
-    if (g->size == 0) g->status = BARLOW_ANALYSIS_EMPTY;
-    else if (g->size < a->min_group_size) g->status = BARLOW_ANALYSIS_TOO_SMALL;
-    else if (g->failures == 0) g->status = BARLOW_ANALYSIS_NO_FAILURES;
-    else if (g->failures == g->size) g->status = BARLOW_ANALYSIS_NO_CORRECT;
-    else g->status = BARLOW_ANALYSIS_ANALYSED;
-    g->trees = bw_calloc(a->n_depths, sizeof *g->trees, WHO);
-    g->res = bw_calloc(a->n_depths, sizeof *g->res, WHO);
+    if (size == 0) return BARLOW_ANALYSIS_EMPTY;
+    if (size < a->min_group_size) return BARLOW_ANALYSIS_TOO_SMALL;
+    if (failures == 0) return BARLOW_ANALYSIS_NO_FAILURES;
+    if (failures == size) return BARLOW_ANALYSIS_NO_CORRECT;
+    return BARLOW_ANALYSIS_ANALYSED;
+}
+
+barlow_status bw_analysis_group_alloc(const barlow_analysis *a, bw_agroup *g, const char *who)
+{
+    g->trees = bw_calloc(a->n_depths, sizeof *g->trees, who);
+    g->res = bw_calloc(a->n_depths, sizeof *g->res, who);
     if (!g->trees || !g->res) return BARLOW_E_NOMEM;
     for (size_t j = 0; j < a->n_depths; j++) {
         g->res[j].version = BARLOW_ANALYSIS_RESULT_VERSION;
@@ -526,6 +513,20 @@ static barlow_status init_group(const barlow_analysis *a, bw_agroup *g, const si
         g->res[j].best_leaf = -1;
         g->res[j].best_rule = -1;
     }
+    return BARLOW_OK;
+}
+
+/* Fills in group g (grouping, class and rows already set): failures, BER,
+ * status (PENDING unless `analysed`), and room for its results. */
+static barlow_status init_group(const barlow_analysis *a, bw_agroup *g, const size_t *rows,
+                                const int32_t *labels, const int32_t *preds, int analysed)
+{
+    for (size_t r = 0; r < g->size; r++) g->failures += labels[rows[r]] != preds[rows[r]];
+    g->ber = g->size ? (double)g->failures / (double)g->size : 0.0;
+    g->status = analysed ? bw_analysis_plan_status(a, g->size, g->failures)
+                         : BARLOW_ANALYSIS_PENDING;
+    barlow_status st = bw_analysis_group_alloc(a, g, WHO);
+    if (st != BARLOW_OK) return st;
     if (g->status == BARLOW_ANALYSIS_ANALYSED) {
         g->top = bw_mallocn(a->k, sizeof *g->top, WHO);
         g->top_scores = bw_mallocn(a->k, sizeof *g->top_scores, WHO);
@@ -534,16 +535,23 @@ static barlow_status init_group(const barlow_analysis *a, bw_agroup *g, const si
     return BARLOW_OK;
 }
 
-/* Makes the groups: per requested grouping, one per present class
- * (ascending ids), with its rows in members[b]. *max_n: the largest group
- * (at least 1). */
+/* The number of groups: per requested grouping, one per present class. */
+static size_t plan_size(uint32_t groupings, const bw_class_set *s)
+{
+    size_t ng = (groupings & BARLOW_ANALYSIS_BY_LABEL ? 1 : 0) +
+                (groupings & BARLOW_ANALYSIS_BY_PREDICTION ? 1 : 0);
+    return ng * s->n;
+}
+
+/* Makes the groups of the plan (a->n_groups of them, already counted):
+ * per requested grouping, one per present class (ascending ids), with its
+ * rows in members[b]; those outside [first, first + count) are PENDING.
+ * *max_n: the largest group analysed (at least 1). */
 static barlow_status make_groups(barlow_analysis *a, const int32_t *labels, const int32_t *preds,
-                                 const bw_class_set *s, size_t *members[2], size_t *max_n)
+                                 const bw_class_set *s, size_t first, size_t count,
+                                 size_t *members[2], size_t *max_n)
 {
     size_t m = s->n;
-    int ng = (a->groupings & BARLOW_ANALYSIS_BY_LABEL ? 1 : 0) +
-             (a->groupings & BARLOW_ANALYSIS_BY_PREDICTION ? 1 : 0);
-    a->n_groups = (size_t)ng * m;
     a->g = bw_calloc(a->n_groups, sizeof *a->g, WHO);
     size_t *sizes = bw_mallocn(m, sizeof *sizes, WHO);
     size_t *offsets = bw_mallocn(m, sizeof *offsets, WHO);
@@ -555,15 +563,16 @@ static barlow_status make_groups(barlow_analysis *a, const int32_t *labels, cons
             continue;
         members[b] = bucket_rows(b == 0 ? labels : preds, a->n_rows, s, sizes, offsets);
         if (!members[b]) st = BARLOW_E_NOMEM;
-        for (size_t c = 0; c < m && st == BARLOW_OK; c++) {
-            bw_agroup *g = &a->g[gi++];
+        for (size_t c = 0; c < m && st == BARLOW_OK; c++, gi++) {
+            bw_agroup *g = &a->g[gi];
+            int analysed = gi >= first && gi - first < count;
             g->by = b == 0 ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION;
             g->cls = s->ids[c];
             g->ci = c;
             g->off = offsets[c];
             g->size = sizes[c];
-            if (g->size > *max_n) *max_n = g->size;
-            st = init_group(a, g, members[b] + g->off, labels, preds);
+            if (analysed && g->size > *max_n) *max_n = g->size;
+            st = init_group(a, g, members[b] + g->off, labels, preds, analysed);
         }
     }
     free(sizes);
@@ -588,10 +597,9 @@ static barlow_status copy_names(barlow_analysis *a, const barlow_dataset *ds,
     return BARLOW_OK;
 }
 
-/* The automatic evaluation: per grouping and depth, the valid fraction of
- * the non-empty groups. */
-static void evaluate(barlow_analysis *a)
+void bw_analysis_evaluate(barlow_analysis *a)
 {
+    memset(a->eval, 0, sizeof a->eval);
     for (int b = 0; b < 2; b++)
         for (size_t j = 0; j < a->n_depths; j++) {
             barlow_analysis_evaluation *e = &a->eval[b][j];
@@ -600,7 +608,8 @@ static void evaluate(barlow_analysis *a)
             e->depth = a->depths[j];
             for (size_t i = 0; i < a->n_groups; i++) {
                 const bw_agroup *g = &a->g[i];
-                if ((int)g->by != b || g->size == 0) continue;
+                if ((int)g->by != b || g->size == 0 || g->status == BARLOW_ANALYSIS_PENDING)
+                    continue;
                 e->groups++;
                 e->valid += g->res[j].valid ? 1 : 0;
             }
@@ -608,14 +617,15 @@ static void evaluate(barlow_analysis *a)
         }
 }
 
-/* Analyses every group on the worker threads (each with its scratch) and
- * reports the first failure in group order, or the cancellation. */
-static barlow_status run_groups(bw_actx *ctx, size_t threads, size_t max_n,
+/* Analyses groups [ctx->first, ctx->first + count) on the worker threads
+ * (each with its scratch) and reports the first failure in group order, or
+ * the cancellation. */
+static barlow_status run_groups(bw_actx *ctx, size_t count, size_t threads, size_t max_n,
                                 barlow_progress_fn progress, void *user_data)
 {
     barlow_analysis *a = ctx->a;
     size_t T = bw_resolve_threads(threads, 0);
-    size_t nt = bw_resolve_threads(T, a->n_groups);
+    size_t nt = bw_resolve_threads(T, count);
     size_t inner = T / (nt ? nt : 1);
     ctx->inner_threads = inner ? inner : 1;
     bw_scratch *scratch = bw_calloc(nt, sizeof *scratch, WHO);
@@ -626,18 +636,18 @@ static barlow_status run_groups(bw_actx *ctx, size_t threads, size_t max_n,
         if (!scratch[w].y || !scratch[w].scores) st = BARLOW_E_NOMEM;
     }
     ctx->scratch = scratch;
-    int rc = st == BARLOW_OK
-                 ? bw_parallel_for(a->n_groups, nt, analyse_group, ctx, progress, user_data)
-                 : 0;
-    for (size_t i = 0; rc != 0 && st == BARLOW_OK && i < a->n_groups; i++)
+    int rc = st == BARLOW_OK ? bw_parallel_for(count, nt, analyse_group, ctx, progress, user_data)
+                             : 0;
+    for (size_t i = ctx->first; rc != 0 && st == BARLOW_OK && i < ctx->first + count; i++)
         if (a->g[i].err != BARLOW_OK)
-            st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : WHO);
+            st = bw_error(a->g[i].err, "%s", a->g[i].errmsg ? a->g[i].errmsg : ctx->who);
     if (rc != 0 && st == BARLOW_OK) {
         if (rc == BARLOW_E_CANCELLED)
-            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback", WHO);
+            st = bw_error(BARLOW_E_CANCELLED, "%s: cancelled by the progress callback",
+                          ctx->who);
         else
             st = bw_error(rc < 0 ? (barlow_status)rc : BARLOW_E_INTERNAL,
-                          "%s: the worker threads failed", WHO);
+                          "%s: the worker threads failed", ctx->who);
     }
     for (size_t w = 0; scratch && w < nt; w++) {
         free(scratch[w].y);
@@ -649,72 +659,138 @@ static barlow_status run_groups(bw_actx *ctx, size_t threads, size_t max_n,
     return st;
 }
 
-barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset *dataset,
-                             const barlow_analysis_options *opts, barlow_progress_fn progress,
-                             void *user_data, barlow_analysis **out)
+/* The checks of the arguments that need no plan. */
+static barlow_status check_inputs(const barlow_matrix *features, const barlow_dataset *dataset,
+                                  barlow_analysis **out, const char *who)
 {
-    bw_clear_error();
-    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", WHO);
-    if (!dataset) return bw_error(BARLOW_E_INVALID_ARG, "%s: dataset is NULL", WHO);
-    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", WHO);
-    size_t n = barlow_dataset_size(dataset), d = barlow_matrix_cols(features);
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    if (!dataset) return bw_error(BARLOW_E_INVALID_ARG, "%s: dataset is NULL", who);
+    if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
+    size_t n = barlow_dataset_size(dataset);
     if (barlow_matrix_rows(features) != n)
         return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: features have %zu rows but the dataset has %zu rows", WHO,
+                        "%s: features have %zu rows but the dataset has %zu rows", who,
                         barlow_matrix_rows(features), n);
     if (!barlow_dataset_has_predictions(dataset))
         return bw_error(BARLOW_E_STATE,
                         "%s: the dataset has no predictions (failures are prediction != "
                         "label)",
-                        WHO);
+                        who);
+    return BARLOW_OK;
+}
 
-    barlow_analysis *a = bw_calloc(1, sizeof *a, WHO);
-    if (!a) return BARLOW_E_NOMEM;
-    a->n_rows = n;
-    a->d = d;
-    barlow_status st = check_options(opts, d, a);
-    if (st != BARLOW_OK) {
-        free(a);
-        return st;
-    }
-    barlow_analysis_options o;
-    barlow_analysis_options_init(&o);
-    if (opts) o = *opts;
-
-    barlow_selector *sel = NULL;
+/* A one-thread selector with the analysis' estimator settings. */
+static barlow_status make_selector(const barlow_analysis *a, barlow_selector **sel,
+                                   const char *who)
+{
     barlow_selector_options so;
     barlow_selector_options_init(&so);
     so.estimator = a->estimator;
     so.n_neighbors = a->n_neighbors;
     so.seed = a->seed;
     so.threads = 1;
-    st = barlow_selector_create(&so, &sel);
-    if (st != BARLOW_OK) {
-        free(a);
-        return bw_error_prefix(st, "%s", WHO);
-    }
+    barlow_status st = barlow_selector_create(&so, sel);
+    return st == BARLOW_OK ? st : bw_error_prefix(st, "%s", who);
+}
 
+/* The plan (class set, names, groups) and the analysis of groups [first,
+ * first + count) of it (every group when `whole`): barlow_analyze and
+ * barlow_analyze_groups. */
+static barlow_status analyze_range(const barlow_matrix *features, const barlow_dataset *dataset,
+                                   const barlow_analysis_options *opts, size_t first,
+                                   size_t count, int whole, barlow_progress_fn progress,
+                                   void *user_data, barlow_analysis **out, const char *who)
+{
+    bw_clear_error();
+    barlow_status st = check_inputs(features, dataset, out, who);
+    if (st != BARLOW_OK) return st;
+    if (!whole && count == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: count=0 (must be >= 1)", who);
+    barlow_analysis *a = bw_calloc(1, sizeof *a, WHO);
+    if (!a) return BARLOW_E_NOMEM;
+    a->n_rows = barlow_dataset_size(dataset);
+    a->d = barlow_matrix_cols(features);
     const int32_t *labels = barlow_dataset_labels(dataset);
     const int32_t *preds = barlow_dataset_predictions(dataset);
     size_t *members[2] = {NULL, NULL};
     bw_class_set present = {NULL, NULL, NULL, 0};
+    barlow_selector *sel = NULL;
     size_t max_n = 1;
-
     a->n_classes = barlow_dataset_class_count(dataset);
-    st = class_set_build(labels, preds, n, a->n_classes, &present);
+    st = bw_analysis_check_options(opts, a->d, a, who);
+    if (st == BARLOW_OK) st = make_selector(a, &sel, who);
+    if (st == BARLOW_OK) st = class_set_build(labels, preds, a->n_rows, a->n_classes, &present);
     if (st == BARLOW_OK) st = copy_names(a, dataset, &present);
-    if (st == BARLOW_OK) st = make_groups(a, labels, preds, &present, members, &max_n);
+    if (st == BARLOW_OK) {
+        a->n_groups = plan_size(a->groupings, &present);
+        if (whole) count = a->n_groups;
+        if (first > a->n_groups || count > a->n_groups - first)
+            st = bw_error(BARLOW_E_INVALID_ARG,
+                          "%s: first=%zu + count=%zu is beyond the %zu groups of the plan", who,
+                          first, count, a->n_groups);
+    }
+    if (st == BARLOW_OK)
+        st = make_groups(a, labels, preds, &present, first, count, members, &max_n);
     bw_actx ctx = {.a = a, .X = features, .labels = labels, .preds = preds,
-                   .members = {members[0], members[1]}, .sel = sel};
-    if (st == BARLOW_OK) st = run_groups(&ctx, o.threads, max_n, progress, user_data);
-    if (st == BARLOW_OK) evaluate(a);
-
+                   .members = {members[0], members[1]}, .sel = sel, .first = first, .who = who};
+    if (st == BARLOW_OK)
+        st = run_groups(&ctx, count, opts ? opts->threads : 0, max_n, progress, user_data);
+    if (st == BARLOW_OK) bw_analysis_evaluate(a);
     free(members[0]);
     free(members[1]);
     class_set_free(&present);
     barlow_selector_free(sel);
     if (st == BARLOW_OK) *out = a;
     else barlow_analysis_free(a);
+    return st;
+}
+
+barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset *dataset,
+                             const barlow_analysis_options *opts, barlow_progress_fn progress,
+                             void *user_data, barlow_analysis **out)
+{
+    return analyze_range(features, dataset, opts, 0, 0, 1, progress, user_data, out, WHO);
+}
+
+barlow_status barlow_analyze_groups(const barlow_matrix *features, const barlow_dataset *dataset,
+                                    const barlow_analysis_options *opts, size_t first,
+                                    size_t count, barlow_progress_fn progress, void *user_data,
+                                    barlow_analysis **out)
+{
+    return analyze_range(features, dataset, opts, first, count, 0, progress, user_data, out,
+                         "barlow_analyze_groups");
+}
+
+barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
+                                           const barlow_analysis_options *opts,
+                                           size_t *n_groups)
+{
+    static const char who[] = "barlow_analysis_count_groups";
+    bw_clear_error();
+    if (!dataset || !n_groups)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        dataset ? "n_groups" : "dataset");
+    uint32_t groupings = BARLOW_ANALYSIS_BY_BOTH;
+    if (opts) {
+        barlow_status st = bw_check_options_version(
+            opts->version, BARLOW_ANALYSIS_OPTIONS_VERSION,
+            "barlow_analysis_count_groups: barlow_analysis_options");
+        if (st != BARLOW_OK) return st;
+        groupings = opts->groupings;
+    }
+    if (groupings < 1 || groupings > 3)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", who,
+                        (unsigned)groupings);
+    if (!barlow_dataset_has_predictions(dataset))
+        return bw_error(BARLOW_E_STATE, "%s: the dataset has no predictions", who);
+    bw_class_set present = {NULL, NULL, NULL, 0};
+    barlow_status st = class_set_build(barlow_dataset_labels(dataset),
+                                       barlow_dataset_predictions(dataset),
+                                       barlow_dataset_size(dataset),
+                                       barlow_dataset_class_count(dataset), &present);
+    if (st == BARLOW_OK) *n_groups = plan_size(groupings, &present);
+    class_set_free(&present);
     return st;
 }
 
@@ -841,6 +917,7 @@ static const char *status_name(barlow_analysis_status s)
     case BARLOW_ANALYSIS_NO_FAILURES: return "no_failures";
     case BARLOW_ANALYSIS_NO_CORRECT: return "no_correct";
     case BARLOW_ANALYSIS_TOO_SMALL: return "too_small";
+    case BARLOW_ANALYSIS_PENDING: return "pending";
     }
     return "unknown";
 }

@@ -37,8 +37,8 @@ void barlow_rule_options_init(barlow_rule_options *opts)
     opts->max_p_value = 1.0;
 }
 
-static barlow_status check_tree_options(const barlow_tree_options *in, barlow_tree_options *o,
-                                        const char *who)
+barlow_status bw_tree_check_options(const barlow_tree_options *in, barlow_tree_options *o,
+                                    const char *who)
 {
     barlow_tree_options_init(o);
     if (!in) return BARLOW_OK;
@@ -143,7 +143,7 @@ static int cmp_rank(const bw_tnode *nodes, size_t a, size_t b)
 
 /* Computes every derived number of s from the structure and the per-node
  * size/failures (and s->size, s->failures, s->w0, s->w1). */
-static barlow_status compute_stats(bw_tstats *s, const char *who)
+barlow_status bw_tree_compute_stats(bw_tstats *s, const char *who)
 {
     size_t F = s->failures, n = s->size;
     s->ber = n ? (double)F / (double)n : 0.0;
@@ -190,6 +190,24 @@ static barlow_status compute_stats(bw_tstats *s, const char *who)
     s->precision = pf_size ? (double)pf_fail / (double)pf_size : 0.0;
     s->recall = F ? (double)pf_fail / (double)F : 0.0;
     return BARLOW_OK;
+}
+
+void bw_tree_class_weights(const barlow_tree_options *o, size_t n_fail, size_t n_correct,
+                           double *w0, double *w1)
+{
+    switch (o->class_weight) {
+    case BARLOW_CLASS_WEIGHT_REFERENCE:
+        *w0 = 1.0;
+        *w1 = (n_fail && n_correct) ? (double)n_correct / (double)n_fail : 1.0;
+        break;
+    case BARLOW_CLASS_WEIGHT_NONE:
+        *w0 = *w1 = 1.0;
+        break;
+    default:
+        *w0 = o->weight_correct;
+        *w1 = o->weight_failure;
+        break;
+    }
 }
 
 /* ---- fitting ------------------------------------------------------------------ */
@@ -282,7 +300,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     if (!failures) return bw_error(BARLOW_E_INVALID_ARG, "%s: failures is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     barlow_tree_options o;
-    barlow_status st = check_tree_options(opts, &o, who);
+    barlow_status st = bw_tree_check_options(opts, &o, who);
     if (st) return st;
     size_t n = barlow_matrix_rows(features), d = barlow_matrix_cols(features);
     if (n == 0 || d == 0)
@@ -358,19 +376,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     t->s.size = n;
     t->s.failures = n_fail;
     size_t n_correct = n - n_fail;
-    switch (o.class_weight) {
-    case BARLOW_CLASS_WEIGHT_REFERENCE:
-        t->s.w0 = 1.0;
-        t->s.w1 = (n_fail && n_correct) ? (double)n_correct / (double)n_fail : 1.0;
-        break;
-    case BARLOW_CLASS_WEIGHT_NONE:
-        t->s.w0 = t->s.w1 = 1.0;
-        break;
-    default:
-        t->s.w0 = o.weight_correct;
-        t->s.w1 = o.weight_failure;
-        break;
-    }
+    bw_tree_class_weights(&o, n_fail, n_correct, &t->s.w0, &t->s.w1);
     const double w0 = t->s.w0, w1 = t->s.w1;
     const double w_root = (double)n_correct * w0 + (double)n_fail * w1;
     const bw_criterion crit = o.criterion == BARLOW_CRITERION_GINI ? BW_CRITERION_GINI
@@ -516,7 +522,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
         stack[top++] = (fit_item){it.start, mid, it.depth + 1, (int32_t)id, 1};
     }
 
-    st = compute_stats(&t->s, who);
+    st = bw_tree_compute_stats(&t->s, who);
     if (st) goto done;
     t->rows = rows;
     t->fail = fail;
@@ -912,7 +918,7 @@ barlow_status barlow_tree_evaluate(const barlow_tree *tree, const barlow_matrix 
         nd->impurity = bw_impurity((double)(nd->size - nd->failures) * e->s.w0,
                                    (double)nd->failures * e->s.w1, crit);
     }
-    st = compute_stats(&e->s, who);
+    st = bw_tree_compute_stats(&e->s, who);
     if (st) {
         eval_destroy(e);
         return st;

@@ -40,6 +40,31 @@ struct barlow_tree_eval {
     size_t input_cols;
 };
 
+/* In tree.c: the option checks of barlow_tree_fit (a copy with the current
+ * version in *out; INVALID_ARG naming who and the value), the class weights
+ * a fit uses for its counts, and every derived number of s (wsize, wfail,
+ * ER, EC, IV, p-value, predicts_failure, leaves, depth, rank, ALER,
+ * precision, recall) from the structure, the per-node size/failures and
+ * s->size, s->failures, s->w0, s->w1. */
+barlow_status bw_tree_check_options(const barlow_tree_options *in, barlow_tree_options *out,
+                                    const char *who);
+void bw_tree_class_weights(const barlow_tree_options *o, size_t n_fail, size_t n_correct,
+                           double *w0, double *w1);
+barlow_status bw_tree_compute_stats(bw_tstats *s, const char *who);
+
+/* In tree_serial.c: the tree's binary form (docs/formats.md) appended to sb,
+ * and read back from r (positioned at the magic; advanced past the tree;
+ * FORMAT naming who and the byte offset for anything wrong), for the
+ * analysis' format, which embeds it. A deep copy (NOMEM naming who). */
+void bw_tree_write(bw_sb *sb, const barlow_tree *t);
+struct bw_rd;
+barlow_status bw_tree_read(struct bw_rd *r, barlow_tree **out);
+/* The options part of that format (56 bytes), checked as barlow_tree_fit
+ * checks them. */
+void bw_tree_write_options(bw_sb *sb, const barlow_tree_options *o);
+barlow_status bw_tree_read_options(struct bw_rd *r, barlow_tree_options *o);
+barlow_status bw_tree_clone(const barlow_tree *t, barlow_tree **out, const char *who);
+
 /* JSON/DOT/text helpers in tree_export.c */
 /* The rule of node id as a sentence; names[f] (f < n_names, non-empty)
  * names feature f ("buckle (feature 13)"), names may be NULL. */

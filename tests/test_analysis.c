@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <barlow/barlow.h>
@@ -851,6 +852,591 @@ static void test_names_threads(void)
     barlow_dataset_free(ds);
 }
 
+/* ---- distributed analysis: parts, merge, serialization ------------------------- */
+
+static char *csv_of(const barlow_analysis *a)
+{
+    barlow_buffer b = {NULL, 0};
+    if (barlow_analysis_to_csv(a, &b) != BARLOW_OK) return NULL;
+    return b.data;
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* Group i of part p is pending and otherwise the full analysis' group. */
+static int pending_ok(const barlow_analysis *full, const barlow_analysis *p, size_t i)
+{
+    barlow_analysis_group gf = {.version = BARLOW_ANALYSIS_GROUP_VERSION}, gp = gf;
+    if (barlow_analysis_get_group(full, i, &gf) != BARLOW_OK ||
+        barlow_analysis_get_group(p, i, &gp) != BARLOW_OK)
+        return 0;
+    int ok = gp.status == BARLOW_ANALYSIS_PENDING && gp.n_selected == 0 &&
+             gp.grouping == gf.grouping && gp.class_id == gf.class_id &&
+             !strcmp(gp.class_name, gf.class_name) && gp.size == gf.size &&
+             gp.failures == gf.failures && gp.base_error_rate == gf.base_error_rate;
+    for (size_t j = 0; ok && j < barlow_analysis_depth_count(p); j++) {
+        barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+        ok = barlow_analysis_get_result(p, i, j, &r) == BARLOW_OK &&
+             !barlow_analysis_group_tree(p, i, j) && r.best_leaf == -1 && r.best_rule == -1 &&
+             r.aler == 0 && r.best_error_rate == 0 && r.best_error_coverage == 0 &&
+             r.best_importance == 0 && r.valid == 0 && r.depth == barlow_analysis_depth(p, j);
+    }
+    return ok;
+}
+
+/* The evaluation of a part counts its analysed non-empty groups only. */
+static int part_evaluation_ok(const barlow_analysis *p)
+{
+    int ok = 1;
+    for (int b = 0; b < 2; b++)
+        for (size_t j = 0; j < barlow_analysis_depth_count(p); j++) {
+            barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
+            ok &= barlow_analysis_get_evaluation(p, (barlow_group_by)b, j, &e) == BARLOW_OK;
+            size_t groups = 0, valid = 0;
+            for (size_t i = 0; i < barlow_analysis_group_count(p); i++) {
+                barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+                barlow_analysis_result r = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
+                barlow_analysis_get_group(p, i, &g);
+                barlow_analysis_get_result(p, i, j, &r);
+                if ((int)g.grouping != b || g.size == 0 || g.status == BARLOW_ANALYSIS_PENDING)
+                    continue;
+                groups++;
+                valid += r.valid != 0;
+            }
+            ok &= e.groups == groups && e.valid == valid;
+        }
+    return ok;
+}
+
+static void parts_options(barlow_analysis_options *o)
+{
+    static const int32_t depths[] = {1, 2};
+    barlow_analysis_options_init(o);
+    o->k = 5;
+    o->depths = depths;
+    o->n_depths = 2;
+    o->threads = 2;
+}
+
+static void test_count_groups(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    size_t n = 0;
+    barlow_status st = barlow_analysis_count_groups(ds, NULL, &n);
+    TAP_OK(st == BARLOW_OK && n == 2 * K,
+           "count_groups: %zu groups by default (2 groupings x %d classes)", n, K);
+    o.groupings = BARLOW_ANALYSIS_BY_PREDICTION;
+    st = barlow_analysis_count_groups(ds, &o, &n);
+    TAP_OK(st == BARLOW_OK && n == K, "count_groups: %zu groups for the prediction grouping", n);
+    o.groupings = 4;
+    n = 77;
+    TAP_STATUS(barlow_analysis_count_groups(ds, &o, &n), BARLOW_E_INVALID_ARG, "groupings=4",
+               "count_groups: groupings 4");
+    o.groupings = 1;
+    o.version = 9;
+    TAP_STATUS(barlow_analysis_count_groups(ds, &o, &n), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_count_groups: barlow_analysis_options", "count_groups: version");
+    TAP_STATUS(barlow_analysis_count_groups(NULL, NULL, &n), BARLOW_E_INVALID_ARG,
+               "dataset is NULL", "count_groups: NULL dataset");
+    TAP_STATUS(barlow_analysis_count_groups(ds, NULL, NULL), BARLOW_E_INVALID_ARG,
+               "n_groups is NULL", "count_groups: NULL n_groups");
+    barlow_dataset *nopred = NULL;
+    barlow_dataset_create(N, labels, NULL, names, K, &nopred);
+    TAP_STATUS(barlow_analysis_count_groups(nopred, NULL, &n), BARLOW_E_STATE, "no predictions",
+               "count_groups: no predictions");
+    barlow_dataset_free(nopred);
+    TAP_OK(n == 77, "count_groups: n_groups untouched by every failed call");
+    (void)m;
+}
+
+/* Every contiguous range of groups: the analysed groups equal the full
+ * analysis' bit for bit, the others are pending; exports stay well-formed. */
+static void test_ranges(barlow_matrix *m, barlow_dataset *ds, const barlow_analysis *full)
+{
+    barlow_analysis_options o;
+    parts_options(&o);
+    size_t G = barlow_analysis_group_count(full), runs = 0, bad_first = 0, bad_count = 0;
+    int ok = 1, exports = 1, eval = 1;
+    for (size_t first = 0; first < G; first++)
+        for (size_t count = 1; first + count <= G; count++) {
+            barlow_analysis *p = NULL;
+            int this_ok = barlow_analyze_groups(m, ds, &o, first, count, NULL, NULL, &p) ==
+                              BARLOW_OK && barlow_analysis_group_count(p) == G;
+            for (size_t i = 0; this_ok && i < G; i++)
+                this_ok = i >= first && i < first + count ? same_group(full, i, p, i)
+                                                          : pending_ok(full, p, i);
+            eval &= p && part_evaluation_ok(p);
+            char *js = p ? json_of(p) : NULL, *csv = p ? csv_of(p) : NULL;
+            exports &= count_str(js, "\"status\":\"pending\"") == G - count &&
+                       count_str(csv, ",pending,") == 2 * (G - count) &&
+                       count_str(csv, "\n") == 1 + 2 * G;
+            barlow_free(js);
+            barlow_free(csv);
+            barlow_analysis_free(p);
+            if (!this_ok && ok) {
+                bad_first = first;
+                bad_count = count;
+            }
+            ok &= this_ok;
+            runs++;
+        }
+    TAP_OK(ok, "analyze_groups: over all %zu ranges, each analysed group has the full "
+           "analysis' selection, scores, trees and results; the others are pending "
+           "(first failure at %zu+%zu)", runs, bad_first, bad_count);
+    TAP_OK(eval, "analyze_groups: the evaluation counts the analysed groups only");
+    TAP_OK(exports, "analyze_groups: JSON and CSV list pending groups with status pending");
+}
+
+/* Merging parts gives the full analysis, byte for byte, also after the
+ * parts are freed and in any order. */
+static void test_merge(barlow_matrix *m, barlow_dataset *ds, const barlow_analysis *full)
+{
+    barlow_analysis_options o;
+    parts_options(&o);
+    size_t G = barlow_analysis_group_count(full);
+    char *want_js = json_of(full), *want_csv = csv_of(full);
+    int ok = 1;
+    size_t merges = 0;
+    for (size_t c1 = 1; c1 < G; c1++)
+        for (size_t c2 = c1; c2 < G; c2++) {
+            size_t cuts[4] = {0, c1, c2, G};
+            barlow_analysis *parts[3] = {NULL, NULL, NULL}, *mg = NULL;
+            size_t np = 0;
+            for (size_t k = 0; k < 3; k++)
+                if (cuts[k + 1] > cuts[k])
+                    barlow_analyze_groups(m, ds, &o, cuts[k], cuts[k + 1] - cuts[k], NULL, NULL,
+                                          &parts[np++]);
+            /* the last part first */
+            barlow_analysis *tmp = parts[0];
+            parts[0] = parts[np - 1];
+            parts[np - 1] = tmp;
+            barlow_status st = barlow_analysis_merge((const barlow_analysis *const *)parts, np,
+                                                     &mg);
+            for (size_t k = 0; k < np; k++) barlow_analysis_free(parts[k]);
+            char *js = mg ? json_of(mg) : NULL, *csv = mg ? csv_of(mg) : NULL;
+            ok &= st == BARLOW_OK && js && csv && !strcmp(js, want_js) && !strcmp(csv, want_csv);
+            barlow_free(js);
+            barlow_free(csv);
+            barlow_analysis_free(mg);
+            merges++;
+        }
+    TAP_OK(ok, "merge: %zu splits into 2 or 3 parts (last part first, parts freed before use) "
+           "give the full analysis' JSON and CSV byte for byte", merges);
+    barlow_analysis *one = NULL;
+    TAP_OK(barlow_analysis_merge(&full, 1, &one) == BARLOW_OK && one, "merge: one full part");
+    char *js = one ? json_of(one) : NULL;
+    TAP_OK(js && !strcmp(js, want_js), "merge: a copy of one full analysis is equal");
+    barlow_free(js);
+    barlow_analysis_free(one);
+    barlow_free(want_js);
+    barlow_free(want_csv);
+}
+
+static void test_merge_errors(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis_options o;
+    parts_options(&o);
+    barlow_analysis *p[4] = {NULL, NULL, NULL, NULL};
+    barlow_analyze_groups(m, ds, &o, 0, 4, NULL, NULL, &p[0]);
+    barlow_analyze_groups(m, ds, &o, 4, 6, NULL, NULL, &p[1]);
+    barlow_analyze_groups(m, ds, &o, 3, 2, NULL, NULL, &p[2]);
+    o.k = 4;
+    barlow_analyze_groups(m, ds, &o, 4, 6, NULL, NULL, &p[3]);
+    barlow_analysis *sentinel = (barlow_analysis *)&rng_state, *out = sentinel;
+    const barlow_analysis *ov[3] = {p[0], p[1], p[2]};
+    TAP_STATUS(barlow_analysis_merge(ov, 3, &out), BARLOW_E_INVALID_ARG,
+               "group label/four is analysed in parts 0 and 2", "merge: a group in two parts");
+    const barlow_analysis *gap[1] = {p[0]};
+    TAP_STATUS(barlow_analysis_merge(gap, 1, &out), BARLOW_E_INVALID_ARG,
+               "group label/five is analysed in no part", "merge: a group in no part");
+    const barlow_analysis *diff[2] = {p[0], p[3]};
+    TAP_STATUS(barlow_analysis_merge(diff, 2, &out), BARLOW_E_INVALID_ARG,
+               "part 1 is not a part of part 0's plan: k 4 vs 5", "merge: parts of another k");
+    barlow_dataset *other = NULL;
+    int32_t lab2[N];
+    for (int i = 0; i < N; i++) lab2[i] = labels[i] == 1 && i % 7 == 0 ? 2 : labels[i];
+    barlow_dataset_create(N, lab2, preds, names, K, &other);
+    barlow_analysis *q = NULL;
+    o.k = 5;
+    barlow_analyze_groups(m, other, &o, 4, 6, NULL, NULL, &q);
+    const barlow_analysis *dd[2] = {p[0], q};
+    TAP_STATUS(barlow_analysis_merge(dd, 2, &out), BARLOW_E_INVALID_ARG, "group 1 is class 1",
+               "merge: parts of another dataset name the group that differs");
+    const barlow_analysis *withnull[2] = {p[0], NULL};
+    TAP_STATUS(barlow_analysis_merge(withnull, 2, &out), BARLOW_E_INVALID_ARG,
+               "parts[1] is NULL", "merge: a NULL part");
+    TAP_STATUS(barlow_analysis_merge(ov, 0, &out), BARLOW_E_INVALID_ARG, "n_parts=0",
+               "merge: no parts");
+    TAP_STATUS(barlow_analysis_merge(NULL, 1, &out), BARLOW_E_INVALID_ARG, "parts is NULL",
+               "merge: NULL parts");
+    TAP_STATUS(barlow_analysis_merge(ov, 1, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
+               "merge: NULL out");
+    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 3, 0, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+               "barlow_analyze_groups: count=0", "analyze_groups: count 0");
+    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 7, 4, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+               "first=7 + count=4 is beyond the 10 groups of the plan",
+               "analyze_groups: a range beyond the plan");
+    TAP_STATUS(barlow_analyze_groups(m, ds, &o, SIZE_MAX, 2, NULL, NULL, &out),
+               BARLOW_E_INVALID_ARG, "is beyond the 10 groups", "analyze_groups: first overflows");
+    o.k = 0;
+    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 0, 1, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+               "barlow_analyze_groups: k=0", "analyze_groups: option errors name the function");
+    TAP_OK(out == sentinel, "merge / analyze_groups: out untouched by every failed call");
+    for (int k = 0; k < 4; k++) barlow_analysis_free(p[k]);
+    barlow_analysis_free(q);
+    barlow_dataset_free(other);
+}
+
+/* A part reads only its own rows: one page per row, every other row's page
+ * unreadable (a read would crash the test). NaN in other rows is fine. */
+static void test_own_rows(void)
+{
+    enum { NR = 120, KC = 4 };
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), d = page / sizeof(float);
+    float *x = mmap(NULL, NR * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (x == MAP_FAILED) {
+        TAP_OK(0, "mmap");
+        return;
+    }
+    static int32_t lab[NR], pred[NR];
+    static float keep1[NR];
+    for (size_t i = 0; i < NR; i++) {
+        lab[i] = (int32_t)(i * KC / NR); /* sorted by label */
+        for (size_t j = 0; j < d; j++) {
+            double v = uniform() * 2.0 - 0.6;
+            x[i * d + j] = v > 0 ? (float)v : 0.0f;
+        }
+        keep1[i] = x[i * d + 1];
+        int fail = x[i * d + 5] > 0.7f;
+        pred[i] = fail ? (lab[i] + 1) % KC : lab[i];
+    }
+    barlow_dataset *ds = NULL;
+    barlow_matrix *m = NULL;
+    barlow_dataset_create(NR, lab, pred, NULL, 0, &ds);
+    barlow_matrix_wrap(x, NR, d, d, &m);
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 3;
+    barlow_analysis *full = NULL;
+    barlow_analyze(m, ds, &o, NULL, NULL, &full);
+    size_t G = barlow_analysis_group_count(full);
+    int ok = full != NULL && G == 2 * KC;
+    for (size_t first = 0; ok && first < G; first++) {
+        size_t count = first == 2 ? 3 : 1;
+        barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
+        for (size_t r = 0; r < NR; r++) {
+            int used = 0;
+            for (size_t i = first; i < first + count && i < G; i++) {
+                barlow_analysis_get_group(full, i, &g);
+                used |= (g.grouping == BARLOW_GROUP_BY_LABEL ? lab[r] : pred[r]) == g.class_id;
+            }
+            if (!used) {
+                x[r * d + 1] = NAN;
+                mprotect((char *)x + r * page, page, PROT_NONE);
+            }
+        }
+        barlow_analysis *p = NULL;
+        if (first + count > G) count = G - first;
+        barlow_status st = barlow_analyze_groups(m, ds, &o, first, count, NULL, NULL, &p);
+        mprotect(x, NR * page, PROT_READ | PROT_WRITE);
+        for (size_t r = 0; r < NR; r++) x[r * d + 1] = keep1[r];
+        ok = st == BARLOW_OK;
+        for (size_t i = first; ok && i < first + count; i++) ok = same_group(full, i, p, i);
+        barlow_analysis_free(p);
+    }
+    TAP_OK(ok, "analyze_groups reads only the rows of its groups (the others unreadable, with "
+           "NaN) and gives the full analysis' groups");
+    barlow_analysis_free(full);
+    barlow_matrix_free(m);
+    barlow_dataset_free(ds);
+    munmap(x, NR * page);
+}
+
+/* The trees of two analyses answer alike: JSON, SVG, rules, rows, samples
+ * and apply on the features. */
+static int trees_answer_alike(const barlow_analysis *a, const barlow_analysis *b,
+                              const barlow_matrix *m)
+{
+    int ok = barlow_analysis_group_count(a) == barlow_analysis_group_count(b);
+    size_t *la = malloc(N * sizeof *la), *lb = malloc(N * sizeof *lb), na = 0, nb = 0;
+    for (size_t i = 0; ok && i < barlow_analysis_group_count(a); i++)
+        for (size_t j = 0; ok && j < barlow_analysis_depth_count(a); j++) {
+            const barlow_tree *ta = barlow_analysis_group_tree(a, i, j);
+            const barlow_tree *tb = barlow_analysis_group_tree(b, i, j);
+            if (!ta || !tb) {
+                ok = !ta && !tb;
+                continue;
+            }
+            barlow_buffer x = {NULL, 0}, y = {NULL, 0};
+            ok = barlow_tree_to_svg(ta, NULL, &x) == BARLOW_OK &&
+                 barlow_tree_to_svg(tb, NULL, &y) == BARLOW_OK && !strcmp(x.data, y.data);
+            barlow_buffer_dispose(&x);
+            barlow_buffer_dispose(&y);
+            size_t ra[64], rb[64], nra = 0, nrb = 0;
+            ok &= barlow_tree_rules(ta, NULL, ra, &nra) == BARLOW_OK &&
+                  barlow_tree_rules(tb, NULL, rb, &nrb) == BARLOW_OK && nra == nrb &&
+                  !memcmp(ra, rb, nra * sizeof *ra);
+            for (size_t id = 0; ok && id < barlow_tree_node_count(ta); id++) {
+                ok = barlow_tree_node_rows(ta, id, BARLOW_ROWS_FAILURES, la, &na) == BARLOW_OK &&
+                     barlow_tree_node_rows(tb, id, BARLOW_ROWS_FAILURES, lb, &nb) == BARLOW_OK &&
+                     na == nb && !memcmp(la, lb, na * sizeof *la);
+                ok &= barlow_tree_sample_rows(ta, id, BARLOW_ROWS_ALL, 5, 3, la, &na) ==
+                          BARLOW_OK &&
+                      barlow_tree_sample_rows(tb, id, BARLOW_ROWS_ALL, 5, 3, lb, &nb) ==
+                          BARLOW_OK && na == nb && !memcmp(la, lb, na * sizeof *la);
+            }
+            ok &= barlow_tree_apply(ta, m, la) == BARLOW_OK &&
+                  barlow_tree_apply(tb, m, lb) == BARLOW_OK && !memcmp(la, lb, N * sizeof *la);
+        }
+    free(la);
+    free(lb);
+    return ok;
+}
+
+/* deserialize(serialize(a)) serializes to the same bytes, exports the same
+ * JSON and CSV and has trees that answer alike. */
+static int round_trip(const barlow_analysis *a, const barlow_matrix *m, barlow_analysis **copy)
+{
+    barlow_buffer b = {NULL, 0}, b2 = {NULL, 0};
+    barlow_analysis *c = NULL;
+    int ok = barlow_analysis_serialize(a, &b) == BARLOW_OK &&
+             barlow_analysis_deserialize(b.data, b.size, &c) == BARLOW_OK &&
+             barlow_analysis_serialize(c, &b2) == BARLOW_OK && b.size == b2.size &&
+             !memcmp(b.data, b2.data, b.size);
+    char *j1 = json_of(a), *j2 = c ? json_of(c) : NULL, *c1 = csv_of(a), *c2 = c ? csv_of(c) : NULL;
+    ok &= j1 && j2 && c1 && c2 && !strcmp(j1, j2) && !strcmp(c1, c2) &&
+          trees_answer_alike(a, c, m);
+    barlow_free(j1);
+    barlow_free(j2);
+    barlow_free(c1);
+    barlow_free(c2);
+    barlow_buffer_dispose(&b);
+    barlow_buffer_dispose(&b2);
+    if (copy) *copy = c;
+    else barlow_analysis_free(c);
+    return ok;
+}
+
+static void test_serialize(barlow_matrix *m, barlow_dataset *ds, const barlow_analysis *full)
+{
+    barlow_analysis_options o;
+    parts_options(&o);
+    TAP_OK(round_trip(full, m, NULL), "serialize: a full analysis round-trips (bytes, JSON, CSV, "
+           "and every tree's SVG, rules, rows, samples and apply)");
+    barlow_analysis *p1 = NULL, *p2 = NULL, *c1 = NULL, *c2 = NULL, *mg = NULL;
+    barlow_analyze_groups(m, ds, &o, 0, 3, NULL, NULL, &p1);
+    barlow_analyze_groups(m, ds, &o, 3, 7, NULL, NULL, &p2);
+    TAP_OK(p1 && p2 && round_trip(p1, m, &c1) && round_trip(p2, m, &c2),
+           "serialize: partial analyses round-trip");
+    barlow_analysis_free(p1);
+    barlow_analysis_free(p2);
+    const barlow_analysis *parts[2] = {c2, c1};
+    char *want = json_of(full), *got = NULL;
+    TAP_OK(barlow_analysis_merge(parts, 2, &mg) == BARLOW_OK && (got = json_of(mg)) &&
+               !strcmp(want, got),
+           "serialize: the deserialized parts merge into the full analysis");
+    barlow_free(want);
+    barlow_free(got);
+    barlow_analysis_free(mg);
+    barlow_analysis_free(c1);
+    barlow_analysis_free(c2);
+    barlow_buffer b = {NULL, 0};
+    barlow_analysis *sentinel = (barlow_analysis *)&rng_state, *out = sentinel;
+    TAP_STATUS(barlow_analysis_serialize(NULL, &b), BARLOW_E_INVALID_ARG, "a is NULL",
+               "serialize: NULL analysis");
+    TAP_STATUS(barlow_analysis_serialize(full, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
+               "serialize: NULL out");
+    TAP_STATUS(barlow_analysis_deserialize(NULL, 4, &out), BARLOW_E_INVALID_ARG, "data is NULL",
+               "deserialize: NULL data");
+    TAP_STATUS(barlow_analysis_deserialize(&b, 4, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
+               "deserialize: NULL out");
+    TAP_OK(out == sentinel && !b.data, "serialize / deserialize: outputs untouched on error");
+}
+
+/* ---- hostile bytes: a small analysis ---- */
+
+enum { SN = 48, SD = 6, SK = 3 };
+/* Offsets in the binary analysis format with 2 depths (docs/formats.md). */
+enum { A_CLASSES = 28, A_K = 40, A_EST = 48, A_DELTA = 64, A_NDEPTHS = 164, A_DEPTHS = 168,
+       A_PRESENT = 176 };
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void expect_format(const uint8_t *blob, size_t size, const char *needle, const char *name)
+{
+    barlow_analysis *sentinel = (barlow_analysis *)&rng_state, *out = sentinel;
+    barlow_status st = barlow_analysis_deserialize(blob, size, &out);
+    const char *msg = barlow_last_error();
+    TAP_OK(st == BARLOW_E_FORMAT && out == sentinel && strstr(msg, needle) &&
+               !strncmp(msg, "barlow_analysis_deserialize: byte ", 34),
+           "deserialize: %s (%s)", name, msg);
+}
+
+static void hostile_edits(const uint8_t *b, size_t size)
+{
+    static const char *const snames[SK] = {"a", "bb", "ccc"};
+    size_t groups_at = A_PRESENT + 8;
+    for (int c = 0; c < SK; c++) groups_at += 8 + strlen(snames[c]);
+    size_t g0 = groups_at + 8, g1 = g0 + 44; /* group 0 is pending, group 1 analysed */
+    uint8_t *m = malloc(size + 1);
+#define EDIT(stmt, needle, name)                \
+    do {                                        \
+        memcpy(m, b, size);                     \
+        stmt;                                   \
+        expect_format(m, size, needle, name);   \
+    } while (0)
+    EDIT(m[3] = 'x', "not a serialized analysis", "wrong magic");
+    EDIT(put_le(m + 8, 7, 4), "analysis format version 7", "a future format version");
+    EDIT(put_le(m + A_K, SD + 1, 8), "the options: k=7 (must be 1..d=6)", "k > d");
+    EDIT(put_le(m + A_EST, 9, 4), "estimator=9", "an unknown estimator");
+    EDIT(put_le(m + A_DELTA, 0x7ff8000000000000ull, 8), "delta=nan", "a NaN delta");
+    EDIT(put_le(m + A_NDEPTHS, 0, 4), "0 depths", "no depths");
+    EDIT(put_le(m + A_NDEPTHS, 1000, 4), "1000 depths", "too many depths");
+    EDIT(put_le(m + A_DEPTHS + 4, 2, 4), "repeats depths[0]", "a repeated depth");
+    EDIT(put_le(m + A_CLASSES, 2, 8), "class id 2", "a class id beyond the class count");
+    EDIT(put_le(m + A_PRESENT, (uint64_t)1 << 40, 8), "bytes are left",
+         "a lying count of classes");
+    EDIT(put_le(m + A_PRESENT + 12, 1u << 30, 4), "bytes long but", "a lying name length");
+    EDIT(m[A_PRESENT + 16] = 0, "holds a NUL byte", "a NUL in a name");
+    EDIT(put_le(m + groups_at, 7, 8), "7 groups (the plan has 3 classes x 2 groupings)",
+         "a group count off the plan");
+    EDIT(put_le(m + g0 + 16, BARLOW_ANALYSIS_NO_FAILURES, 4), "status 2",
+         "a status the counts do not give");
+    EDIT(put_le(m + g0 + 16, 99, 4), "status 99", "an unknown status");
+    EDIT(put_le(m + g0, SN + 1, 8), "must be at most 48", "a group larger than the rows");
+    EDIT(put_le(m + g0 + 8, 15, 8), "byte", "a group's failures changed");
+    EDIT(put_le(m + g1 + 20, 1, 8), "selects 1 features", "a selection of the wrong size");
+    EDIT(put_le(m + g1 + 28, SD, 8), "a selected feature is 6", "a selected column out of range");
+    EDIT(memcpy(m + g1 + 44, m + g1 + 28, 8), "selects feature", "a column selected twice");
+    EDIT(put_le(m + g1 + 36, 0xfff0000000000000ull, 8), "a selection score is -inf",
+         "an infinite score");
+    memcpy(m, b, size);
+    m[size] = 1;
+    expect_format(m, size + 1, "trailing bytes after the end of the analysis (1)",
+                  "a trailing byte");
+#undef EDIT
+    free(m);
+}
+
+static void fuzz_analysis(const uint8_t *blob, size_t size, const barlow_matrix *x)
+{
+    uint8_t *mut = malloc(size);
+    int fine = 1, accepted = 0, rejected = 0;
+    uint64_t s = 4242;
+    for (int k = 0; k < 400; k++) {
+        memcpy(mut, blob, size);
+        for (int f = 0; f < 1 + k % 3; f++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(s >> 33) % size;
+            mut[at] = k % 2 ? (uint8_t)(s >> 17) : (uint8_t)(mut[at] ^ (1u << (k % 8)));
+        }
+        barlow_analysis *a = NULL;
+        barlow_status st = barlow_analysis_deserialize(mut, size, &a);
+        if (st != BARLOW_OK) {
+            fine &= st == BARLOW_E_FORMAT && !a;
+            rejected++;
+            continue;
+        }
+        accepted++;
+        barlow_buffer b = {NULL, 0};
+        fine &= barlow_analysis_serialize(a, &b) == BARLOW_OK && b.size == size &&
+                !memcmp(b.data, mut, size);
+        barlow_buffer_dispose(&b);
+        char *js = json_of(a), *csv = csv_of(a);
+        fine &= js && csv;
+        barlow_free(js);
+        barlow_free(csv);
+        size_t leaves[SN];
+        for (size_t i = 0; i < barlow_analysis_group_count(a); i++)
+            for (size_t j = 0; j < barlow_analysis_depth_count(a); j++) {
+                const barlow_tree *t = barlow_analysis_group_tree(a, i, j);
+                if (t) fine &= barlow_tree_apply(t, x, leaves) == BARLOW_OK;
+            }
+        barlow_analysis *mg = NULL;
+        fine &= barlow_analysis_merge((const barlow_analysis *const *)&a, 1, &mg) == BARLOW_OK ||
+                barlow_analysis_merge((const barlow_analysis *const *)&a, 1, &mg) ==
+                    BARLOW_E_INVALID_ARG;
+        barlow_analysis_free(mg);
+        barlow_analysis_free(a);
+    }
+    free(mut);
+    TAP_OK(fine, "400 seeded random byte changes: %d rejected with FORMAT, %d accepted and "
+           "usable (same bytes again, JSON, CSV, apply, merge)", rejected, accepted);
+}
+
+static void test_hostile(void)
+{
+    static float sx[SN * SD];
+    static int32_t sl[SN], sp[SN];
+    static const char *const snames[SK] = {"a", "bb", "ccc"};
+    for (size_t i = 0; i < SN; i++) {
+        for (size_t j = 0; j < SD; j++) sx[i * SD + j] = (float)uniform();
+        sl[i] = (int32_t)(i % SK);
+        sp[i] = sx[i * SD + 2] > 0.6f ? (sl[i] + 1) % SK : sl[i];
+    }
+    barlow_matrix *x = NULL;
+    barlow_dataset *ds = NULL;
+    barlow_matrix_wrap(sx, SN, SD, SD, &x);
+    barlow_dataset_create(SN, sl, sp, snames, SK, &ds);
+    static const int32_t depths[] = {2, 1};
+    barlow_analysis_options o;
+    barlow_analysis_options_init(&o);
+    o.k = 2;
+    o.depths = depths;
+    o.n_depths = 2;
+    barlow_analysis *a = NULL;
+    barlow_buffer b = {NULL, 0};
+    barlow_status st = barlow_analyze_groups(x, ds, &o, 1, 4, NULL, NULL, &a);
+    if (st == BARLOW_OK) st = barlow_analysis_serialize(a, &b);
+    TAP_OK(st == BARLOW_OK, "small partial analysis: %zu bytes serialized", b.size);
+    int all = st == BARLOW_OK;
+    size_t first_bad = 0;
+    for (size_t len = 0; all && len < b.size; len++) {
+        barlow_analysis *out = (barlow_analysis *)&rng_state;
+        all = barlow_analysis_deserialize(b.data, len, &out) == BARLOW_E_FORMAT &&
+              out == (barlow_analysis *)&rng_state &&
+              strstr(barlow_last_error(), ": byte ") != NULL;
+        if (!all) first_bad = len;
+    }
+    TAP_OK(all, "each of the %zu truncations is refused with FORMAT (first failure: %zu)",
+           b.size, first_bad);
+    if (st == BARLOW_OK) {
+        hostile_edits(b.data, b.size);
+        fuzz_analysis(b.data, b.size, x);
+    }
+    barlow_buffer_dispose(&b);
+    barlow_analysis_free(a);
+    barlow_dataset_free(ds);
+    barlow_matrix_free(x);
+}
+
+static void test_distributed(barlow_matrix *m, barlow_dataset *ds)
+{
+    barlow_analysis_options o;
+    parts_options(&o);
+    barlow_analysis *full = NULL;
+    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &full) == BARLOW_OK, "distributed: the full "
+           "analysis");
+    if (!full) return;
+    test_count_groups(m, ds);
+    test_ranges(m, ds, full);
+    test_merge(m, ds, full);
+    test_merge_errors(m, ds);
+    test_own_rows();
+    test_serialize(m, ds, full);
+    test_hostile();
+    barlow_analysis_free(full);
+}
+
 int main(void)
 {
     make_data();
@@ -870,6 +1456,7 @@ int main(void)
     test_sparse_ids(m);
     test_max_id(m);
     test_names_threads();
+    test_distributed(m, ds);
     barlow_analysis_free(NULL);
     TAP_OK(1, "analysis_free(NULL) is a no-op");
     barlow_dataset_free(ds);

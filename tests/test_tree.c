@@ -290,6 +290,270 @@ static void test_svg(const barlow_tree *t)
     barlow_buffer_dispose(&svg);
 }
 
+/* ---- serialization ------------------------------------------------------ */
+
+enum { SER_N = 300, SER_D = 12 };
+
+/* Offsets in the binary tree format (docs/formats.md). */
+enum { T_MAXDEPTH = 12, T_COLS = 64, T_ROWS = 72, T_NODES = 80, T_NODE0 = 88, T_NODE = 48 };
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Everything a caller can ask of two trees agrees (bitwise). */
+static int trees_agree(const barlow_tree *a, const barlow_tree *b, const barlow_matrix *x)
+{
+    size_t n = barlow_tree_node_count(a);
+    if (n != barlow_tree_node_count(b) || barlow_tree_leaf_count(a) != barlow_tree_leaf_count(b) ||
+        barlow_tree_input_columns(a) != barlow_tree_input_columns(b))
+        return 0;
+    barlow_tree_summary sa = get_summary(a), sb = get_summary(b);
+    int same = !memcmp(&sa, &sb, sizeof sa);
+    size_t ra[SER_N], rb[SER_N], na = 0, nb = 0;
+    for (size_t i = 0; i < n && same; i++) {
+        barlow_tree_node x1 = get_node(a, i), x2 = get_node(b, i);
+        same = !memcmp(&x1, &x2, sizeof x1);
+        for (int w = 0; w < 3 && same; w++) {
+            barlow_tree_node_rows(a, i, (barlow_rows)w, ra, &na);
+            barlow_tree_node_rows(b, i, (barlow_rows)w, rb, &nb);
+            same = na == nb && !memcmp(ra, rb, na * sizeof *ra);
+            barlow_tree_sample_rows(a, i, (barlow_rows)w, 7, 99, ra, &na);
+            barlow_tree_sample_rows(b, i, (barlow_rows)w, 7, 99, rb, &nb);
+            same &= na == nb && !memcmp(ra, rb, na * sizeof *ra);
+        }
+    }
+    barlow_buffer ja = {NULL, 0}, jb = {NULL, 0};
+    barlow_tree_to_json(a, NULL, NULL, &ja);
+    barlow_tree_to_json(b, NULL, NULL, &jb);
+    same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
+    barlow_buffer_dispose(&ja);
+    barlow_buffer_dispose(&jb);
+    barlow_tree_to_svg(a, NULL, &ja);
+    barlow_tree_to_svg(b, NULL, &jb);
+    same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
+    barlow_buffer_dispose(&ja);
+    barlow_buffer_dispose(&jb);
+    barlow_tree_to_dot(a, &ja);
+    barlow_tree_to_dot(b, &jb);
+    same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
+    barlow_buffer_dispose(&ja);
+    barlow_buffer_dispose(&jb);
+    size_t la[SER_N], lb[SER_N];
+    same &= barlow_tree_apply(a, x, la) == BARLOW_OK && barlow_tree_apply(b, x, lb) == BARLOW_OK &&
+            !memcmp(la, lb, sizeof la);
+    return same;
+}
+
+/* A hostile variant of `blob` must be refused with FORMAT naming `needle`
+ * and a byte offset, leaving out untouched. */
+static void expect_format(const uint8_t *blob, size_t size, const char *needle, const char *name)
+{
+    barlow_tree *sentinel = (barlow_tree *)&rng_state, *out = sentinel;
+    barlow_status st = barlow_tree_deserialize(blob, size, &out);
+    TAP_OK(st == BARLOW_E_FORMAT && out == sentinel && msg_has(needle) && msg_has(": byte ") &&
+               !strncmp(barlow_last_error(), "barlow_tree_deserialize", 23),
+           "deserialize: %s (%s)", name, barlow_last_error());
+}
+
+/* Random byte changes never crash; what is accepted works everywhere. */
+static void fuzz_tree(const uint8_t *blob, size_t size, const barlow_matrix *x)
+{
+    uint8_t *mut = malloc(size);
+    int crashes_avoided = 1, accepted = 0, rejected = 0;
+    uint64_t st_rng = 777;
+    for (int k = 0; k < 400; k++) {
+        memcpy(mut, blob, size);
+        int flips = 1 + k % 3;
+        for (int f = 0; f < flips; f++) {
+            st_rng = st_rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(st_rng >> 33) % size;
+            mut[at] = k % 2 ? (uint8_t)(st_rng >> 20) : (uint8_t)(mut[at] ^ (1u << (k % 8)));
+        }
+        barlow_tree *t = NULL;
+        barlow_status st = barlow_tree_deserialize(mut, size, &t);
+        if (st != BARLOW_OK) {
+            crashes_avoided &= st == BARLOW_E_FORMAT && t == NULL;
+            rejected++;
+            continue;
+        }
+        accepted++;
+        /* exercise the copy: serialize again, export, apply, rows */
+        barlow_buffer b = {NULL, 0};
+        crashes_avoided &= barlow_tree_serialize(t, &b) == BARLOW_OK && b.size == size &&
+                           !memcmp(b.data, mut, size);
+        barlow_buffer_dispose(&b);
+        crashes_avoided &= barlow_tree_to_json(t, NULL, NULL, &b) == BARLOW_OK;
+        barlow_buffer_dispose(&b);
+        crashes_avoided &= barlow_tree_to_svg(t, NULL, &b) == BARLOW_OK;
+        barlow_buffer_dispose(&b);
+        size_t leaves[SER_N], rows[SER_N], nr = 0;
+        if (barlow_tree_input_columns(t) == SER_D)
+            crashes_avoided &= barlow_tree_apply(t, x, leaves) == BARLOW_OK;
+        for (size_t i = 0; i < barlow_tree_node_count(t); i++) {
+            crashes_avoided &= barlow_tree_node_rows(t, i, BARLOW_ROWS_ALL, rows, &nr) == BARLOW_OK;
+            barlow_buffer_dispose(&b);
+            crashes_avoided &= barlow_tree_rule_text(t, i, &b) == BARLOW_OK;
+            barlow_buffer_dispose(&b);
+        }
+        barlow_tree_free(t);
+    }
+    free(mut);
+    TAP_OK(crashes_avoided, "400 seeded random byte changes: %d rejected with FORMAT, %d accepted "
+           "and usable (serialize again to the same bytes, JSON, SVG, apply, rows, rules)",
+           rejected, accepted);
+}
+
+static void test_serialize_hostile(const uint8_t *b, size_t size)
+{
+    uint8_t *m = malloc(size + 1);
+    size_t nn = (size - T_NODE0 - 5 * SER_N) / T_NODE;
+    size_t rows_at = T_NODE0 + nn * T_NODE, flags_at = rows_at + 4 * SER_N;
+#define MUT(stmt, needle, name)          \
+    do {                                 \
+        memcpy(m, b, size);              \
+        stmt;                            \
+        expect_format(m, size, needle, name); \
+    } while (0)
+    MUT(m[0] = 'X', "not a serialized tree", "wrong magic");
+    MUT(put32(m + 8, 2), "format version 2 is not known", "a future format version");
+    MUT(put32(m + T_MAXDEPTH, 0), "max_depth=0", "max_depth 0");
+    MUT(put32(m + T_MAXDEPTH, 17), "max_depth=17", "max_depth 17");
+    MUT(put64(m + T_COLS, 0), "input_columns=0", "no input columns");
+    MUT(put64(m + T_NODES, (uint64_t)1 << 40), "node_count=1099511627776", "a lying node count");
+    MUT(put64(m + T_ROWS, (uint64_t)1 << 31), "are left", "a lying row count");
+    MUT(put64(m + T_ROWS, (uint64_t)1 << 33), "rows is 8589934592", "rows beyond 2^32");
+    MUT(put32(m + T_NODE0, 0), "left child 0", "a child link that cycles to the root");
+    MUT(put32(m + T_NODE0 + 4, 99), "right child 99", "a child id out of range");
+    MUT(put64(m + T_NODE0 + 8, SER_D), "feature 12 is not a column", "a feature out of range");
+    MUT(put64(m + T_NODE0 + 16, 0x7ff8000000000000ull), "must be finite", "a NaN threshold");
+    MUT(put64(m + T_NODE0 + 32, SER_N + 1), "the root has 301 rows", "root size != rows");
+    MUT(put64(m + T_NODE0 + 40, SER_N + 1), "failures <= size", "failures > size");
+    MUT(put64(m + T_NODE0 + 40, 0), "failures but its rows have", "failures disagree with rows");
+    MUT(m[T_NODE0 + T_NODE + 32] ^= 1, "has 300 rows but its children",
+        "children sizes that do not add up");
+    MUT(put32(m + rows_at + 4, m[rows_at] | m[rows_at + 1] << 8), "is listed twice",
+        "rows that are not a permutation");
+    MUT(put32(m + rows_at, SER_N), "row 300 is out of range", "a row out of range");
+    MUT(m[flags_at + 3] = 2, "failure flag of row 3 is 2", "a flag other than 0/1");
+    /* the trailing-byte case: one more byte than the blob */
+    memcpy(m, b, size);
+    m[size] = 0;
+    expect_format(m, size + 1, "trailing bytes after the end of the tree (1)", "a trailing byte");
+#undef MUT
+    {
+        /* swap two rows of the first leaf: still a permutation, not ascending */
+        memcpy(m, b, size);
+        uint8_t tmp[4];
+        memcpy(tmp, m + rows_at, 4);
+        memcpy(m + rows_at, m + rows_at + 4, 4);
+        memcpy(m + rows_at + 4, tmp, 4);
+        barlow_tree *t = NULL;
+        barlow_status st = barlow_tree_deserialize(m, size, &t);
+        TAP_OK(st == BARLOW_E_FORMAT && (msg_has("not ascending") || msg_has("failures")),
+               "deserialize: rows out of order in a leaf (%s)", barlow_last_error());
+    }
+    free(m);
+}
+
+static void test_serialize(void)
+{
+    barlow_matrix *x = NULL;
+    barlow_matrix_create(SER_N, SER_D, &x);
+    float *xv = barlow_matrix_data_mut(x);
+    uint8_t fail[SER_N];
+    for (size_t i = 0; i < SER_N; i++) {
+        for (size_t j = 0; j < SER_D; j++) xv[i * SER_D + j] = (float)nrand();
+        fail[i] = xv[i * SER_D + 3] + 0.7 * xv[i * SER_D + 8] + 0.3 * nrand() > 0.8;
+    }
+    size_t cols[5] = {8, 3, 1, 10, 6};
+    barlow_tree_options o;
+    barlow_tree_options_init(&o);
+    o.max_depth = 3;
+    barlow_tree *t = NULL, *c = NULL;
+    barlow_tree_fit(x, fail, cols, 5, &o, &t);
+    barlow_buffer b = {NULL, 0}, b2 = {NULL, 0};
+    barlow_status sst = t ? barlow_tree_serialize(t, &b) : BARLOW_E_INTERNAL;
+    TAP_OK(sst == BARLOW_OK && b.size > 0,
+           "serialize: %zu bytes for %zu nodes and %d rows", b.size, barlow_tree_node_count(t),
+           SER_N);
+    TAP_OK(b.size == (size_t)T_NODE0 + T_NODE * barlow_tree_node_count(t) + 5 * SER_N,
+           "serialize: 88 + 48 per node + 5 per row bytes");
+    TAP_OK(barlow_tree_deserialize(b.data, b.size, &c) == BARLOW_OK && c,
+           "deserialize: accepted (%s)", barlow_last_error());
+    TAP_OK(c && barlow_tree_serialize(c, &b2) == BARLOW_OK && b2.size == b.size &&
+               !memcmp(b.data, b2.data, b.size),
+           "round trip: the copy serializes to the same bytes");
+    TAP_OK(c && trees_agree(t, c, x),
+           "round trip: nodes, summary, rows, samples, JSON, SVG, DOT and apply agree");
+    barlow_tree_eval *e = NULL;
+    TAP_OK(c && barlow_tree_evaluate(c, x, fail, &e) == BARLOW_OK, "round trip: evaluate works");
+    barlow_tree_eval_free(e);
+    barlow_tree_free(c);
+    c = NULL;
+    barlow_buffer_dispose(&b2);
+
+    /* other options and a one-leaf tree survive too */
+    barlow_tree_options_init(&o);
+    o.criterion = BARLOW_CRITERION_GINI;
+    o.class_weight = BARLOW_CLASS_WEIGHT_GIVEN;
+    o.weight_correct = 0.5;
+    o.weight_failure = 3.0;
+    o.max_depth = 2;
+    o.min_samples_leaf = 4;
+    barlow_tree *g = NULL;
+    barlow_tree_fit(x, fail, NULL, 0, &o, &g);
+    uint8_t zeros[SER_N] = {0};
+    barlow_tree *one = NULL;
+    barlow_tree_fit(x, zeros, NULL, 0, NULL, &one);
+    int ok = g && one;
+    barlow_tree *gs[2] = {g, one};
+    for (int k = 0; k < 2 && ok; k++) {
+        ok &= barlow_tree_serialize(gs[k], &b2) == BARLOW_OK &&
+              barlow_tree_deserialize(b2.data, b2.size, &c) == BARLOW_OK &&
+              trees_agree(gs[k], c, x);
+        barlow_buffer_dispose(&b2);
+        barlow_tree_free(c);
+        c = NULL;
+    }
+    TAP_OK(ok, "round trip: gini with given weights and min_samples_leaf, and a one-leaf tree");
+    barlow_tree_free(g);
+    barlow_tree_free(one);
+
+    /* every truncation is refused */
+    int all = 1;
+    size_t bad_len = 0;
+    for (size_t len = 0; len < b.size && all; len++) {
+        c = (barlow_tree *)&rng_state;
+        barlow_status st = barlow_tree_deserialize(b.data, len, &c);
+        all = st == BARLOW_E_FORMAT && c == (barlow_tree *)&rng_state && msg_has("byte");
+        if (!all) bad_len = len;
+    }
+    TAP_OK(all, "each of the %zu truncations is refused with FORMAT (first failure: %zu)", b.size,
+           bad_len);
+    test_serialize_hostile(b.data, b.size);
+    fuzz_tree(b.data, b.size, x);
+
+    /* argument errors */
+    c = (barlow_tree *)&rng_state;
+    TAP_OK(barlow_tree_deserialize(NULL, 3, &c) == BARLOW_E_INVALID_ARG &&
+               barlow_tree_deserialize(b.data, b.size, NULL) == BARLOW_E_INVALID_ARG &&
+               c == (barlow_tree *)&rng_state,
+           "deserialize: NULL data or out");
+    b2.data = NULL;
+    TAP_OK(barlow_tree_serialize(NULL, &b2) == BARLOW_E_INVALID_ARG && !b2.data &&
+               barlow_tree_serialize(t, NULL) == BARLOW_E_INVALID_ARG && msg_has("out is NULL"),
+           "serialize: NULL tree or out");
+    barlow_buffer_dispose(&b);
+    barlow_tree_free(t);
+    barlow_matrix_free(x);
+}
+
 int main(void)
 {
     barlow_status st;
@@ -1158,5 +1422,6 @@ int main(void)
     barlow_tree_free(t);
     barlow_matrix_free(syx);
     free(syf);
+    test_serialize();
     return tap_done();
 }

@@ -30,6 +30,14 @@
  * Determinism: each group is computed by one thread from its own inputs,
  * so the results are bit-identical for every thread count.
  *
+ * Distributed analysis. barlow_analysis_count_groups() gives the number of
+ * groups of the plan; barlow_analyze_groups() computes a contiguous range
+ * of them (on another process or machine: see barlow_analysis_serialize()
+ * and barlow_analysis_deserialize() to ship the result), leaving the other
+ * groups PENDING; barlow_analysis_merge() joins parts that together
+ * analyse every group exactly once into the analysis barlow_analyze()
+ * gives.
+ *
  * Thread safety: an analysis is immutable after barlow_analyze() returns;
  * every function taking a `const barlow_analysis *` may run concurrently on
  * one analysis. barlow_analyze() only reads the features and the dataset.
@@ -62,7 +70,11 @@ typedef enum barlow_analysis_status {
     BARLOW_ANALYSIS_EMPTY = 1,       /* no rows: no selection, no tree */
     BARLOW_ANALYSIS_NO_FAILURES = 2, /* every row correct: one-leaf tree */
     BARLOW_ANALYSIS_NO_CORRECT = 3,  /* every row a failure: one-leaf tree */
-    BARLOW_ANALYSIS_TOO_SMALL = 4    /* fewer than min_group_size rows: one-leaf tree */
+    BARLOW_ANALYSIS_TOO_SMALL = 4,   /* fewer than min_group_size rows: one-leaf tree */
+    BARLOW_ANALYSIS_PENDING = 5      /* outside the groups a partial analysis
+                                        (barlow_analyze_groups) computed: no
+                                        selection, no tree, left out of the
+                                        evaluation */
 } barlow_analysis_status;
 
 enum {
@@ -120,8 +132,8 @@ typedef struct barlow_analysis_group {
 } barlow_analysis_group;
 
 /* The outcome of one tree (group × depth). The caller sets `version` to
- * BARLOW_ANALYSIS_RESULT_VERSION. For an empty group every number is 0,
- * best_leaf is -1 and valid is 0. */
+ * BARLOW_ANALYSIS_RESULT_VERSION. For an empty or pending group every number
+ * is 0, best_leaf and best_rule are -1 and valid is 0. */
 typedef struct barlow_analysis_result {
     uint32_t version;          /* set by the caller */
     int32_t depth;             /* the max_depth the tree was fitted with */
@@ -141,7 +153,8 @@ typedef struct barlow_analysis_evaluation {
     uint32_t version;           /* set by the caller */
     barlow_group_by grouping;
     int32_t depth;
-    size_t groups;              /* non-empty groups of this grouping */
+    size_t groups;              /* non-empty groups of this grouping (of a
+                                   partial analysis: those analysed) */
     size_t valid;               /* of them, groups whose best leaf is valid */
     double valid_fraction;      /* valid / groups (0 when groups = 0) */
 } barlow_analysis_evaluation;
@@ -170,6 +183,90 @@ BARLOW_API barlow_status barlow_analyze(const barlow_matrix *features,
                                         const barlow_analysis_options *opts,
                                         barlow_progress_fn progress, void *user_data,
                                         barlow_analysis **out);
+
+/* ---- distributed analysis: parts of the plan ---------------------------------- */
+
+/* The number of groups barlow_analyze() would make for `dataset` with `opts`
+ * (NULL for defaults): classes present × groupings, computed from the
+ * labels and predictions alone (no features; O(rows + largest class id /
+ * 64) time), for a scheduler that splits the groups into parts for
+ * barlow_analyze_groups(). Only opts->version and opts->groupings are read
+ * (the other options are checked by barlow_analyze_groups()). Errors:
+ * INVALID_ARG (NULL dataset or n_groups, unknown options version,
+ * groupings not 1..3), STATE (no predictions), NOMEM. *n_groups is
+ * untouched on error. Thread safety: reads the dataset only. */
+BARLOW_API barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
+                                                      const barlow_analysis_options *opts,
+                                                      size_t *n_groups);
+
+/* As barlow_analyze(), but only groups [first, first + count) of the plan
+ * are analysed: a part of a distributed analysis, which
+ * barlow_analysis_merge() joins with the other parts. The plan is the
+ * whole analysis' (the same groups in the same order, with their
+ * identities, sizes, failures, base error rates and class names); the
+ * analysed groups get exactly barlow_analyze()'s selection, scores, trees
+ * and results (bit-identical: each group depends on its own rows only, the
+ * knn noise on the group's row count and the seed); every other group gets
+ * status BARLOW_ANALYSIS_PENDING, no selection and no tree
+ * (barlow_analysis_group_tree() is NULL, barlow_analysis_get_result() gives
+ * zeros, best_leaf and best_rule -1). Only the rows of the analysed groups
+ * are read from `features` (and checked to be finite), so the features may
+ * be a mapping of which a task touches only its own rows. The evaluation
+ * (barlow_analysis_get_evaluation(), the JSON's) counts only the analysed
+ * groups; the JSON and CSV list the pending groups with status "pending"
+ * and no numbers, as empty groups. progress counts the `count` groups.
+ * Errors: those of barlow_analyze() (the non-finite check covers the
+ * analysed groups only), and INVALID_ARG for count 0 or first + count
+ * beyond the plan's groups (naming first, count and the number of groups).
+ * *out is untouched on error. */
+BARLOW_API barlow_status barlow_analyze_groups(const barlow_matrix *features,
+                                               const barlow_dataset *dataset,
+                                               const barlow_analysis_options *opts,
+                                               size_t first, size_t count,
+                                               barlow_progress_fn progress, void *user_data,
+                                               barlow_analysis **out);
+
+/* Joins the parts of one plan (barlow_analyze_groups() results, full
+ * analyses or deserialized copies, in any order) into a new analysis that
+ * equals barlow_analyze()'s: each group is taken from the one part that
+ * analysed it, the evaluation is computed again, and JSON and CSV are
+ * byte-identical to barlow_analyze()'s. The result is a deep copy: the
+ * parts may be freed afterwards (free it with barlow_analysis_free()).
+ * Errors: INVALID_ARG (NULL parts, out or a part; n_parts 0; parts of
+ * different plans, naming the part and what differs from part 0: rows,
+ * columns, classes, an option, the depths, a class name, a group's identity
+ * or counts; a group analysed in two parts or in none, naming the group,
+ * e.g. "group label/Coat is analysed in parts 0 and 2"), NOMEM. *out is
+ * untouched on error. Thread safety: reads the parts only. */
+BARLOW_API barlow_status barlow_analysis_merge(const barlow_analysis *const *parts,
+                                               size_t n_parts, barlow_analysis **out);
+
+/* The analysis (full or partial) as bytes that barlow_analysis_deserialize()
+ * turns back into the same analysis in another process: a versioned
+ * little-endian binary format (docs/formats.md, "Binary tree and
+ * analysis") holding the options, the class names, and per group its
+ * counts, status, selection and trees (each in barlow_tree_serialize()'s
+ * format). Release *out with barlow_buffer_dispose(). Errors: INVALID_ARG
+ * (NULL), NOMEM. */
+BARLOW_API barlow_status barlow_analysis_serialize(const barlow_analysis *a,
+                                                   barlow_buffer *out);
+
+/* A new analysis from barlow_analysis_serialize()'s bytes (free it with
+ * barlow_analysis_free()); it serializes to the same bytes, exports the
+ * same JSON and CSV, merges like the original, and its trees work with
+ * every tree function. The bytes are treated as hostile: every count,
+ * length, index and option is checked against the bytes present and
+ * against the others (the options as barlow_analyze() checks them, class
+ * ids ascending and below the class count, group sizes adding up to the
+ * rows in each grouping, each status the one the counts give or pending,
+ * selected columns distinct and below the column count, finite scores,
+ * each tree as barlow_tree_deserialize() checks it and fitted on its
+ * group's rows at its depth) before anything is allocated for them;
+ * results and the evaluation are recomputed from the trees, never read.
+ * Errors: INVALID_ARG (NULL data or out), FORMAT naming what is wrong and
+ * its byte offset, NOMEM. *out is untouched on error. */
+BARLOW_API barlow_status barlow_analysis_deserialize(const void *data, size_t size,
+                                                     barlow_analysis **out);
 
 /* Frees the analysis and its trees. NULL is allowed. */
 BARLOW_API void barlow_analysis_free(barlow_analysis *a);
@@ -200,7 +297,8 @@ BARLOW_API barlow_status barlow_analysis_group_selection(const barlow_analysis *
                                                          double *scores);
 
 /* The tree of group i at the j-th depth, owned by the analysis (valid until
- * barlow_analysis_free()); NULL for an empty group or an index out of range.
+ * barlow_analysis_free()); NULL for an empty or pending group or an index
+ * out of range.
  * Its features are original column indices of the features matrix. */
 BARLOW_API const barlow_tree *barlow_analysis_group_tree(const barlow_analysis *a,
                                                          size_t i, size_t j);

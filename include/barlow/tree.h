@@ -397,6 +397,32 @@ BARLOW_API barlow_status barlow_tree_to_svg(const barlow_tree *tree,
                                             const barlow_svg_options *opts,
                                             barlow_buffer *out);
 
+/* ---- serialization ----------------------------------------------------------------- */
+
+/* The tree as bytes that barlow_tree_deserialize() turns back into the same
+ * tree in another process or on another machine: a versioned little-endian
+ * binary format (docs/formats.md, "Binary tree and analysis") holding the
+ * options, the nodes and the training rows with their failure flags, about
+ * 48 bytes per node plus 5 per training row. Release *out with
+ * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+BARLOW_API barlow_status barlow_tree_serialize(const barlow_tree *tree, barlow_buffer *out);
+
+/* A new tree from barlow_tree_serialize()'s bytes (free it with
+ * barlow_tree_free()). Every accessor works on it as on the original, and
+ * it serializes to the same bytes. The bytes are treated as hostile: every
+ * count, child link, feature index, row and flag is checked against the
+ * bytes present and against the others (node ids numbered in pre-order with
+ * no cycle, children's sizes adding up to their parent's, the rows a
+ * permutation ascending within each leaf, each node's failures those of its
+ * rows, the options valid for barlow_tree_fit(), finite thresholds) before
+ * anything is allocated for them; derived statistics are recomputed, never
+ * read. The data is only read during the call. Errors: INVALID_ARG (NULL
+ * data or out), FORMAT naming what is wrong and its byte offset (wrong
+ * magic, an unknown format version, truncated or trailing bytes, any
+ * inconsistency), NOMEM. *out is untouched on error. */
+BARLOW_API barlow_status barlow_tree_deserialize(const void *data, size_t size,
+                                                 barlow_tree **out);
+
 #ifdef __cplusplus
 }
 #endif

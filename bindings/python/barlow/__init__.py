@@ -8,7 +8,7 @@ include/barlow/*.h (cffi, ABI mode: no compiler needed).
 """
 from ._ffi import ffi, lib, library_path
 from .progress import Progress
-from .analysis import Analysis, analyze
+from .analysis import Analysis, analyze, count_groups
 from .dataset import Dataset, Group
 from .errors import (Backend, Cancelled, Error, Format, Internal, InvalidArgument,
                      IOFailure, NoMemory, State, Unsupported, check)
@@ -36,7 +36,7 @@ def has_torch():
 __all__ = ["Analysis", "Backend", "Cancelled", "Dataset", "Error", "Format", "Group",
            "IOFailure", "Internal", "InvalidArgument", "Matrix", "NoMemory", "Progress",
            "Selector", "State", "Tree", "TreeEval", "Unsupported", "analyze", "as_f32_2d",
-           "as_failures", "as_matrix", "check", "cpu_count", "fit_tree", "has_torch",
-           "library_path", "mutual_info", "rank", "top_k", "__version__",
+           "as_failures", "as_matrix", "check", "count_groups", "cpu_count", "fit_tree",
+           "has_torch", "library_path", "mutual_info", "rank", "top_k", "__version__",
            "Extraction", "Extractor", "FailedRow", "extract", "FeatureView", "Image",
            "Visualizer", "render_heatmap", "RunFailed", "RunResults", "run"]

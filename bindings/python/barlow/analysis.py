@@ -5,7 +5,13 @@ automatic evaluation (the fraction of classes whose best leaf is valid:
 ER >= BER + delta and EC >= gamma).
 
 Groups, results and the evaluation come as dicts with the keys of the
-analysis JSON (docs/formats.md, "Analysis JSON and CSV")."""
+analysis JSON (docs/formats.md, "Analysis JSON and CSV").
+
+Distributed analysis: count_groups() gives the number of groups of the
+plan, analyze(..., groups=range(first, stop)) computes those groups only
+(the others are "pending"), Analysis.merge(parts) joins parts into the
+whole analysis, and an Analysis (like a Tree) pickles through the
+library's binary format, so that Dask or multiprocessing can ship it."""
 import json
 from html import escape
 
@@ -14,7 +20,7 @@ import numpy as np
 from . import _array
 from . import progress as _progress
 from ._ffi import ffi, lib, path_bytes, take_buffer
-from ._handle import Handle, set_fields, struct_dict
+from ._handle import Handle, new_handle, set_fields, struct_dict
 from .dataset import GROUP_BY, GROUP_BY_NAME, Dataset
 from .errors import check
 from .matrix import as_matrix
@@ -26,7 +32,7 @@ GROUPINGS = {"label": lib.BARLOW_ANALYSIS_BY_LABEL,
 STATUS = {lib.BARLOW_ANALYSIS_ANALYSED: "analysed", lib.BARLOW_ANALYSIS_EMPTY: "empty",
           lib.BARLOW_ANALYSIS_NO_FAILURES: "no_failures",
           lib.BARLOW_ANALYSIS_NO_CORRECT: "no_correct",
-          lib.BARLOW_ANALYSIS_TOO_SMALL: "too_small"}
+          lib.BARLOW_ANALYSIS_TOO_SMALL: "too_small", lib.BARLOW_ANALYSIS_PENDING: "pending"}
 NUMBERS = ("aler", "best_error_rate", "best_error_coverage", "best_importance")
 
 
@@ -48,12 +54,36 @@ def _dataset(labels, predictions, class_names):
     return Dataset.from_arrays(labels, predictions, class_names)
 
 
+def _group_range(groups):
+    """(first, count) of a range of group indices (step 1); None: all."""
+    if not isinstance(groups, range) or groups.step != 1:
+        raise ValueError("groups must be a range of group indices with step 1, e.g. "
+                         f"range(0, 10); got {groups!r}")
+    if groups.start < 0 or len(groups) == 0:
+        raise ValueError(f"groups must be a non-empty range from 0 up; got {groups!r}")
+    return groups.start, len(groups)
+
+
+def count_groups(labels, predictions=None, *, class_names=None, by=("label", "prediction")):
+    """The number of groups analyze() makes for these labels and
+    predictions (or a Dataset) and groupings `by`: classes present x
+    groupings. No features are needed: a scheduler splits range(n) into
+    the `groups` ranges of analyze() calls and merges the parts."""
+    ds = _dataset(labels, predictions, class_names)
+    o = ffi.new("barlow_analysis_options *")
+    lib.barlow_analysis_options_init(o)
+    o.groupings = _groupings(by)
+    n = ffi.new("size_t *")
+    check(lib.barlow_analysis_count_groups(ds.ptr, o, n))
+    return n[0]
+
+
 def analyze(features, labels, predictions=None, *, class_names=None,
             by=("label", "prediction"), k=20, depths=(1,), threads=0, seed=0, delta=0.1,
             gamma=0.2, progress=None, estimator="knn", n_neighbors=3, min_group_size=2,
             criterion="entropy", class_weight="reference", min_samples_split=2,
             min_samples_leaf=1, min_impurity_decrease=0.0, min_coverage=0.0,
-            min_error_rate=0.0, max_p_value=1.0):
+            min_error_rate=0.0, max_p_value=1.0, groups=None):
     """Runs the whole-dataset analysis; returns an Analysis.
 
     features: n x d (a Matrix or float32 array, read in place). labels and
@@ -66,10 +96,17 @@ def analyze(features, labels, predictions=None, *, class_names=None,
     cancel from another thread; Ctrl-C cancels and raises
     KeyboardInterrupt). The tree keywords are fit_tree's; min_coverage,
     min_error_rate and max_p_value filter the rules (as Tree.rules).
+    groups: None for every group, or a range of group indices (step 1,
+    within range(count_groups(...))) to compute only those: a part of a
+    distributed analysis, whose other groups are "pending" (no selection,
+    no tree, left out of the evaluation) and which Analysis.merge() joins
+    with the other parts. Only the rows of those groups are read from
+    `features`. Each computed group equals the whole analysis' bit for bit.
     Results never depend on threads.
     """
     m = as_matrix(features)
     ds = _dataset(labels, predictions, class_names)
+    span = None if groups is None else _group_range(groups)
     dep = np.atleast_1d(np.asarray(depths, dtype=np.int32))
     if len(dep) == 0:
         raise ValueError("depths is empty: give at least one tree depth")
@@ -85,16 +122,61 @@ def analyze(features, labels, predictions=None, *, class_names=None,
                threads=threads, delta=delta, gamma=gamma, min_group_size=min_group_size)
     out = ffi.new("barlow_analysis **")
     with _progress.call(progress, "analyze", "groups") as c:
-        st = lib.barlow_analyze(m.ptr, ds.ptr, o, c.fn, c.user, out)
+        if span is None:
+            st = lib.barlow_analyze(m.ptr, ds.ptr, o, c.fn, c.user, out)
+        else:
+            st = lib.barlow_analyze_groups(m.ptr, ds.ptr, o, span[0], span[1], c.fn, c.user,
+                                           out)
         res = Analysis(out[0]) if st == 0 else None
         c.finish(st)
     return res
+
+
+def _analysis_from_bytes(data):
+    return Analysis.from_bytes(data)
 
 
 class Analysis(Handle):
     """The result of analyze(): groups, trees and the evaluation."""
 
     _free = "barlow_analysis_free"
+
+    # -- parts, bytes, pickling -------------------------------------------------
+
+    @classmethod
+    def merge(cls, parts):
+        """Joins the parts of one plan (analyze(..., groups=...) results, in
+        any order, e.g. unpickled from other processes) into the Analysis
+        that analyze() gives for every group: each group must be computed
+        by exactly one part (InvalidArgument names a group computed twice
+        or never, or what differs between parts of different plans). The
+        result owns its memory: the parts may be closed afterwards."""
+        parts = list(parts)
+        if not parts or not all(isinstance(p, Analysis) for p in parts):
+            raise ValueError("merge needs a non-empty list of barlow.Analysis parts")
+        arr = ffi.new("barlow_analysis *[]", [p.ptr for p in parts])
+        ptr = new_handle("barlow_analysis", lib.barlow_analysis_merge,
+                         ffi.cast("const barlow_analysis *const *", arr), len(parts))
+        return cls(ptr)
+
+    def to_bytes(self):
+        """The analysis in the library's versioned binary format
+        (docs/formats.md, "Binary tree and analysis")."""
+        buf = ffi.new("barlow_buffer *")
+        check(lib.barlow_analysis_serialize(self.ptr, buf))
+        return take_buffer(buf)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """An Analysis from to_bytes()'s bytes; the bytes are checked as
+        hostile input (barlow.Format names what is wrong and where)."""
+        data = bytes(data)
+        ptr = new_handle("barlow_analysis", lib.barlow_analysis_deserialize,
+                         ffi.from_buffer("char[]", data), len(data))
+        return cls(ptr)
+
+    def __reduce__(self):
+        return (_analysis_from_bytes, (self.to_bytes(),))
 
     @property
     def group_count(self):
@@ -134,7 +216,7 @@ class Analysis(Handle):
         d["valid"] = bool(d["valid"])
         for k in ("best_leaf", "best_rule"):
             d[k] = None if d[k] < 0 else d[k]
-        if status == "empty":  # as the JSON: no tree, no numbers
+        if status in ("empty", "pending"):  # as the JSON: no tree, no numbers
             d.update(dict.fromkeys(NUMBERS))
         return d
 
@@ -155,8 +237,8 @@ class Analysis(Handle):
 
     def tree(self, group, depth=None):
         """The tree of `group` (an index, or a (grouping, class) pair) at
-        `depth` (default: the first depth analysed); None for an empty
-        group. The Tree keeps this analysis' memory alive."""
+        `depth` (default: the first depth analysed); None for an empty or
+        pending group. The Tree keeps this analysis' memory alive."""
         i = self.group_index(*group) if isinstance(group, tuple) else group
         depths = self.depths
         if depth is not None and depth not in depths:

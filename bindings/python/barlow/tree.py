@@ -128,6 +128,12 @@ class _Stats(Handle):
         return ids.astype(np.intp)
 
 
+def _tree_from_bytes(data, names=None):
+    t = Tree.from_bytes(data)
+    t.names = names
+    return t
+
+
 class Tree(_Stats):
     _free = "barlow_tree_free"
     _get_node = lib.barlow_tree_get_node
@@ -154,6 +160,29 @@ class Tree(_Stats):
         ptr = new_handle("barlow_tree", lib.barlow_tree_fit, m.ptr, _array.ptr("uint8_t", y),
                          _array.ptr("size_t", cols), 0 if cols is None else len(cols), opts)
         return cls(ptr)
+
+    # -- bytes and pickling -----------------------------------------------------
+
+    def to_bytes(self):
+        """The tree in the library's versioned binary format (docs/formats.md,
+        "Binary tree and analysis"): options, nodes, training rows and
+        their failure flags."""
+        buf = ffi.new("barlow_buffer *")
+        check(lib.barlow_tree_serialize(self.ptr, buf))
+        return take_buffer(buf)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A Tree from to_bytes()'s bytes (also of a tree of an analysis; the
+        new tree owns its memory). The bytes are checked as hostile input:
+        barlow.Format names what is wrong and its byte offset."""
+        data = bytes(data)
+        ptr = new_handle("barlow_tree", lib.barlow_tree_deserialize,
+                         ffi.from_buffer("char[]", data), len(data))
+        return cls(ptr)
+
+    def __reduce__(self):  # pickles through to_bytes (the `names` attribute too)
+        return (_tree_from_bytes, (self.to_bytes(), self.names))
 
     @property
     def leaf_count(self):
