@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "barlow/dataset.h"
+#include "barlow/shards.h"
 #include "csv.h"
 #include "dataset_internal.h"
 #include "npy.h"
+#include "shards_internal.h"
 #include "internal.h"
 
 /* Largest class count the library makes up names for (arrays without names). */
@@ -551,18 +553,60 @@ static barlow_status read_class_names(const char *path, const char *who, char **
 
 /* ---- from .npy ------------------------------------------------------------- */
 
-/* Reads "file.npy", or member M of an archive given as "file.npz:M". */
-static barlow_status load_id_array(const char *path, const char *who, barlow_array **a)
+/* "file.npz:M" or "manifest.json:M" → a new string with the file's path
+ * (*archive) and the member (*member, into path); plain paths → NULLs. */
+static barlow_status split_member(const char *path, const char *who, char **archive,
+                                  const char **member)
 {
     const char *sep = strstr(path, ".npz:");
-    if (!sep) return barlow_array_load_npy(path, a);
-    size_t len = (size_t)(sep - path) + 4;
-    char *archive = bw_malloc(len + 1, who);
-    if (!archive) return BARLOW_E_NOMEM;
-    memcpy(archive, path, len);
-    archive[len] = '\0';
-    barlow_status st = barlow_array_load_npz(archive, sep + 5, a);
+    size_t ext = 4;
+    if (!sep && (sep = strstr(path, ".json:")) != NULL) ext = 5;
+    *archive = NULL;
+    *member = NULL;
+    if (!sep) return BARLOW_OK;
+    size_t len = (size_t)(sep - path) + ext;
+    *archive = bw_malloc(len + 1, who);
+    if (!*archive) return BARLOW_E_NOMEM;
+    memcpy(*archive, path, len);
+    (*archive)[len] = '\0';
+    *member = sep + ext + 1;
+    return BARLOW_OK;
+}
+
+/* Reads "file.npy", or member M of an archive given as "file.npz:M", or
+ * of a manifest's shards given as "manifest.json:M" (joined). */
+static barlow_status load_id_array(const char *path, const char *who, barlow_array **a)
+{
+    char *archive = NULL;
+    const char *member = NULL;
+    barlow_status st = split_member(path, who, &archive, &member);
+    if (st) return st;
+    if (!archive) return barlow_array_load_npy(path, a);
+    st = barlow_is_manifest(archive) ? barlow_array_load_manifest(archive, member, a)
+                                     : barlow_array_load_npz(archive, member, a);
     free(archive);
+    return st;
+}
+
+/* The class names stored with the labels of archive (an .npz, or a
+ * manifest: its first shard's), when it has them. */
+static barlow_status stored_names(const char *archive, const char *who, char ***names,
+                                  size_t *n_names)
+{
+    bw_manifest mf = {0};
+    const char *file = archive;
+    barlow_status st = BARLOW_OK;
+    if (barlow_is_manifest(archive)) {
+        st = bw_manifest_read(archive, who, &mf);
+        file = st ? NULL : mf.path[0];
+    }
+    if (!st) st = bw_npz_load_strings(file, "class_names", true, who, names, n_names);
+    for (size_t c = 0; st == BARLOW_OK && c < *n_names; c++)
+        if (!(*names)[c][0])
+            st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names[%zu] is empty", who, file, c);
+    if (st == BARLOW_OK && *names && *n_names == 0)
+        st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names is empty", who, file);
+    bw_manifest_free(&mf);
     return st;
 }
 
@@ -617,27 +661,16 @@ barlow_status barlow_dataset_load_npy(const char *labels_path, const char *predi
                           predictions_path, n_pred, labels_path, n);
     }
     bool from_npz = false;
-    const char *sep = strstr(labels_path, ".npz:");
+    char *archive = NULL;
+    const char *member = NULL;
     if (st == BARLOW_OK && class_names_path) {
         st = read_class_names(class_names_path, who, &text, &names, &n_names);
-    } else if (st == BARLOW_OK && sep) {
+    } else if (st == BARLOW_OK && (st = split_member(labels_path, who, &archive, &member)) ==
+                                      BARLOW_OK && archive) {
         /* the names that barlow_extraction_save_npz stored with the labels */
-        size_t len = (size_t)(sep - labels_path) + 4;
-        char *archive = bw_malloc(len + 1, who);
-        if (!archive) st = BARLOW_E_NOMEM;
-        if (archive) {
-            memcpy(archive, labels_path, len);
-            archive[len] = '\0';
-            st = bw_npz_load_strings(archive, "class_names", true, who, &names, &n_names);
-            for (size_t c = 0; st == BARLOW_OK && c < n_names; c++)
-                if (!names[c][0])
-                    st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names[%zu] is empty", who,
-                                  archive, c);
-            if (st == BARLOW_OK && names && n_names == 0)
-                st = bw_error(BARLOW_E_FORMAT, "%s: %s:class_names is empty", who, archive);
-            free(archive);
-            from_npz = true;
-        }
+        st = stored_names(archive, who, &names, &n_names);
+        free(archive);
+        from_npz = true;
     }
     if (st == BARLOW_OK)
         st = create_from_arrays(n, labels, preds, (const char *const *)names, n_names, who,

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "npy.h"
 #include "sha256.h"
+#include "shards_internal.h"
 
 #ifdef BARLOW_HAVE_TORCH
 #include "torch_plugin.h"
@@ -36,10 +37,13 @@ struct barlow_extractor {
     size_t pipe_depth;             /* batches decoded ahead: 2 overlap, 1 take turns */
     size_t model_batch;            /* resolved: images per forward call */
     bw_preprocess pp;
+    char sha256[65];               /* the model file's SHA-256, hex */
 };
 
 struct barlow_extraction {
-    size_t n;             /* dataset rows */
+    size_t begin;         /* first dataset row covered */
+    size_t n;             /* dataset rows covered: begin..begin+n-1 */
+    size_t total;         /* rows of the dataset it was extracted from */
     size_t m;             /* extracted */
     barlow_matrix *features, *logits;
     int32_t *argmax;      /* m, with logits */
@@ -239,9 +243,9 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
         free(file);
         return bw_error(BARLOW_E_FORMAT, "%s: model file %s is empty (0 bytes)", who, name);
     }
+    char hex[65];
+    bw_sha256_hex(data, size, hex);
     if (o.sha256) {
-        char hex[65];
-        bw_sha256_hex(data, size, hex);
         bool same = true;
         for (size_t i = 0; i < 64; i++)
             same = same && tolower((unsigned char)o.sha256[i]) == hex[i];
@@ -262,6 +266,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     ex->opts = o;
     ex->opts.device = NULL;
     ex->opts.sha256 = NULL;
+    memcpy(ex->sha256, hex, sizeof hex);
     ex->threads = bw_resolve_threads(o.threads, 0);
     /* Decoding alongside a model that already runs on every core only
      * slows both (the model's threads wait for each other at every layer,
@@ -383,6 +388,15 @@ void barlow_extractor_free(barlow_extractor *ex)
 #endif
 
 size_t barlow_extractor_feature_dim(const barlow_extractor *ex) { return BW_INFO(ex, feature_dim); }
+const char *barlow_extractor_model_sha256(const barlow_extractor *ex)
+{
+    return ex ? ex->sha256 : NULL;
+}
+void barlow_extractor_get_options(const barlow_extractor *ex, barlow_extractor_options *opts)
+{
+    if (!ex || !opts) return;
+    *opts = ex->opts;
+}
 size_t barlow_extractor_num_classes(const barlow_extractor *ex) { return BW_INFO(ex, num_classes); }
 size_t barlow_extractor_feature_map_height(const barlow_extractor *ex)
 {
@@ -546,16 +560,22 @@ const int32_t *barlow_extraction_argmax(const barlow_extraction *r)
 }
 const size_t *barlow_extraction_index(const barlow_extraction *r) { return r ? r->index : NULL; }
 
+void barlow_extraction_range(const barlow_extraction *r, size_t *begin, size_t *end)
+{
+    if (begin) *begin = r ? r->begin : 0;
+    if (end) *end = r ? r->begin + r->n : 0;
+}
+
 barlow_status barlow_extraction_row_status(const barlow_extraction *r, size_t row)
 {
-    if (!r || row >= r->n) return BARLOW_E_INVALID_ARG;
-    return (barlow_status)r->status[row];
+    if (!r || row < r->begin || row - r->begin >= r->n) return BARLOW_E_INVALID_ARG;
+    return (barlow_status)r->status[row - r->begin];
 }
 
 const char *barlow_extraction_row_reason(const barlow_extraction *r, size_t row)
 {
-    if (!r || row >= r->n) return NULL;
-    return r->reasons[row];
+    if (!r || row < r->begin || row - r->begin >= r->n) return NULL;
+    return r->reasons[row - r->begin];
 }
 
 #ifdef BARLOW_HAVE_TORCH
@@ -568,7 +588,7 @@ const char *barlow_extraction_row_reason(const barlow_extraction *r, size_t row)
 typedef struct bw_pipe {
     const barlow_extractor *ex;
     const barlow_dataset *ds;
-    size_t n, bs, n_batches, per;
+    size_t first, n, bs, n_batches, per; /* dataset rows first..first+n-1 */
     float *buf[2];
     int32_t *status;
     char **reasons;
@@ -585,11 +605,12 @@ static int bw_pipe_item(void *ctx, size_t k, size_t worker)
 {
     (void)worker;
     bw_pipe *p = ctx;
-    size_t row = p->cur_batch * p->bs + k;
+    size_t row = p->cur_batch * p->bs + k; /* of the range */
     float *dst = p->buf[p->cur_batch % 2] + k * p->per;
     char reason[512];
     reason[0] = '\0';
-    barlow_status st = bw_image_load_row(p->ds, row, &p->ex->pp, dst, reason, sizeof reason);
+    barlow_status st =
+        bw_image_load_row(p->ds, p->first + row, &p->ex->pp, dst, reason, sizeof reason);
     p->status[row] = (int32_t)st;
     if (st != BARLOW_OK) {
         p->reasons[row] = bw_strdup(reason[0] ? reason : barlow_status_str(st), "extract");
@@ -641,9 +662,9 @@ static barlow_status bw_fail_nonfinite(const char *who, barlow_extraction *r,
         snprintf(buf, sizeof buf, "row %zu: the model produced NaN/inf %ss (%s %zu is %s)", row,
                  what, what, j, value);
     barlow_free(path);
-    r->status[row] = BARLOW_E_BACKEND;
-    r->reasons[row] = bw_strdup(buf, who);
-    return r->reasons[row] ? BARLOW_OK : BARLOW_E_NOMEM;
+    r->status[row - r->begin] = BARLOW_E_BACKEND;
+    r->reasons[row - r->begin] = bw_strdup(buf, who);
+    return r->reasons[row - r->begin] ? BARLOW_OK : BARLOW_E_NOMEM;
 }
 
 /* A batch's k outputs stand at result rows m..m+k-1 (features and logits,
@@ -694,21 +715,21 @@ static barlow_status bw_nothing_extracted(const char *who, const barlow_extracti
         while (row < n && r->status[row] == BARLOW_OK) row++;
         return bw_error((barlow_status)r->status[row],
                         "%s: every image failed (%zu of %zu); the first, row %zu: %s", who, n, n,
-                        row, r->reasons[row] ? r->reasons[row] : "?");
+                        r->begin + row, r->reasons[row] ? r->reasons[row] : "?");
     }
     char others[96] = "";
     if (bad < n) snprintf(others, sizeof others, "; the other %zu failed to load", n - bad);
     return bw_error(BARLOW_E_BACKEND,
                     "%s: the model produces non-finite outputs: NaN/inf for every image it ran "
                     "on (%zu of %zu rows%s); the first, row %zu: %s",
-                    who, bad, n, others, first_bad, r->reasons[first_bad]);
+                    who, bad, n, others, r->begin + first_bad, r->reasons[first_bad]);
 }
 
+/* Extracts dataset rows begin..begin+n-1 (n >= 1, checked by the caller). */
 static barlow_status bw_extract(const char *who, barlow_extractor *ex, const barlow_dataset *ds,
-                                barlow_progress_fn progress, void *user_data,
-                                barlow_extraction **out)
+                                size_t begin, size_t n, barlow_progress_fn progress,
+                                void *user_data, barlow_extraction **out)
 {
-    size_t n = barlow_dataset_size(ds);
     size_t D = ex->info.feature_dim, K = ex->info.num_classes;
     bool want_f = (ex->opts.outputs & BARLOW_EXTRACT_FEATURES) != 0;
     bool want_l = (ex->opts.outputs & BARLOW_EXTRACT_LOGITS) != 0;
@@ -716,6 +737,7 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
     memset(&p, 0, sizeof p);
     p.ex = ex;
     p.ds = ds;
+    p.first = begin;
     p.n = n;
     p.bs = ex->opts.batch_size < n ? ex->opts.batch_size : n;
     p.n_batches = (n + p.bs - 1) / p.bs;
@@ -725,7 +747,9 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
     barlow_extraction *r = bw_calloc(1, sizeof *r, who);
     float *feat = NULL, *logit = NULL;
     if (!r) return BARLOW_E_NOMEM;
+    r->begin = begin;
     r->n = n;
+    r->total = barlow_dataset_size(ds);
     r->status = bw_calloc(n, sizeof *r->status, who);
     r->reasons = bw_calloc(n, sizeof *r->reasons, who);
     r->index = bw_mallocn(n, sizeof *r->index, who);
@@ -766,12 +790,13 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
         for (size_t j = 0; j < count; j++) {
             if (r->status[first + j] != BARLOW_OK) continue;
             if (k != j) memmove(buf + k * p.per, buf + j * p.per, p.per * sizeof(float));
-            r->index[m + k] = first + j;
+            r->index[m + k] = begin + first + j;
             k++;
         }
         if (k > 0) {
             char bwho[256];
-            snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, first, first + count - 1);
+            snprintf(bwho, sizeof bwho, "%s: rows %zu..%zu", who, begin + first,
+                     begin + first + count - 1);
             st = bw_run_pieces(ex, bwho, buf, k, want_f ? feat + m * D : NULL,
                                want_l ? logit + m * K : NULL);
             if (st == BARLOW_OK)
@@ -840,7 +865,7 @@ barlow_status barlow_extractor_extract(barlow_extractor *ex, const barlow_datase
     if (barlow_dataset_size(ds) == 0)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: the dataset has no rows", who);
 #ifdef BARLOW_HAVE_TORCH
-    return bw_extract(who, ex, ds, progress, user_data, out);
+    return bw_extract(who, ex, ds, 0, barlow_dataset_size(ds), progress, user_data, out);
 #else
     (void)progress;
     (void)user_data;
@@ -848,16 +873,35 @@ barlow_status barlow_extractor_extract(barlow_extractor *ex, const barlow_datase
 #endif
 }
 
-barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
-                                       barlow_progress_fn progress, void *user_data,
-                                       barlow_extraction **out)
+barlow_status barlow_extractor_extract_range(barlow_extractor *ex, const barlow_dataset *ds,
+                                             size_t begin, size_t end,
+                                             barlow_progress_fn progress, void *user_data,
+                                             barlow_extraction **out)
 {
-    static const char who[] = "barlow_extractor_predict";
+    static const char who[] = "barlow_extractor_extract_range";
     bw_clear_error();
-    if (!ex || !ds)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "ds");
-    if (barlow_dataset_size(ds) == 0)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: the dataset has no rows", who);
+    if (!ex || !ds || !out)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ex ? "ex" : !ds ? "ds" : "out");
+    size_t n = barlow_dataset_size(ds);
+    if (begin >= end || end > n)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: rows %zu..%zu is not a non-empty range of the dataset's %zu rows",
+                        who, begin, end, n);
+#ifdef BARLOW_HAVE_TORCH
+    return bw_extract(who, ex, ds, begin, end - begin, progress, user_data, out);
+#else
+    (void)progress;
+    (void)user_data;
+    return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
+#endif
+}
+
+/* Predicts rows begin..end-1 of ds (the checks done by the callers). */
+static barlow_status bw_predict(const char *who, barlow_extractor *ex, barlow_dataset *ds,
+                                size_t begin, size_t end, barlow_progress_fn progress,
+                                void *user_data, barlow_extraction **out)
+{
     if (!(ex->opts.outputs & BARLOW_EXTRACT_LOGITS))
         return bw_error(BARLOW_E_STATE,
                         "%s: the extractor was created without BARLOW_EXTRACT_LOGITS in its "
@@ -866,14 +910,17 @@ barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
 #ifdef BARLOW_HAVE_TORCH
     size_t n = barlow_dataset_size(ds), classes = barlow_dataset_class_count(ds);
     barlow_extraction *r = NULL;
-    barlow_status st = bw_extract(who, ex, ds, progress, user_data, &r);
+    barlow_status st = bw_extract(who, ex, ds, begin, end - begin, progress, user_data, &r);
     if (st != BARLOW_OK) return st;
     int32_t *pred = bw_mallocn(n, sizeof *pred, who);
     if (!pred) {
         barlow_extraction_free(r);
         return BARLOW_E_NOMEM;
     }
-    memcpy(pred, barlow_dataset_labels(ds), n * sizeof *pred);
+    const int32_t *had = barlow_dataset_has_predictions(ds) ? barlow_dataset_predictions(ds)
+                                                            : barlow_dataset_labels(ds);
+    memcpy(pred, had, n * sizeof *pred);
+    memcpy(pred + begin, barlow_dataset_labels(ds) + begin, (end - begin) * sizeof *pred);
     for (size_t i = 0; i < r->m; i++) {
         if ((size_t)r->argmax[i] >= classes) {
             st = bw_error(BARLOW_E_INVALID_ARG,
@@ -893,11 +940,44 @@ barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
     *out = r;
     return BARLOW_OK;
 #else
+    (void)ds;
+    (void)begin;
+    (void)end;
     (void)progress;
     (void)user_data;
     (void)out;
     return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
 #endif
+}
+
+barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
+                                       barlow_progress_fn progress, void *user_data,
+                                       barlow_extraction **out)
+{
+    static const char who[] = "barlow_extractor_predict";
+    bw_clear_error();
+    if (!ex || !ds)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "ds");
+    if (barlow_dataset_size(ds) == 0)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: the dataset has no rows", who);
+    return bw_predict(who, ex, ds, 0, barlow_dataset_size(ds), progress, user_data, out);
+}
+
+barlow_status barlow_extractor_predict_range(barlow_extractor *ex, barlow_dataset *ds,
+                                             size_t begin, size_t end,
+                                             barlow_progress_fn progress, void *user_data,
+                                             barlow_extraction **out)
+{
+    static const char who[] = "barlow_extractor_predict_range";
+    bw_clear_error();
+    if (!ex || !ds)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "ds");
+    size_t n = barlow_dataset_size(ds);
+    if (begin >= end || end > n)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: rows %zu..%zu is not a non-empty range of the dataset's %zu rows",
+                        who, begin, end, n);
+    return bw_predict(who, ex, ds, begin, end, progress, user_data, out);
 }
 
 barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlow_dataset *ds,
@@ -908,10 +988,16 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     if (!r || !ds || !path)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
                         !r ? "r" : !ds ? "ds" : "path");
-    if (barlow_dataset_size(ds) != r->n)
+    return bw_extraction_write(r, ds, path, NULL, who);
+}
+
+barlow_status bw_extraction_write(const barlow_extraction *r, const barlow_dataset *ds,
+                                  const char *path, const bw_shard_write *sw, const char *who)
+{
+    if (barlow_dataset_size(ds) != r->total)
         return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: the dataset has %zu rows but the extraction covered %zu", who,
-                        barlow_dataset_size(ds), r->n);
+                        "%s: the dataset has %zu rows but the extraction was made from one of "
+                        "%zu", who, barlow_dataset_size(ds), r->total);
     size_t m = r->m;
     int64_t *index = bw_mallocn(m, sizeof *index, who);
     int32_t *labels = bw_mallocn(m, sizeof *labels, who);
@@ -934,8 +1020,11 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     if (st == BARLOW_OK && r->features) {
         shape[0] = m;
         shape[1] = barlow_matrix_cols(r->features);
-        st = barlow_npz_writer_add(w, "features", BARLOW_DTYPE_FLOAT32, 2, shape,
-                                   barlow_matrix_data(r->features));
+        st = sw ? bw_npz_writer_add_aligned(w, "features", BARLOW_DTYPE_FLOAT32, 2, shape,
+                                            barlow_matrix_data(r->features), BW_SHARD_ALIGN,
+                                            sw->align_rem, who)
+                : barlow_npz_writer_add(w, "features", BARLOW_DTYPE_FLOAT32, 2, shape,
+                                        barlow_matrix_data(r->features));
     }
     if (st == BARLOW_OK && r->logits) {
         shape[0] = m;
@@ -958,6 +1047,9 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     if (st == BARLOW_OK && !ds->numeric)
         st = bw_npz_writer_add_strings(w, "class_names", (const char *const *)ds->class_names,
                                        ds->n_classes, who);
+    shape[0] = sw ? sw->meta_len : 0;
+    if (st == BARLOW_OK && sw)
+        st = barlow_npz_writer_add(w, "shard", BARLOW_DTYPE_UINT8, 1, shape, sw->meta);
     if (st == BARLOW_OK) st = barlow_npz_writer_commit(w);
     barlow_npz_writer_free(w);
     free(index);
@@ -965,7 +1057,7 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     free(preds);
     if (st != BARLOW_OK) {
         const char *msg = barlow_last_error();
-        if (strncmp(msg, who, sizeof who - 1) != 0) bw_error_prefix(st, "%s", who);
+        if (strncmp(msg, who, strlen(who)) != 0) bw_error_prefix(st, "%s", who);
     }
     return st;
 }

@@ -159,6 +159,23 @@ size_t bw_npy_format_header_descr(const char *descr, bool fortran, size_t ndim,
 barlow_status bw_npy_check_write(const char *who, barlow_dtype dtype, size_t ndim,
                                  const size_t *shape, const void *data, uint64_t *bytes);
 
+/* Adds member `name` as barlow_npz_writer_add does, but stored (not
+ * deflated) and laid out so that its array data starts at a file offset
+ * equal to align_rem modulo align_mod (1..32768): a reader can then map it
+ * (lib/shards.c). Errors: as barlow_npz_writer_add, naming who. */
+barlow_status bw_npz_writer_add_aligned(barlow_npz_writer *w, const char *name,
+                                        barlow_dtype dtype, size_t ndim, const size_t *shape,
+                                        const void *data, uint64_t align_mod,
+                                        uint64_t align_rem, const char *who);
+
+/* Finds member `name` of the archive open as fp (fsize bytes; path for
+ * messages) and gives the file offset and size of its bytes (the .npy
+ * header and data). Errors naming who and path: INVALID_ARG (no such
+ * member, listing them), UNSUPPORTED (the member is compressed, encrypted
+ * or of another method), FORMAT, IO, NOMEM. */
+barlow_status bw_npz_stored_member(FILE *fp, uint64_t fsize, const char *path, const char *name,
+                                   const char *who, uint64_t *off, uint64_t *size);
+
 /* ZIP64 records are written for sizes and offsets >= this (lib/npz.c).
  * 0xffffffff; white-box tests lower it to exercise ZIP64 on small files. */
 extern uint64_t bw_npz_zip64_limit;

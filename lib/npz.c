@@ -311,6 +311,94 @@ static void member_close(member_src *m)
     free((char *)m->base.path);
 }
 
+/* Lists the archive's members ("'a', 'b'") for a message naming none. */
+static barlow_status no_member(const zip_dir *dir, const char *path, const char *name,
+                               const char *who)
+{
+    bw_sb sb;
+    bw_sb_init(&sb);
+    for (size_t i = 0; i < dir->n; i++) {
+        const char *nm = dir->e[i].name;
+        size_t l = strlen(nm);
+        if (l > 4 && strcmp(nm + l - 4, ".npy") == 0) l -= 4;
+        bw_sb_appendf(&sb, "%s'%.*s'", i ? ", " : "", (int)l, nm);
+    }
+    barlow_status st = bw_error(BARLOW_E_INVALID_ARG, "%s: %s has no member '%s' (members: %s)",
+                                who, path, name, sb.failed || !sb.data ? "(none)" : sb.data);
+    bw_sb_free(&sb);
+    return st;
+}
+
+/* Finds member `name` (or "name.npy") in dir and checks its entry and local
+ * header: *e is the entry, *data_off the file offset of its (compressed)
+ * bytes, *mpath "path:member" for messages (malloc'd, also on error when
+ * the member was found). */
+static barlow_status member_locate(FILE *fp, uint64_t fsize, const zip_dir *dir,
+                                   const char *path, const char *name, const char *who,
+                                   const zip_entry **ep, uint64_t *data_off, char **mpath)
+{
+    size_t nl = strlen(name);
+    const zip_entry *e = NULL;
+    for (size_t i = 0; i < dir->n && !e; i++)
+        if (strcmp(dir->e[i].name, name) == 0) e = &dir->e[i];
+    for (size_t i = 0; i < dir->n && !e; i++)
+        if (strncmp(dir->e[i].name, name, nl) == 0 && strcmp(dir->e[i].name + nl, ".npy") == 0)
+            e = &dir->e[i];
+    if (!e) return no_member(dir, path, name, who);
+    size_t plen = strlen(path) + strlen(e->name) + 2;
+    char *mp = *mpath = bw_malloc(plen, who);
+    if (!mp) return BARLOW_E_NOMEM;
+    snprintf(mp, plen, "%s:%s", path, e->name);
+    if (e->flags & 1)
+        return bw_error(BARLOW_E_UNSUPPORTED, "%s: %s: encrypted members are not supported", who,
+                        mp);
+    if (e->method != 0 && e->method != 8)
+        return bw_error(BARLOW_E_UNSUPPORTED,
+                        "%s: %s: compression method %u is not supported (stored or deflated "
+                        "only)", who, mp, (unsigned)e->method);
+    unsigned char lh[30];
+    if (e->local_off > fsize || fsize - e->local_off < 30)
+        return zfmt(who, mp, "local header out of range");
+    barlow_status st = read_at(fp, e->local_off, lh, 30, who, mp, "truncated local header");
+    if (st) return st;
+    if (bw_le32(lh) != ZIP_LOCAL_SIG) return zfmt(who, mp, "bad local header");
+    uint64_t off = e->local_off + 30 + bw_le16(lh + 26) + bw_le16(lh + 28);
+    if (off > dir->cd_offset || e->csize > dir->cd_offset - off)
+        return zfmt(who, mp, "member data out of range");
+    if (e->method == 0 && e->csize != e->usize)
+        return zfmt(who, mp, "stored member with different sizes");
+    /* deflate expands at most ~1032:1; a bigger claim is a lie (checked
+     * before the header's size is trusted for an allocation). */
+    if (e->method == 8 && e->usize / 1032 > e->csize + 64)
+        return zfmt(who, mp, "member claims an impossible uncompressed size");
+    *ep = e;
+    *data_off = off;
+    return BARLOW_OK;
+}
+
+barlow_status bw_npz_stored_member(FILE *fp, uint64_t fsize, const char *path, const char *name,
+                                   const char *who, uint64_t *off, uint64_t *size)
+{
+    zip_dir dir;
+    barlow_status st = zip_read_dir(fp, fsize, who, path, &dir);
+    if (st) return st;
+    const zip_entry *e = NULL;
+    char *mpath = NULL;
+    uint64_t data_off = 0;
+    st = member_locate(fp, fsize, &dir, path, name, who, &e, &data_off, &mpath);
+    if (st == BARLOW_OK && e->method != 0)
+        st = bw_error(BARLOW_E_UNSUPPORTED,
+                      "%s: %s is compressed and cannot be mapped (barlow extract --shard "
+                      "stores it uncompressed)", who, mpath);
+    if (st == BARLOW_OK) {
+        *off = data_off;
+        *size = e->usize;
+    }
+    free(mpath);
+    zip_dir_free(&dir);
+    return st;
+}
+
 /* Opens an archive and finds member `name`; on success *m is ready to read. */
 static barlow_status member_open(const char *path, const char *name, const char *who,
                                  FILE **fpp, zip_dir *dir, member_src *m)
@@ -325,78 +413,18 @@ static barlow_status member_open(const char *path, const char *name, const char 
         fclose(fp);
         return st;
     }
-    size_t nl = strlen(name);
     const zip_entry *e = NULL;
-    for (size_t i = 0; i < dir->n && !e; i++)
-        if (strcmp(dir->e[i].name, name) == 0) e = &dir->e[i];
-    for (size_t i = 0; i < dir->n && !e; i++)
-        if (strncmp(dir->e[i].name, name, nl) == 0 && strcmp(dir->e[i].name + nl, ".npy") == 0)
-            e = &dir->e[i];
-    if (!e) {
-        bw_sb sb2;
-        bw_sb_init(&sb2);
-        for (size_t i = 0; i < dir->n; i++) {
-            const char *nm = dir->e[i].name;
-            size_t l = strlen(nm);
-            if (l > 4 && strcmp(nm + l - 4, ".npy") == 0) l -= 4;
-            bw_sb_appendf(&sb2, "%s'%.*s'", i ? ", " : "", (int)l, nm);
-        }
-        st = bw_error(BARLOW_E_INVALID_ARG, "%s: %s has no member '%s' (members: %s)", who,
-                      path, name, sb2.failed || !sb2.data ? "(none)" : sb2.data);
-        bw_sb_free(&sb2);
-        goto fail;
-    }
+    char *mpath = NULL;
+    uint64_t data_off = 0;
+    st = member_locate(fp, fsize, dir, path, name, who, &e, &data_off, &mpath);
+    m->base.path = mpath;
+    if (st) goto fail;
     m->e = e;
     m->fp = fp;
     m->base.who = who;
     m->base.total = e->usize;
     m->base.read = member_read;
     m->base.finish = member_finish;
-    size_t plen = strlen(path) + strlen(e->name) + 2;
-    char *mpath = bw_malloc(plen, who);
-    if (!mpath) {
-        st = BARLOW_E_NOMEM;
-        goto fail;
-    }
-    snprintf(mpath, plen, "%s:%s", path, e->name);
-    m->base.path = mpath;
-    if (e->flags & 1) {
-        st = bw_error(BARLOW_E_UNSUPPORTED, "%s: %s: encrypted members are not supported", who,
-                      mpath);
-        goto fail;
-    }
-    if (e->method != 0 && e->method != 8) {
-        st = bw_error(BARLOW_E_UNSUPPORTED,
-                      "%s: %s: compression method %u is not supported (stored or deflated only)",
-                      who, mpath, (unsigned)e->method);
-        goto fail;
-    }
-    unsigned char lh[30];
-    if (e->local_off > fsize || fsize - e->local_off < 30) {
-        st = zfmt(who, mpath, "local header out of range");
-        goto fail;
-    }
-    st = read_at(fp, e->local_off, lh, 30, who, mpath, "truncated local header");
-    if (st) goto fail;
-    if (bw_le32(lh) != ZIP_LOCAL_SIG) {
-        st = zfmt(who, mpath, "bad local header");
-        goto fail;
-    }
-    uint64_t data_off = e->local_off + 30 + bw_le16(lh + 26) + bw_le16(lh + 28);
-    if (data_off > dir->cd_offset || e->csize > dir->cd_offset - data_off) {
-        st = zfmt(who, mpath, "member data out of range");
-        goto fail;
-    }
-    if (e->method == 0 && e->csize != e->usize) {
-        st = zfmt(who, mpath, "stored member with different sizes");
-        goto fail;
-    }
-    /* deflate expands at most ~1032:1; a bigger claim is a lie (checked
-     * before the header's size is trusted for an allocation). */
-    if (e->method == 8 && e->usize / 1032 > e->csize + 64) {
-        st = zfmt(who, mpath, "member claims an impossible uncompressed size");
-        goto fail;
-    }
     if (fseeko(fp, (off_t)data_off, SEEK_SET) != 0) {
         st = bw_error(BARLOW_E_IO, "%s: cannot seek in %s: %s", who, path, strerror(errno));
         goto fail;
@@ -571,8 +599,15 @@ static barlow_status deflate_member(FILE *fp, const char *hdr, size_t hlen, cons
     return st;
 }
 
+/* How a member is laid out: deflated (align_mod 0), or stored with its
+ * array data starting at a file offset = align_rem (mod align_mod). */
+typedef struct member_layout {
+    uint64_t align_mod, align_rem;
+} member_layout;
+
 static barlow_status add_member(barlow_npz_writer *w, const char *name, const char *hdr,
-                                size_t hlen, const void *data, uint64_t bytes, const char *who);
+                                size_t hlen, const void *data, uint64_t bytes,
+                                member_layout lay, const char *who);
 
 /* The checks of every add: a writer open and usable, a non-empty name. */
 static barlow_status check_add(barlow_npz_writer *w, const char *name, const char *who)
@@ -601,7 +636,7 @@ barlow_status bw_npz_writer_add_strings(barlow_npz_writer *w, const char *name,
     char descr[32], hdr[BW_NPY_HEADER_CAP];
     snprintf(descr, sizeof descr, "<U%zu", width);
     size_t hlen = bw_npy_format_header_descr(descr, false, 1, &n, hdr);
-    st = add_member(w, name, hdr, hlen, data, bytes, who);
+    st = add_member(w, name, hdr, hlen, data, bytes, (member_layout){0, 0}, who);
     free(data);
     return st;
 }
@@ -618,12 +653,76 @@ barlow_status barlow_npz_writer_add(barlow_npz_writer *w, const char *name, barl
     if (st) return st;
     char hdr[BW_NPY_HEADER_CAP];
     size_t hlen = bw_npy_format_header(dtype, false, ndim, shape, hdr);
-    return add_member(w, name, hdr, hlen, data, bytes, who);
+    return add_member(w, name, hdr, hlen, data, bytes, (member_layout){0, 0}, who);
 }
 
-/* Adds a member of the .npy header hdr (hlen bytes) and the data. */
+barlow_status bw_npz_writer_add_aligned(barlow_npz_writer *w, const char *name,
+                                        barlow_dtype dtype, size_t ndim, const size_t *shape,
+                                        const void *data, uint64_t align_mod,
+                                        uint64_t align_rem, const char *who)
+{
+    barlow_status st = check_add(w, name, who);
+    if (st) return st;
+    uint64_t bytes;
+    st = bw_npy_check_write(who, dtype, ndim, shape, data, &bytes);
+    if (st) return st;
+    if (align_mod == 0 || align_mod > 32768 || align_rem >= align_mod)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: alignment %llu mod %llu", who,
+                        (unsigned long long)align_rem, (unsigned long long)align_mod);
+    char hdr[BW_NPY_HEADER_CAP];
+    size_t hlen = bw_npy_format_header(dtype, false, ndim, shape, hdr);
+    return add_member(w, name, hdr, hlen, data, bytes, (member_layout){align_mod, align_rem},
+                      who);
+}
+
+/* Writes header + data uncompressed into fp; sets crc. */
+static barlow_status store_member(FILE *fp, const char *hdr, size_t hlen, const void *data,
+                                  uint64_t bytes, uint32_t *crc, const char *who,
+                                  const char *path)
+{
+    uint32_t c = (uint32_t)crc32(0, (const unsigned char *)hdr, (uInt)hlen);
+    const unsigned char *p = data;
+    for (uint64_t left = bytes; left > 0;) {
+        uInt chunk = left > (1u << 30) ? (1u << 30) : (uInt)left;
+        c = (uint32_t)crc32(c, p, chunk);
+        p += chunk;
+        left -= chunk;
+    }
+    if (fwrite(hdr, 1, hlen, fp) != hlen || (bytes && fwrite(data, 1, bytes, fp) != bytes))
+        return bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, path, strerror(errno));
+    *crc = c;
+    return BARLOW_OK;
+}
+
+/* Bytes of padding (an extra field of its own, so 0 or >= 4) that put the
+ * array data of a stored member at align_rem mod align_mod, when the data
+ * would otherwise start at `at`. */
+static size_t pad_for(uint64_t at, member_layout lay)
+{
+    uint64_t pad = (lay.align_rem + lay.align_mod - at % lay.align_mod) % lay.align_mod;
+    while (pad != 0 && pad < 4) pad += lay.align_mod;
+    return (size_t)pad;
+}
+
+/* An extra field of `pad` bytes (0, or >= 4: id 0xd935, as zipalign
+ * writes) that only moves the member's data. */
+static bool write_padding(FILE *fp, size_t pad)
+{
+    if (pad == 0) return true;
+    unsigned char h[4];
+    bw_put16(h, 0xd935);
+    bw_put16(h + 2, (uint16_t)(pad - 4));
+    if (fwrite(h, 1, 4, fp) != 4) return false;
+    for (size_t i = 4; i < pad; i++)
+        if (putc(0, fp) == EOF) return false;
+    return true;
+}
+
+/* Adds a member of the .npy header hdr (hlen bytes) and the data, laid out
+ * as `lay` says. */
 static barlow_status add_member(barlow_npz_writer *w, const char *name, const char *hdr,
-                                size_t hlen, const void *data, uint64_t bytes, const char *who)
+                                size_t hlen, const void *data, uint64_t bytes,
+                                member_layout lay, const char *who)
 {
     barlow_status st = BARLOW_OK;
     if (!BW_HOST_LITTLE)
@@ -657,22 +756,24 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
     }
 
     uint64_t usize = hlen + bytes;
+    bool stored = lay.align_mod != 0;
     /* deflate's worst case is a little over the input; ZIP64 when a size or
      * the offset may not fit in 32 bits. */
     bool z64 = usize + usize / 1000 + 4096 >= bw_npz_zip64_limit ||
                w->offset >= bw_npz_zip64_limit;
+    size_t pad = stored ? pad_for(w->offset + 30 + full_len + (z64 ? 20 : 0) + hlen, lay) : 0;
     unsigned char lh[30 + 20];
     bw_put32(lh, ZIP_LOCAL_SIG);
     bw_put16(lh + 4, z64 ? 45 : 20);
     bw_put16(lh + 6, name_is_ascii(full) ? 0 : 0x800);
-    bw_put16(lh + 8, 8);
+    bw_put16(lh + 8, stored ? 0 : 8);
     bw_put16(lh + 10, ZIP_DOS_TIME);
     bw_put16(lh + 12, ZIP_DOS_DATE);
     bw_put32(lh + 14, 0);
     bw_put32(lh + 18, z64 ? ZIP_U32_MAX : 0);
     bw_put32(lh + 22, z64 ? ZIP_U32_MAX : 0);
     bw_put16(lh + 26, (uint16_t)full_len);
-    bw_put16(lh + 28, z64 ? 20 : 0);
+    bw_put16(lh + 28, (uint16_t)((z64 ? 20 : 0) + pad));
     bw_put16(lh + 30, 1);
     bw_put16(lh + 32, 16);
     bw_put64(lh + 34, usize);
@@ -682,13 +783,18 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
     uint32_t crc = 0;
     uint64_t csize = 0;
     bool ok = fwrite(lh, 1, 30, fp) == 30 && fwrite(full, 1, full_len, fp) == full_len &&
-              (!z64 || fwrite(lh + 30, 1, 20, fp) == 20);
+              (!z64 || fwrite(lh + 30, 1, 20, fp) == 20) && write_padding(fp, pad);
     if (!ok) st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, w->af.path,
                            strerror(errno));
-    if (!st) st = deflate_member(fp, hdr, hlen, data, bytes, &crc, &csize, who, w->af.path);
+    if (!st && stored) {
+        st = store_member(fp, hdr, hlen, data, bytes, &crc, who, w->af.path);
+        csize = usize;
+    } else if (!st) {
+        st = deflate_member(fp, hdr, hlen, data, bytes, &crc, &csize, who, w->af.path);
+    }
     if (!st && !z64 && csize >= ZIP_U32_MAX)
         st = bw_error(BARLOW_E_INTERNAL, "%s: compressed size exceeds the estimate", who);
-    uint64_t end = start + 30 + full_len + (z64 ? 20 : 0) + csize;
+    uint64_t end = start + 30 + full_len + (z64 ? 20 : 0) + pad + csize;
     if (!st) {
         /* patch the local header's CRC and sizes */
         unsigned char f[12];
@@ -721,7 +827,7 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
     zip_entry *e = &w->e[w->n++];
     e->name = full;
     e->flags = name_is_ascii(full) ? 0 : 0x800;
-    e->method = 8;
+    e->method = stored ? 0 : 8;
     e->crc = crc;
     e->csize = csize;
     e->usize = usize;

@@ -58,7 +58,14 @@ static int cli_set_limit(const char *cmd, const char *text)
 int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
               const char *usage, bool *help)
 {
+    return cli_parse_args(argc, argv, opts, n_opts, usage, help, NULL, NULL);
+}
+
+int cli_parse_args(int argc, char **argv, const cli_opt *opts, size_t n_opts,
+                   const char *usage, bool *help, const char **pos, size_t *n_pos)
+{
     *help = false;
+    if (n_pos) *n_pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -70,6 +77,10 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
         if (!strncmp(a, "--limit", 7) && (a[7] == '\0' || a[7] == '=')) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (cli_set_limit(argv[0], v) != 0) return CLI_USAGE;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 && pos) {
+            pos[(*n_pos)++] = a;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
@@ -209,13 +220,26 @@ static int ends_with(const char *s, const char *suffix)
 int cli_split_spec(const char *spec, char **path, const char **member)
 {
     const char *colon = strstr(spec, ".npz:");
-    size_t n = colon ? (size_t)(colon - spec) + 4 : strlen(spec);
+    size_t ext = 4;
+    if (!colon && (colon = strstr(spec, ".json:")) != NULL) ext = 5;
+    size_t n = colon ? (size_t)(colon - spec) + ext : strlen(spec);
     *path = malloc(n + 1);
     if (!*path) return -1;
     memcpy(*path, spec, n);
     (*path)[n] = '\0';
-    *member = colon ? colon + 5 : NULL;
+    *member = colon ? colon + ext + 1 : NULL;
     return 0;
+}
+
+barlow_status cli_load_member(const char *path, const char *member, barlow_array **out)
+{
+    return barlow_is_manifest(path) ? barlow_array_load_manifest(path, member, out)
+                                    : barlow_array_load_npz(path, member, out);
+}
+
+int cli_is_extraction(const char *path)
+{
+    return ends_with(path, ".npz") || barlow_is_manifest(path);
 }
 
 barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
@@ -224,7 +248,13 @@ barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
     const char *member;
     if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
     barlow_status st;
-    if (member) st = barlow_matrix_load_npz(path, member, out);
+    bool manifest = barlow_is_manifest(path);
+    if (manifest && member && strcmp(member, "features") != 0) {
+        cli_set_error("%s: a manifest's matrix is its features (give %s or %s:features)", spec,
+                      path, path);
+        st = BARLOW_E_INVALID_ARG;
+    } else if (manifest) st = barlow_matrix_open_manifest(path, out);
+    else if (member) st = barlow_matrix_load_npz(path, member, out);
     else if (ends_with(path, ".npz")) st = barlow_matrix_load_npz(path, "features", out);
     else st = barlow_matrix_load_npy(path, out);
     free(path);
@@ -239,9 +269,10 @@ static barlow_status load_array(const char *spec, barlow_array **out)
     if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
     barlow_status st;
     if (member) {
-        st = barlow_array_load_npz(path, member, out);
-    } else if (ends_with(path, ".npz")) {
-        cli_set_error("%s is an .npz archive: name the member as %s:MEMBER", spec, spec);
+        st = cli_load_member(path, member, out);
+    } else if (cli_is_extraction(path)) {
+        cli_set_error("%s is an .npz archive or a manifest: name the member as %s:MEMBER", spec,
+                      spec);
         st = BARLOW_E_INVALID_ARG;
     } else {
         st = barlow_array_load_npy(path, out);

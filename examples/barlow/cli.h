@@ -27,6 +27,11 @@ typedef struct cli_opt {
 int cli_parse(int argc, char **argv, const cli_opt *opts, size_t n_opts,
               const char *usage, bool *help);
 
+/* cli_parse that also takes arguments that are not options: they are
+ * stored, in order, in pos (room for argc entries) and counted in *n_pos. */
+int cli_parse_args(int argc, char **argv, const cli_opt *opts, size_t n_opts,
+                   const char *usage, bool *help, const char **pos, size_t *n_pos);
+
 /* Number parsing with range checks; print a usage error naming the option. */
 int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *out);
 int cli_u32(const char *opt, const char *text, uint32_t *out);
@@ -52,7 +57,8 @@ void cli_json_double(double v);
 /* The text that every command's --help ends with (the common options). */
 extern const char cli_common_usage[];
 
-/* Splits "F.npz:member" into a new string F.npz (*path, free it) and
+/* Splits "F.npz:member" (or a manifest's "M.json:member") into a new
+ * string F.npz (*path, free it) and
  * *member (pointing into spec); any other spec → a copy and NULL member.
  * Returns -1 when out of memory. */
 int cli_split_spec(const char *spec, char **path, const char **member);
@@ -72,8 +78,16 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, size_t n_outs, cons
                       size_t n_ins);
 
 /* Loads a float32 matrix from F.npy, or from F.npz (member "features" unless
- * "F.npz:member" names another). */
+ * "F.npz:member" names another), or opens a manifest's features (M.json,
+ * barlow merge's; mapped, barlow_matrix_open_manifest). */
 barlow_status cli_load_matrix(const char *spec, barlow_matrix **out);
+
+/* Member `member` of an extraction file: an .npz, or a manifest (then the
+ * shards' members joined, barlow_array_load_manifest). */
+barlow_status cli_load_member(const char *path, const char *member, barlow_array **out);
+
+/* 1 when path is an extraction file with members (F.npz, or a manifest). */
+int cli_is_extraction(const char *path);
 
 /* Loads a 1-D array of 0/1 (bool/int/float) failure flags of length n from
  * F.npy or F.npz:member. */
@@ -139,6 +153,7 @@ int cmd_extract(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Removes the staging directory of a `barlow run` in progress, if any
  * (run_dir.c); called by the signal thread before the program dies. */

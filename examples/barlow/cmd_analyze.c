@@ -132,7 +132,8 @@ static barlow_status save_results(const barlow_analysis *an, const char *json, c
 static barlow_status load_features(const char *spec, barlow_matrix **out)
 {
     size_t n = strlen(spec);
-    if (strstr(spec, ".npz:") || (n >= 4 && !strcmp(spec + n - 4, ".npz")))
+    if (strstr(spec, ".npz:") || (n >= 4 && !strcmp(spec + n - 4, ".npz")) ||
+        strstr(spec, ".json:") || barlow_is_manifest(spec))
         return cli_load_matrix(spec, out);
     barlow_status st = barlow_matrix_map_npy(spec, out);
     /* float64 or Fortran-order features cannot be mapped: read and convert */

@@ -16,7 +16,7 @@ static const char usage_text[] =
     "         [--device cpu] [--max-image-side 32768] [--max-pixels 268435456]\n"
     "         [--sha256 HEX] [--predict-sha256 HEX] [--class-names FILE]\n"
     "         [--logits] [--no-optimize] [--no-tune-malloc] [--quiet]\n"
-    "         --out FEATURES.npz\n"
+    "         [--shard i/N] --out FEATURES.npz\n"
     "\n"
     "Runs MODEL (TorchScript, libbarlow's model contract: docs/models.md) over\n"
     "every image and writes FEATURES.npz with the members features (m x D),\n"
@@ -57,6 +57,10 @@ static const char usage_text[] =
     "  --no-optimize      run the model as loaded (no freezing/oneDNN)\n"
     "  --no-tune-malloc   leave glibc malloc's thresholds alone (by default they\n"
     "                     are raised so that activation buffers are reused)\n"
+    "  --shard i/N        extract only shard i (0-based) of N: the i-th of N\n"
+    "                     contiguous row ranges (on multiples of --batch), into\n"
+    "                     a shard file that `barlow merge` joins with the\n"
+    "                     others into a manifest (docs/scale.md)\n"
     "  --quiet            no progress bar\n"
     "\n"
     "A progress bar (images/s, ETA) is drawn on stderr when it is a terminal.\n"
@@ -69,7 +73,8 @@ int cmd_extract(int argc, char **argv)
                *idx_labels = NULL, *predict = NULL, *size_s = NULL, *resize_s = NULL,
                *channels_s = NULL, *batch_s = NULL, *mbatch_s = NULL, *threads_s = NULL,
                *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
-               *class_names = NULL, *out = NULL, *side_s = NULL, *pixels_s = NULL;
+               *class_names = NULL, *out = NULL, *side_s = NULL, *pixels_s = NULL,
+               *shard_s = NULL;
     bool logits = false, no_opt = false, no_tune = false, quiet = false, help = false;
     const cli_opt opts[] = {
         {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
@@ -86,6 +91,7 @@ int cmd_extract(int argc, char **argv)
         {"no-optimize", false, NULL, &no_opt},  {"quiet", false, NULL, &quiet},
         {"no-tune-malloc", false, NULL, &no_tune},
         {"max-image-side", true, &side_s, NULL}, {"max-pixels", true, &pixels_s, NULL},
+        {"shard", true, &shard_s, NULL},
     };
     int rc = cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, &help);
     if (rc != CLI_OK || help) return rc;
@@ -94,6 +100,10 @@ int cmd_extract(int argc, char **argv)
     const cli_dataset_args da = {metadata, images, folder, idx, idx_labels, class_names};
     if (cli_check_dataset_args("extract", &da) != CLI_OK) return CLI_USAGE;
     if (psha && !predict) return cli_usage_error("extract", "--predict-sha256 needs --predict");
+    size_t shard_i = 0, shard_n = 0;
+    if (shard_s && barlow_shard_parse(shard_s, &shard_i, &shard_n) != BARLOW_OK)
+        return cli_usage_error("extract", "--shard: %s",
+                               strchr(barlow_last_error(), ':') + 2);
 
     barlow_extractor_options eo;
     if (cli_input_options("extract", &da, size_s, resize_s, channels_s, &eo) != CLI_OK)
@@ -126,14 +136,20 @@ int cmd_extract(int argc, char **argv)
     cli_progress_start(&ps, "extract", "img", quiet);
     barlow_status st = cli_load_dataset(&da, &ds);
     if (st != BARLOW_OK) goto fail;
+    size_t begin = 0, end = barlow_dataset_size(ds);
+    if (shard_s && (st = barlow_shard_range(end, shard_i, shard_n, eo.batch_size, &begin,
+                                            &end)) != BARLOW_OK)
+        goto fail;
 
+    char predict_sha[65] = "";
     if (predict) {
         barlow_extractor_options po = eo;
         po.outputs = BARLOW_EXTRACT_LOGITS;
         po.sha256 = psha;
         if ((st = barlow_extractor_create_from_file(predict, &po, &px)) != BARLOW_OK) goto fail;
+        snprintf(predict_sha, sizeof predict_sha, "%s", barlow_extractor_model_sha256(px));
         cli_progress_start(&ps, "predict", "img", quiet);
-        st = barlow_extractor_predict(px, ds, cli_progress_fn, &ps, &rp);
+        st = barlow_extractor_predict_range(px, ds, begin, end, cli_progress_fn, &ps, &rp);
         cli_progress_end(&ps);
         if (st != BARLOW_OK) goto fail;
         cli_report_skipped("extract", rp, predict);
@@ -145,12 +161,25 @@ int cmd_extract(int argc, char **argv)
     eo.outputs = BARLOW_EXTRACT_FEATURES | (logits ? BARLOW_EXTRACT_LOGITS : 0);
     if ((st = barlow_extractor_create_from_file(model, &eo, &ex)) != BARLOW_OK) goto fail;
     cli_progress_start(&ps, "extract", "img", quiet);
-    st = barlow_extractor_extract(ex, ds, cli_progress_fn, &ps, &r);
+    st = barlow_extractor_extract_range(ex, ds, begin, end, cli_progress_fn, &ps, &r);
     cli_progress_end(&ps);
     if (st != BARLOW_OK) goto fail;
     double secs = cli_now() - ps.start;
     cli_report_skipped("extract", r, model);
-    if ((st = barlow_extraction_save_npz(r, ds, out)) != BARLOW_OK) goto fail;
+    if (shard_s) {
+        barlow_shard_options so;
+        barlow_shard_options_init(&so);
+        so.index = shard_i;
+        so.count = shard_n;
+        so.predict_sha256 = predict ? predict_sha : NULL;
+        st = barlow_extraction_save_shard(r, ds, ex, &so, out);
+    } else {
+        st = barlow_extraction_save_npz(r, ds, out);
+    }
+    if (st != BARLOW_OK) goto fail;
+    if (!quiet && shard_s)
+        fprintf(stderr, "barlow extract: shard %zu of %zu, rows %zu..%zu\n", shard_i, shard_n,
+                begin, end - 1);
     if (!quiet)
         fprintf(stderr,
                 "barlow extract: %zu of %zu images -> %s (%zu features%s) in %.1f s "

@@ -136,12 +136,6 @@ static char *join(const char *dir, const char *name)
 
 /* ---- inputs ------------------------------------------------------------------ */
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* A 1-D integer array of non-negative values from F.npy or F.npz:member (an
  * .npz needs the member) as size_t. `what` names it in messages. */
 static barlow_status load_rows_array(const char *spec, const char *what, size_t **out,
@@ -153,9 +147,10 @@ static barlow_status load_rows_array(const char *spec, const char *what, size_t 
     barlow_array *a = NULL;
     barlow_status st;
     if (member) {
-        st = barlow_array_load_npz(path, member, &a);
-    } else if (ends_with(path, ".npz")) {
-        cli_set_error("%s %s is an .npz archive: name the member as %s:MEMBER", what, spec, spec);
+        st = cli_load_member(path, member, &a);
+    } else if (cli_is_extraction(path)) {
+        cli_set_error("%s %s is an .npz archive or a manifest: name the member as %s:MEMBER",
+                      what, spec, spec);
         st = BARLOW_E_INVALID_ARG;
     } else {
         st = barlow_array_load_npy(path, &a);
@@ -256,7 +251,7 @@ static barlow_status load_features(const char *spec, barlow_matrix **X, size_t *
     char *path;
     const char *member;
     if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
-    int npz = ends_with(path, ".npz");
+    int npz = cli_is_extraction(path);
     barlow_status st = cli_load_matrix(spec, X);
     *index = NULL;
     *n_index = 0;
@@ -295,7 +290,7 @@ static barlow_status match_npz(const char *features, barlow_dataset *ds, const s
         }
     barlow_array *a = NULL;
     int32_t *v = NULL;
-    if (st == BARLOW_OK && barlow_array_load_npz(path, "labels", &a) == BARLOW_OK &&
+    if (st == BARLOW_OK && cli_load_member(path, "labels", &a) == BARLOW_OK &&
         barlow_array_size(a) == m && (v = malloc((m ? m : 1) * sizeof *v)) &&
         barlow_array_to_int32(a, v) == BARLOW_OK) {
         for (size_t i = 0; i < m && st == BARLOW_OK; i++)
@@ -315,7 +310,7 @@ static barlow_status match_npz(const char *features, barlow_dataset *ds, const s
     a = NULL;
     v = NULL;
     int32_t *pred = NULL;
-    if (st == BARLOW_OK && barlow_array_load_npz(path, "predictions", &a) == BARLOW_OK &&
+    if (st == BARLOW_OK && cli_load_member(path, "predictions", &a) == BARLOW_OK &&
         barlow_array_size(a) == m && (v = malloc((m ? m : 1) * sizeof *v)) &&
         barlow_array_to_int32(a, v) == BARLOW_OK && (pred = malloc((n ? n : 1) * sizeof *pred))) {
         const int32_t *old = barlow_dataset_predictions(ds);

@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"groups", cmd_groups, "list the groups of a metadata CSV with their error rates"},
     {"tree", cmd_tree, "fit a failure tree on a group's features and print its rules"},
     {"extract", cmd_extract, "penultimate features of a TorchScript model for a dataset (.npz)"},
+    {"merge", cmd_merge, "join the shards of `extract --shard i/N` into a manifest"},
     {"analyze", cmd_analyze, "analyse every class and grouping of a dataset (JSON, CSV)"},
     {"visualize", cmd_visualize, "what one feature looks at: top images, heatmaps, attacks (PNG)"},
     {"run", cmd_run, "the whole workflow on a model and a dataset, with an HTML report"},

@@ -16,6 +16,7 @@
 #include "loaders.h"
 #include "matrix.h"
 #include "selector.h"
+#include "shards.h"
 #include "tree.h"
 #include "visualizer.h"
 

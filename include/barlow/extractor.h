@@ -194,6 +194,15 @@ BARLOW_API void barlow_extractor_free(barlow_extractor *ex);
 /* D, the number of penultimate features (0 for NULL). */
 BARLOW_API size_t barlow_extractor_feature_dim(const barlow_extractor *ex);
 
+/* The SHA-256 of the model's bytes (64 lowercase hex digits, owned by the
+ * extractor), computed at load; NULL for NULL. */
+BARLOW_API const char *barlow_extractor_model_sha256(const barlow_extractor *ex);
+
+/* Copies the extractor's effective options into *opts (its device and
+ * sha256 pointers are NULL). NULL arguments are ignored. */
+BARLOW_API void barlow_extractor_get_options(const barlow_extractor *ex,
+                                             barlow_extractor_options *opts);
+
 /* K, the number of logits; 0 when logits were not requested (or NULL). */
 BARLOW_API size_t barlow_extractor_num_classes(const barlow_extractor *ex);
 
@@ -289,6 +298,25 @@ BARLOW_API barlow_status barlow_extractor_extract(barlow_extractor *ex,
                                                   void *user_data,
                                                   barlow_extraction **out);
 
+/* Extracts dataset rows begin..end-1 only, as barlow_extractor_extract
+ * does for the whole dataset (the unit of a sharded extraction: see
+ * barlow/shards.h). The result covers those rows: its index holds dataset
+ * rows, barlow_extraction_dataset_size() is end - begin, and
+ * barlow_extraction_row_status/_reason take dataset rows of the range.
+ * Batches start at `begin`: when begin is a multiple of the batch size, the
+ * model sees the same pieces as in a whole extraction and the rows equal
+ * it bit for bit (barlow_shard_range() aligns shards so; other boundaries
+ * may differ in float rounding, as model_batch does). progress counts the
+ * range's images.
+ * Errors: as barlow_extractor_extract; INVALID_ARG when begin >= end or
+ * end > the dataset's size (naming the range and the size). */
+BARLOW_API barlow_status barlow_extractor_extract_range(barlow_extractor *ex,
+                                                        const barlow_dataset *ds,
+                                                        size_t begin, size_t end,
+                                                        barlow_progress_fn progress,
+                                                        void *user_data,
+                                                        barlow_extraction **out);
+
 /* Runs the extractor (which must have been created with
  * BARLOW_EXTRACT_LOGITS) over ds as barlow_extractor_extract does and sets
  * the dataset's predictions to the argmax of the logits (the lowest index
@@ -304,11 +332,28 @@ BARLOW_API barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_d
                                                   void *user_data,
                                                   barlow_extraction **out);
 
+/* Predicts rows begin..end-1 only, as barlow_extractor_predict does for
+ * every row: those rows' predictions become the argmax of the logits (their
+ * label when their image failed); the other rows keep the dataset's
+ * predictions (their labels when it had none). For a shard (barlow/shards.h).
+ * Errors: as barlow_extractor_predict; INVALID_ARG for an empty range or
+ * one past the dataset's end. The dataset is unchanged on failure. */
+BARLOW_API barlow_status barlow_extractor_predict_range(barlow_extractor *ex,
+                                                        barlow_dataset *ds, size_t begin,
+                                                        size_t end,
+                                                        barlow_progress_fn progress,
+                                                        void *user_data,
+                                                        barlow_extraction **out);
+
 /* Frees a result. NULL is allowed. */
 BARLOW_API void barlow_extraction_free(barlow_extraction *r);
 
 /* Number of dataset rows the extraction covered (0 for NULL). */
 BARLOW_API size_t barlow_extraction_dataset_size(const barlow_extraction *r);
+
+/* The dataset rows the extraction covered: *begin..*end-1 (0..size for a
+ * whole extraction; 0, 0 for NULL). Either pointer may be NULL. */
+BARLOW_API void barlow_extraction_range(const barlow_extraction *r, size_t *begin, size_t *end);
 
 /* Number of images extracted, m = dataset size - failed (0 for NULL). */
 BARLOW_API size_t barlow_extraction_count(const barlow_extraction *r);
@@ -330,7 +375,8 @@ BARLOW_API const int32_t *barlow_extraction_argmax(const barlow_extraction *r);
  * result). NULL for NULL. */
 BARLOW_API const size_t *barlow_extraction_index(const barlow_extraction *r);
 
-/* Status of dataset row `row`: BARLOW_OK when extracted, else why its image
+/* Status of dataset row `row` (of the range covered): BARLOW_OK when
+ * extracted, else why its image
  * was skipped (IO, FORMAT, UNSUPPORTED, STATE, NOMEM; BACKEND: the model
  * gave NaN/inf features or logits for it). INVALID_ARG for NULL
  * or a row out of range (this accessor does not set a message). */

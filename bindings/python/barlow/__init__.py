@@ -13,6 +13,7 @@ from .dataset import Dataset, Group
 from .errors import (Backend, Cancelled, Error, Format, Internal, InvalidArgument,
                      IOFailure, NoMemory, State, Unsupported, check)
 from .matrix import Matrix, as_matrix
+from .shards import is_manifest, load_member, merge_shards, parse_shard, shard_range
 from ._array import as_f32_2d, as_failures
 from .selector import Selector, mutual_info, rank, top_k
 from .tree import Tree, TreeEval, fit_tree
@@ -39,4 +40,5 @@ __all__ = ["Analysis", "Backend", "Cancelled", "Dataset", "Error", "Format", "Gr
            "as_failures", "as_matrix", "check", "count_groups", "cpu_count", "fit_tree",
            "has_torch", "library_path", "mutual_info", "rank", "top_k", "__version__",
            "Extraction", "Extractor", "FailedRow", "extract", "FeatureView", "Image",
-           "Visualizer", "render_heatmap", "RunFailed", "RunResults", "run"]
+           "Visualizer", "render_heatmap", "RunFailed", "RunResults", "run",
+           "is_manifest", "load_member", "merge_shards", "parse_shard", "shard_range"]

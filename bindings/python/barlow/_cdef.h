@@ -501,6 +501,11 @@ barlow_status barlow_tree_to_svg(const barlow_tree *tree,
                                             const barlow_svg_options *opts,
                                             barlow_buffer *out);
 
+barlow_status barlow_tree_serialize(const barlow_tree *tree, barlow_buffer *out);
+
+barlow_status barlow_tree_deserialize(const void *data, size_t size,
+                                                 barlow_tree **out);
+
 /* analysis.h */
 typedef struct barlow_analysis barlow_analysis;
 
@@ -515,7 +520,8 @@ typedef enum barlow_analysis_status {
     BARLOW_ANALYSIS_EMPTY = 1,
     BARLOW_ANALYSIS_NO_FAILURES = 2,
     BARLOW_ANALYSIS_NO_CORRECT = 3,
-    BARLOW_ANALYSIS_TOO_SMALL = 4
+    BARLOW_ANALYSIS_TOO_SMALL = 4,
+    BARLOW_ANALYSIS_PENDING = 5
 } barlow_analysis_status;
 
 enum {
@@ -583,6 +589,26 @@ barlow_status barlow_analyze(const barlow_matrix *features,
                                         const barlow_analysis_options *opts,
                                         barlow_progress_fn progress, void *user_data,
                                         barlow_analysis **out);
+
+barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
+                                                      const barlow_analysis_options *opts,
+                                                      size_t *n_groups);
+
+barlow_status barlow_analyze_groups(const barlow_matrix *features,
+                                               const barlow_dataset *dataset,
+                                               const barlow_analysis_options *opts,
+                                               size_t first, size_t count,
+                                               barlow_progress_fn progress, void *user_data,
+                                               barlow_analysis **out);
+
+barlow_status barlow_analysis_merge(const barlow_analysis *const *parts,
+                                               size_t n_parts, barlow_analysis **out);
+
+barlow_status barlow_analysis_serialize(const barlow_analysis *a,
+                                                   barlow_buffer *out);
+
+barlow_status barlow_analysis_deserialize(const void *data, size_t size,
+                                                     barlow_analysis **out);
 
 void barlow_analysis_free(barlow_analysis *a);
 
@@ -669,6 +695,11 @@ void barlow_extractor_free(barlow_extractor *ex);
 
 size_t barlow_extractor_feature_dim(const barlow_extractor *ex);
 
+const char *barlow_extractor_model_sha256(const barlow_extractor *ex);
+
+void barlow_extractor_get_options(const barlow_extractor *ex,
+                                             barlow_extractor_options *opts);
+
 size_t barlow_extractor_num_classes(const barlow_extractor *ex);
 
 size_t barlow_extractor_input_channels(const barlow_extractor *ex);
@@ -704,14 +735,30 @@ barlow_status barlow_extractor_extract(barlow_extractor *ex,
                                                   void *user_data,
                                                   barlow_extraction **out);
 
+barlow_status barlow_extractor_extract_range(barlow_extractor *ex,
+                                                        const barlow_dataset *ds,
+                                                        size_t begin, size_t end,
+                                                        barlow_progress_fn progress,
+                                                        void *user_data,
+                                                        barlow_extraction **out);
+
 barlow_status barlow_extractor_predict(barlow_extractor *ex, barlow_dataset *ds,
                                                   barlow_progress_fn progress,
                                                   void *user_data,
                                                   barlow_extraction **out);
 
+barlow_status barlow_extractor_predict_range(barlow_extractor *ex,
+                                                        barlow_dataset *ds, size_t begin,
+                                                        size_t end,
+                                                        barlow_progress_fn progress,
+                                                        void *user_data,
+                                                        barlow_extraction **out);
+
 void barlow_extraction_free(barlow_extraction *r);
 
 size_t barlow_extraction_dataset_size(const barlow_extraction *r);
+
+void barlow_extraction_range(const barlow_extraction *r, size_t *begin, size_t *end);
 
 size_t barlow_extraction_count(const barlow_extraction *r);
 
@@ -835,6 +882,42 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
                                                      const barlow_image_options *opts,
                                                      int32_t *row_status, size_t *n_bad,
                                                      barlow_buffer *report);
+
+/* shards.h */
+enum {
+    BARLOW_SHARD_OPTIONS_VERSION = 1,
+    BARLOW_MANIFEST_FORMAT_VERSION = 1,
+    BARLOW_SHARD_FORMAT_VERSION = 1
+};
+
+barlow_status barlow_shard_range(size_t n_rows, size_t index, size_t count,
+                                            size_t align, size_t *begin, size_t *end);
+
+barlow_status barlow_shard_parse(const char *text, size_t *index, size_t *count);
+
+typedef struct barlow_shard_options {
+    uint32_t version;
+    size_t index, count;
+    const char *predict_sha256;
+} barlow_shard_options;
+
+void barlow_shard_options_init(barlow_shard_options *opts);
+
+barlow_status barlow_extraction_save_shard(const barlow_extraction *r,
+                                                      const barlow_dataset *ds,
+                                                      const barlow_extractor *ex,
+                                                      const barlow_shard_options *opts,
+                                                      const char *path);
+
+barlow_status barlow_shards_merge(const char *const *paths, size_t n,
+                                             const char *path);
+
+barlow_status barlow_matrix_open_manifest(const char *path, barlow_matrix **out);
+
+barlow_status barlow_array_load_manifest(const char *path, const char *name,
+                                                    barlow_array **out);
+
+int barlow_is_manifest(const char *path);
 
 /* visualizer.h */
 typedef struct barlow_visualizer barlow_visualizer;

@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 
-from . import _array
+from . import _array, errors
 from ._ffi import ffi, lib, path_bytes, string
 from ._handle import Handle, new_handle
 from .errors import check
@@ -44,12 +44,43 @@ def _names_file(class_names):
     return path, True
 
 
+def _remember(make):
+    """A constructor that records how it was called (its recipe), so that
+    the dataset pickles as the recipe, its class names and predictions, and
+    is made again where it is unpickled (a Dask worker: barlow.distributed).
+    Paths are kept as given: the files must be there too."""
+    def wrapper(cls, *args, **kwargs):
+        ds = make(cls, *args, **kwargs)
+        args = tuple(os.fspath(a) if isinstance(a, os.PathLike) else a for a in args)
+        ds._recipe = (make.__name__, args, kwargs)
+        return ds
+    wrapper.__name__, wrapper.__doc__ = make.__name__, make.__doc__
+    return classmethod(wrapper)
+
+
+def _rebuild(recipe, class_names, predictions):
+    name, args, kwargs = recipe
+    ds = getattr(Dataset, name)(*args, **kwargs)
+    if class_names != ds.class_names:
+        ds.set_class_names(class_names)
+    if predictions is not None:
+        ds.set_predictions(predictions)
+    return ds
+
+
 class Dataset(Handle):
     _free = "barlow_dataset_free"
+    _recipe = None
+
+    def __reduce__(self):
+        if self._recipe is None:
+            raise TypeError("this barlow.Dataset cannot be pickled: it was not made by one of "
+                            "Dataset's from_* constructors")
+        return (_rebuild, (self._recipe, self.class_names, self.predictions))
 
     # -- construction ---------------------------------------------------------
 
-    @classmethod
+    @_remember
     def from_arrays(cls, labels, predictions=None, class_names=None, n_classes=0):
         """From class-id arrays (copied). class_names: a list fixing ids (id
         i = class_names[i]); without it the classes are named "0", "1", ...
@@ -64,7 +95,7 @@ class Dataset(Handle):
                          n_classes)
         return cls(ptr)
 
-    @classmethod
+    @_remember
     def from_npy(cls, labels, predictions=None, class_names=None):
         """From .npy files or .npz members ("F.npz:labels") of class ids;
         class_names: a text file with one name per line (or None)."""
@@ -72,17 +103,23 @@ class Dataset(Handle):
                 for a in (labels, predictions, class_names)]
         return cls(new_handle("barlow_dataset", lib.barlow_dataset_load_npy, *args))
 
-    @classmethod
+    @_remember
     def from_npz(cls, path, class_names=None):
         """From an .npz written by `barlow extract` (members labels, and
-        predictions and class_names when present)."""
+        predictions and class_names when present), or from a manifest of
+        shards (`barlow merge`: their members joined)."""
+        path = os.fspath(path)
+        if lib.barlow_is_manifest(path_bytes(path)):
+            try:
+                return cls.from_npy(f"{path}:labels", f"{path}:predictions", class_names)
+            except errors.InvalidArgument:  # shards without predictions
+                return cls.from_npy(f"{path}:labels", None, class_names)
         with zipfile.ZipFile(path) as z:
             members = {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
-        path = os.fspath(path)
         preds = f"{path}:predictions" if "predictions" in members else None
         return cls.from_npy(f"{path}:labels", preds, class_names)
 
-    @classmethod
+    @_remember
     def from_csv(cls, path, image_root=None, class_names=None):
         """From a metadata CSV (columns Filenames, Labels, optional
         Predictions). class_names: a list or a file fixing the ids; without
@@ -103,14 +140,14 @@ class Dataset(Handle):
         return cls(new_handle("barlow_dataset", lib.barlow_dataset_load_csv,
                               path_bytes(path), opts))
 
-    @classmethod
+    @_remember
     def from_folder(cls, root):
         """An image-folder dataset (root/<class>/<image>), like torchvision's
         ImageFolder; no predictions."""
         return cls(new_handle("barlow_dataset", lib.barlow_dataset_load_folder,
                               path_bytes(root)))
 
-    @classmethod
+    @_remember
     def from_idx(cls, images, labels, class_names=None):
         """From IDX image and label files (MNIST family, optionally gzipped);
         class_names: a list or a file naming the classes."""

@@ -316,6 +316,36 @@ class Extractor(Handle):
             c.finish(st)
         return res
 
+    def extract_range(self, dataset, begin, end, progress=None):
+        """Features of dataset rows begin..end-1 only (one shard of a
+        sharded extraction: :func:`barlow.shard_range`), as :meth:`extract`
+        does for every row; the Extraction's index holds dataset rows."""
+        dsp = _dataset_ptr(dataset)
+        out = ffi.new("barlow_extraction **")
+        with self._busy(), _progress.call(progress, "extract", "img") as c:
+            st = lib.barlow_extractor_extract_range(self.ptr, dsp, begin, end, c.fn, c.user,
+                                                    out)
+            res = Extraction(out[0], dataset, self) if st == 0 else None
+            c.finish(st)
+        return res
+
+    def predict_range(self, dataset, begin, end, progress=None):
+        """:meth:`predict` for dataset rows begin..end-1 only; the other
+        rows keep their predictions (their labels when there were none)."""
+        dsp = _dataset_ptr(dataset)
+        out = ffi.new("barlow_extraction **")
+        with self._busy(), _progress.call(progress, "predict", "img") as c:
+            st = lib.barlow_extractor_predict_range(self.ptr, dsp, begin, end, c.fn, c.user,
+                                                    out)
+            res = Extraction(out[0], dataset, self) if st == 0 else None
+            c.finish(st)
+        return res
+
+    @property
+    def model_sha256(self):
+        """The SHA-256 of the model's bytes (hex), computed at load."""
+        return string(lib.barlow_extractor_model_sha256(self.ptr))
+
     def load_inputs(self, dataset, rows):
         """Rows of `dataset` decoded and preprocessed as extraction does:
         an N x C x H x W float32 array in [0,1]."""
@@ -467,10 +497,10 @@ class Extraction(Handle):
         return _array.view(p, (self.count,), np.intp, self._keep())
 
     def _failed_rows(self):
-        n = self.dataset_size
-        mask = np.ones(n, bool)
-        mask[self.index] = False
-        return np.flatnonzero(mask)
+        begin = self.range[0]
+        mask = np.ones(self.dataset_size, bool)
+        mask[self.index - begin] = False
+        return begin + np.flatnonzero(mask)
 
     @property
     def failed(self):
@@ -484,10 +514,12 @@ class Extraction(Handle):
 
     @property
     def status(self):
-        """int32 array (n): 0 per extracted row, else its failure status."""
+        """int32 array (n, the rows covered): 0 per extracted row, else its
+        failure status."""
         s = np.zeros(self.dataset_size, np.int32)
+        begin = self.range[0]
         for r in self._failed_rows():
-            s[r] = lib.barlow_extraction_row_status(self.ptr, int(r))
+            s[r - begin] = lib.barlow_extraction_row_status(self.ptr, int(r))
         return s
 
     def row_status(self, row):
@@ -502,6 +534,34 @@ class Extraction(Handle):
         the one extracted from (default: the one given to extract)."""
         ds = dataset if dataset is not None else self._dataset
         check(lib.barlow_extraction_save_npz(self.ptr, _dataset_ptr(ds), path_bytes(path)))
+
+    @property
+    def range(self):
+        """(begin, end): the dataset rows covered, begin..end-1."""
+        b, e = ffi.new("size_t *"), ffi.new("size_t *")
+        lib.barlow_extraction_range(self.ptr, b, e)
+        return (b[0], e[0])
+
+    def save_shard(self, path, index, count, *, dataset=None, extractor=None,
+                   predict_sha256=None):
+        """Writes this range extraction as shard `index` of `count`
+        (barlow_extraction_save_shard: the .npz of save_npz with the
+        features stored for mapping and the shard's metadata), atomically.
+        extractor: the one that extracted it (default: that of
+        extract_range); predict_sha256: the SHA-256 of the model that made
+        the dataset's predictions, recorded and compared by merge."""
+        ds = dataset if dataset is not None else self._dataset
+        ex = extractor if extractor is not None else self.extractor
+        if ex is None:
+            raise ValueError("save_shard: give the extractor that made this extraction")
+        o = ffi.new("barlow_shard_options *")
+        lib.barlow_shard_options_init(o)
+        o.index = index
+        o.count = count
+        sha = ffi.new("char[]", predict_sha256.encode()) if predict_sha256 else ffi.NULL
+        o.predict_sha256 = sha
+        check(lib.barlow_extraction_save_shard(self.ptr, _dataset_ptr(ds), ex.ptr, o,
+                                               path_bytes(path)))
 
     def __repr__(self):
         if self.closed:

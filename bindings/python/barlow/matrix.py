@@ -3,7 +3,8 @@
 A Matrix owns its memory (``Matrix.zeros``, ``Matrix.from_array``, ``from_npy``,
 ``load_npz``, ``gather_rows``), borrows a numpy array without copying
 (``Matrix.wrap``: the Matrix keeps the array alive), or maps a .npy file
-read-only (``map_npy``). ``numpy()`` / ``np.asarray(m)`` give a view of the
+read-only (``map_npy``), or maps the shards of a manifest as one matrix
+(``open_manifest``). ``numpy()`` / ``np.asarray(m)`` give a view of the
 matrix's memory, never a copy.
 """
 import numpy as np
@@ -65,6 +66,15 @@ class Matrix(Handle):
         """Maps a float32 C-order .npy file read-only (pages read on use).
         The file must not change while mapped."""
         return cls(new_handle("barlow_matrix", lib.barlow_matrix_map_npy, path_bytes(path)))
+
+    @classmethod
+    def open_manifest(cls, path):
+        """The features of a sharded store (a manifest of `barlow merge` or
+        :func:`barlow.merge_shards`) as one read-only matrix, in dataset
+        order, over the shard files' mappings (barlow/shards.h): nothing is
+        read until used. The files must not change while it is open."""
+        return cls(new_handle("barlow_matrix", lib.barlow_matrix_open_manifest,
+                              path_bytes(path)))
 
     @classmethod
     def load_npz(cls, path, name="features"):
