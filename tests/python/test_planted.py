@@ -151,3 +151,13 @@ def test_quick_bench(tmp_path):
     assert "robust@1" in doc["totals"]["all"]["methods"]
     md = b.markdown(doc)
     assert "`sandal_patch`" in md and "robust@2" in md
+    other = json.loads(json.dumps(doc))
+    other["seed"] = 1
+    if other["totals"]["took"]["methods"]:
+        other["totals"]["took"]["methods"]["robust@1"]["recovered"] = 0
+    s = b.seed_summary([doc, other])
+    assert "seeds 0, 1" in s and "`sandal_patch`" in s
+    took = doc["totals"]["took"]["methods"]
+    if took:  # the one plant took in this tiny run
+        rec = took["robust@1"]
+        assert f"| robust@1 | {rec['recovered']}/{rec['of']}, 0/{rec['of']} |" in s
