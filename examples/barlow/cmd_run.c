@@ -23,7 +23,8 @@ static const char usage_text[] =
     "         [--by label,prediction] [--k 20] [--depth 1,2] [--top 6]\n"
     "         [--attack-steps N | --no-attack] [--classes A,B,...]\n"
     "         [--feature-names F.json] [--threads N] [--seed 0]\n"
-    "         [--sha256 HEX] [--predict-sha256 HEX] [--single-file]\n"
+    "         [--sha256 HEX] [--predict-sha256 HEX] [--features F]\n"
+    "         [--single-file]\n"
     "         [--force] [--quiet] --out DIR\n"
     "\n"
     "Runs the whole Barlow workflow and writes a report a person can read:\n"
@@ -66,6 +67,10 @@ static const char usage_text[] =
     "  --seed S           seed of the MI noise and the failure samples (0)\n"
     "  --sha256 HEX, --predict-sha256 HEX\n"
     "                     refuse a model whose SHA-256 differs\n"
+    "  --features F       use these features (and their predictions) instead of\n"
+    "                     extracting: barlow extract's F.npz, or the manifest of\n"
+    "                     a sharded extraction (barlow merge), mapped; of the\n"
+    "                     same dataset and ROBUST model (no --predict then)\n"
     "  --single-file      index.html holds every page and image (for mail)\n"
     "  --force            recompute everything\n"
     "  --quiet            no progress and no summary\n"
@@ -91,6 +96,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *help)
         {"sha256", true, &a->sha, NULL},        {"predict-sha256", true, &a->psha, NULL},
         {"out", true, &a->out, NULL},           {"no-attack", false, NULL, &a->no_attack},
         {"single-file", false, NULL, &a->single_file},
+        {"features", true, &a->features, NULL},
         {"force", false, NULL, &a->force},      {"quiet", false, NULL, &a->quiet},
     };
     return cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], usage_text, help);
@@ -123,7 +129,9 @@ static int check_args(run_args *a)
     if (!a->out) return cli_usage_error("run", "--out is required");
     if (cli_check_dataset_args("run", &a->da) != CLI_OK) return CLI_USAGE;
     if (a->psha && !a->predict) return cli_usage_error("run", "--predict-sha256 needs --predict");
-    if (!a->predict && !a->da.metadata)
+    if (a->features && a->predict)
+        return cli_usage_error("run", "--features brings its predictions: drop --predict");
+    if (!a->predict && !a->da.metadata && !a->features)
         return cli_usage_error("run", "give --predict MODEL.pt (the model whose failures are "
                                       "explained), or a --metadata CSV with a prediction column");
     if (a->no_attack && a->steps_t)

@@ -43,6 +43,7 @@ typedef struct run_result {
     /* inputs, as given (paths as the user wrote them) */
     const char *model;      /* the robust model (features) */
     const char *predict;    /* the inspected model, or NULL: predictions from the data */
+    const char *features_file; /* --features (features and predictions given), or NULL */
     const char *dataset;    /* a short description: "metadata data/m.csv, images data/img" */
     size_t n_rows;          /* dataset rows */
     size_t n_extracted;     /* rows with features (failed images excluded) */

@@ -112,19 +112,48 @@ done:
     return rc;
 }
 
-/* Reads the previous run's features.npz (carried into the staging
- * directory): features, index and predictions (rows that were not
- * extracted keep their label as prediction, as barlow_extractor_predict
- * gives them). */
-static int extract_reuse(run_state *s, const char *npz)
+/* The extraction file's labels are the dataset's at its index (s->index,
+ * s->m set). */
+static int labels_match(run_state *s, const char *npz, const char *fix)
+{
+    barlow_array *lab = NULL;
+    int32_t *v = malloc((s->m ? s->m : 1) * sizeof *v);
+    int rc = CLI_ERROR;
+    if (!v) {
+        cli_set_error("out of memory");
+    } else if (cli_load_member(npz, "labels", &lab) != BARLOW_OK) {
+        rc = run_lib_error(npz);
+    } else if (barlow_array_size(lab) != s->m || barlow_array_to_int32(lab, v) != BARLOW_OK) {
+        cli_set_error("%s: its labels are not one per feature row (%s)", npz, fix);
+    } else {
+        const int32_t *L = barlow_dataset_labels(s->ds);
+        size_t i = 0;
+        while (i < s->m && v[i] == L[s->index[i]]) i++;
+        if (i < s->m)
+            cli_set_error("%s does not match the dataset: it gives row %zu label id %d, the "
+                          "dataset %d (%s)", npz, s->index[i], (int)v[i], (int)L[s->index[i]],
+                          fix);
+        else rc = CLI_OK;
+    }
+    free(v);
+    barlow_array_free(lab);
+    return rc;
+}
+
+/* Reads the features, index and predictions of an extraction file: the
+ * previous run's features.npz (carried into the staging directory), or
+ * --features (an .npz or a manifest). Rows that were not extracted keep
+ * their label as prediction, as barlow_extractor_predict gives them. `what`
+ * names the file in messages, `fix` says what to do about a bad one. */
+static int extract_reuse(run_state *s, const char *npz, const char *what, const char *fix)
 {
     barlow_array *idx = NULL, *pred = NULL;
     int32_t *p = NULL;
     int rc = CLI_ERROR;
-    if (barlow_matrix_load_npz(npz, "features", &s->X) != BARLOW_OK ||
-        barlow_array_load_npz(npz, "index", &idx) != BARLOW_OK ||
-        barlow_array_load_npz(npz, "predictions", &pred) != BARLOW_OK) {
-        rc = run_lib_error("the previous run's features (use --force)");
+    if (cli_load_matrix(npz, &s->X) != BARLOW_OK ||
+        cli_load_member(npz, "index", &idx) != BARLOW_OK ||
+        cli_load_member(npz, "predictions", &pred) != BARLOW_OK) {
+        rc = run_lib_error(what);
         goto done;
     }
     size_t n = barlow_dataset_size(s->ds);
@@ -138,7 +167,7 @@ static int extract_reuse(run_state *s, const char *npz)
         barlow_array_size(pred) != s->m || barlow_matrix_rows(s->X) != s->m ||
         barlow_array_to_int32(pred, mp) != BARLOW_OK) {
         free(mp);
-        cli_set_error("%s: not the features.npz of this run; use --force", npz);
+        cli_set_error("%s: not the features of this run's dataset (%s)", npz, fix);
         goto done;
     }
     memcpy(p, labels, n * sizeof *p);
@@ -146,13 +175,14 @@ static int extract_reuse(run_state *s, const char *npz)
         if (ix[i] < 0 || (size_t)ix[i] >= n || (i > 0 && ix[i] <= ix[i - 1])) {
             free(mp);
             cli_set_error("%s: index entry %zu is %lld, not an ascending row of the dataset's "
-                          "%zu; use --force", npz, i, (long long)ix[i], n);
+                          "%zu (%s)", npz, i, (long long)ix[i], n, fix);
             goto done;
         }
         s->index[i] = (size_t)ix[i];
         p[ix[i]] = mp[i];
     }
     free(mp);
+    if (labels_match(s, npz, fix) != CLI_OK) goto done;
     if (barlow_dataset_set_predictions(s->ds, p, n) != BARLOW_OK) {
         rc = run_lib_error(npz);
         goto done;
@@ -217,7 +247,7 @@ static int load_inputs(run_state *s)
                       k, k == 1 ? "" : "es", k ? barlow_dataset_class_name(s->ds, 0) : "");
         return CLI_ERROR;
     }
-    if (!s->a.predict && !barlow_dataset_has_predictions(s->ds)) {
+    if (!s->a.predict && !s->a.features && !barlow_dataset_has_predictions(s->ds)) {
         return cli_usage_error("run", "%s has no prediction column: give --predict MODEL.pt",
                                s->a.da.metadata);
     }
@@ -234,6 +264,22 @@ static int load_inputs(run_state *s)
     return CLI_OK;
 }
 
+/* --features: the given extraction instead of extracting; it must have
+ * the robust model's feature count. */
+static int features_given(run_state *s)
+{
+    int rc = extract_reuse(s, s->a.features, "--features", "give the dataset it was extracted "
+                                                          "from");
+    size_t d = barlow_extractor_feature_dim(s->ex);
+    if (rc == CLI_OK && barlow_matrix_cols(s->X) != d) {
+        cli_set_error("--features %s has %zu features per image but --model gives %zu: were "
+                      "they extracted with another model?", s->a.features,
+                      barlow_matrix_cols(s->X), d);
+        rc = CLI_ERROR;
+    }
+    return rc;
+}
+
 int run_extract(run_state *s, bool *reused)
 {
     *reused = false;
@@ -241,13 +287,20 @@ int run_extract(run_state *s, bool *reused)
     if (in != CLI_OK) return in; /* CLI_USAGE was printed already */
     sbuf *key = &s->extract_key;
     extract_key(s, key);
+    if (s->a.features) {
+        run_fingerprint(key, "features", s->a.features);
+        *reused = true;
+        return sbuf_failed(key) ? (cli_set_error("out of memory"), CLI_ERROR)
+                                : features_given(s);
+    }
     char *npz = run_dir_path(&s->dir, "features.npz", false);
     int rc = CLI_ERROR;
     if (!npz || sbuf_failed(key)) {
         cli_set_error("out of memory");
     } else {
         bool same = run_dir_reuse(&s->dir, "extract", key->data, "features.npz");
-        if (same && extract_reuse(s, npz) == CLI_OK) {
+        if (same && extract_reuse(s, npz, "the previous run's features", "use --force") ==
+                        CLI_OK) {
             *reused = true;
             rc = CLI_OK;
             goto out;

@@ -12,6 +12,7 @@ void run_state_result(const run_state *s, run_result *r)
     memset(r, 0, sizeof *r);
     r->model = s->a.model;
     r->predict = s->a.predict;
+    r->features_file = s->a.features;
     r->dataset = s->a.da.metadata ? s->a.da.metadata
                  : s->a.da.folder ? s->a.da.folder
                                   : s->a.da.idx;
@@ -48,6 +49,8 @@ static void json_inputs(const run_result *r, sbuf *b)
     sbuf_json_str(b, r->model);
     sbuf_puts(b, ",\"predict\":");
     sbuf_json_str(b, r->predict);
+    sbuf_puts(b, ",\"features_file\":");
+    sbuf_json_str(b, r->features_file);
     sbuf_puts(b, ",\"dataset\":");
     sbuf_json_str(b, r->dataset);
     sbuf_printf(b, ",\"rows\":%zu,\"extracted\":%zu,\"failures\":%zu,\"features\":%zu}",

@@ -16,7 +16,7 @@
 
 typedef struct run_args {
     const char *model, *predict, *size, *resize, *channels, *by, *k_t, *depth_t, *top_t,
-        *steps_t, *classes_t, *names_t, *threads_t, *seed_t, *sha, *psha, *out;
+        *steps_t, *classes_t, *names_t, *threads_t, *seed_t, *sha, *psha, *out, *features;
     cli_dataset_args da;
     bool no_attack, single_file, force, quiet;
     /* parsed */

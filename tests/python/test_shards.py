@@ -314,3 +314,34 @@ def test_save_shard_checks_range(store):
     whole = np.load(store / "whole.npz")["features"]
     assert np.array_equal(r.features.numpy(), whole[64:128])
     assert len(ex.model_sha256) == 64 and ex.batch_size == 64
+
+
+def test_run_with_features(cli, store, tmp_path):
+    """barlow run --features: a manifest gives the report of the unsharded
+    features (timings aside), panels byte for byte; no extraction."""
+    common = ["run", "--model", MODELS / "fmnist_robust.pt", *idx_args(), "--no-attack",
+              "--classes", "Shirt", "--depth", "1", "--quiet"]
+    res = {}
+    for f in ("whole.npz", "f.manifest.json"):
+        out = tmp_path / f"run-{f}"
+        run_cli(cli, *common, "--features", store / f, "--out", out)
+        doc = json.loads((out / "results.json").read_text())
+        assert doc["inputs"]["features_file"] == str(store / f)
+        assert not (out / "features.npz").exists()
+        for st in doc["stages"]:
+            st.pop("seconds")
+        doc["inputs"].pop("features_file")
+        res[f] = (doc, {p.name: p.read_bytes() for p in (out / "panels").iterdir()})
+    assert res["whole.npz"] == res["f.manifest.json"]
+    p = subprocess.run([str(cli), *map(str, common), "--features", str(store / "whole.npz"),
+                        "--predict", str(MODELS / "fmnist_standard.pt"), "--out",
+                        str(tmp_path / "x")], capture_output=True, text=True)
+    assert p.returncode == 2 and "drop --predict" in p.stderr
+    # features of another dataset: refused, nothing written
+    png_folder(tmp_path / "imgs", 20, corrupt=0)
+    p = subprocess.run([str(cli), "run", "--model", str(MODELS / "fmnist_robust.pt"), "--folder",
+                        str(tmp_path / "imgs"), "--size", "28", "--resize", "0", "--channels",
+                        "1", "--features", str(store / "f.manifest.json"), "--quiet", "--out",
+                        str(tmp_path / "y")], capture_output=True, text=True)
+    assert p.returncode == 1 and "give the dataset it was extracted from" in p.stderr, p.stderr
+    assert not (tmp_path / "y").exists()
