@@ -132,26 +132,24 @@ static barlow_status shard_meta(const barlow_extraction *r, size_t total,
     size_t begin, end;
     barlow_extraction_range(r, &begin, &end);
     const barlow_matrix *L = barlow_extraction_logits(r);
+    const struct {
+        const char *key;
+        size_t value;
+    } fields[] = {{"format_version", BARLOW_SHARD_FORMAT_VERSION},
+                  {"index", o->index},
+                  {"count", o->count},
+                  {"begin", begin},
+                  {"end", end},
+                  {"dataset_rows", total},
+                  {"extracted", barlow_extraction_count(r)},
+                  {"features", barlow_matrix_cols(barlow_extraction_features(r))},
+                  {"logits", L ? barlow_matrix_cols(L) : 0}};
     bw_sb_append(sb, "{");
     bw_sb_json_kv_string(sb, "format", "barlow-features-shard");
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "format_version", BARLOW_SHARD_FORMAT_VERSION);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "index", o->index);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "count", o->count);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "begin", begin);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "end", end);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "dataset_rows", total);
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "extracted", barlow_extraction_count(r));
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "features", barlow_matrix_cols(barlow_extraction_features(r)));
-    bw_sb_append(sb, ",");
-    bw_sb_json_kv_size(sb, "logits", L ? barlow_matrix_cols(L) : 0);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        bw_sb_append(sb, ",");
+        bw_sb_json_kv_size(sb, fields[i].key, fields[i].value);
+    }
     bw_sb_append(sb, ",");
     bw_sb_json_kv_string(sb, "model_sha256", barlow_extractor_model_sha256(ex));
     bw_sb_append(sb, ",\"predict_sha256\":");

@@ -293,13 +293,7 @@ class Extractor(Handle):
         (or give NaN/inf) are skipped and listed in ``.failed``; only when
         every image fails is it an error. progress: see
         :mod:`barlow.progress` (counts images). Runs with the GIL released."""
-        dsp = _dataset_ptr(dataset)
-        out = ffi.new("barlow_extraction **")
-        with self._busy(), _progress.call(progress, "extract", "img") as c:
-            st = lib.barlow_extractor_extract(self.ptr, dsp, c.fn, c.user, out)
-            res = Extraction(out[0], dataset, self) if st == 0 else None
-            c.finish(st)
-        return res
+        return self._whole(lib.barlow_extractor_extract, "extract", dataset, (), progress)
 
     def predict(self, dataset, progress=None):
         """Runs the model (created with outputs including "logits") over
@@ -308,35 +302,28 @@ class Extractor(Handle):
         prediction. Returns the :class:`Extraction` (features when
         requested, logits, argmax, failed rows). The dataset is unchanged on
         failure (including Ctrl-C and cancel)."""
-        dsp = _dataset_ptr(dataset)
-        out = ffi.new("barlow_extraction **")
-        with self._busy(), _progress.call(progress, "predict", "img") as c:
-            st = lib.barlow_extractor_predict(self.ptr, dsp, c.fn, c.user, out)
-            res = Extraction(out[0], dataset, self) if st == 0 else None
-            c.finish(st)
-        return res
+        return self._whole(lib.barlow_extractor_predict, "predict", dataset, (), progress)
 
     def extract_range(self, dataset, begin, end, progress=None):
         """Features of dataset rows begin..end-1 only (one shard of a
         sharded extraction: :func:`barlow.shard_range`), as :meth:`extract`
         does for every row; the Extraction's index holds dataset rows."""
-        dsp = _dataset_ptr(dataset)
-        out = ffi.new("barlow_extraction **")
-        with self._busy(), _progress.call(progress, "extract", "img") as c:
-            st = lib.barlow_extractor_extract_range(self.ptr, dsp, begin, end, c.fn, c.user,
-                                                    out)
-            res = Extraction(out[0], dataset, self) if st == 0 else None
-            c.finish(st)
-        return res
+        return self._whole(lib.barlow_extractor_extract_range, "extract", dataset,
+                           (begin, end), progress)
 
     def predict_range(self, dataset, begin, end, progress=None):
         """:meth:`predict` for dataset rows begin..end-1 only; the other
         rows keep their predictions (their labels when there were none)."""
+        return self._whole(lib.barlow_extractor_predict_range, "predict", dataset,
+                           (begin, end), progress)
+
+    def _whole(self, fn, what, dataset, args, progress):
+        """fn(ex, dataset, *args, progress, user, &out): one dataset call,
+        exclusive, with progress and cancel; an Extraction or raises."""
         dsp = _dataset_ptr(dataset)
         out = ffi.new("barlow_extraction **")
-        with self._busy(), _progress.call(progress, "predict", "img") as c:
-            st = lib.barlow_extractor_predict_range(self.ptr, dsp, begin, end, c.fn, c.user,
-                                                    out)
+        with self._busy(), _progress.call(progress, what, "img") as c:
+            st = fn(self.ptr, dsp, *args, c.fn, c.user, out)
             res = Extraction(out[0], dataset, self) if st == 0 else None
             c.finish(st)
         return res
