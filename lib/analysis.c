@@ -36,13 +36,13 @@ void barlow_analysis_options_init(barlow_analysis_options *opts)
 
 void bw_analysis_group_destroy(bw_agroup *g, size_t n_depths)
 {
-    free(g->top);
-    free(g->top_scores);
+    bw_free(g->top);
+    bw_free(g->top_scores);
     if (g->trees)
         for (size_t j = 0; j < n_depths; j++) barlow_tree_free(g->trees[j]);
-    free(g->trees);
-    free(g->res);
-    free(g->errmsg);
+    bw_free(g->trees);
+    bw_free(g->res);
+    bw_free(g->errmsg);
 }
 
 void barlow_analysis_free(barlow_analysis *a)
@@ -50,11 +50,11 @@ void barlow_analysis_free(barlow_analysis *a)
     if (!a) return;
     if (a->g)
         for (size_t i = 0; i < a->n_groups; i++) bw_analysis_group_destroy(&a->g[i], a->n_depths);
-    free(a->g);
+    bw_free(a->g);
     if (a->names)
-        for (size_t c = 0; c < a->n_present; c++) free(a->names[c]);
-    free(a->names);
-    free(a);
+        for (size_t c = 0; c < a->n_present; c++) bw_free(a->names[c]);
+    bw_free(a->names);
+    bw_free(a);
 }
 
 /* ---- option checks ---------------------------------------------------------------- */
@@ -216,7 +216,7 @@ static void scratch_release(bw_scratch *S)
 #if defined(__linux__)
     if (S->buf) munmap(S->buf, S->buf_bytes);
 #else
-    free(S->buf);
+    bw_free(S->buf);
 #endif
     S->buf = NULL;
     S->buf_rows = 0;
@@ -235,13 +235,15 @@ static int scratch_reserve(bw_scratch *S, size_t n, size_t d)
 #if defined(__linux__)
     size_t huge = (size_t)2 << 20;
     bytes = (bytes + huge - 1) / huge * huge;
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = bw_alloc_injected_failure()
+                  ? MAP_FAILED
+                  : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return -1;
 #  ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE); /* advisory: failure is harmless */
 #  endif
 #else
-    void *p = malloc(bytes);
+    void *p = bw_malloc(bytes, "barlow_analyze");
     if (!p) return -1;
 #endif
     S->buf = p;
@@ -294,7 +296,7 @@ barlow_status bw_analysis_fill_result(const barlow_analysis *a, bw_agroup *g, si
     barlow_analysis_result *res = &g->res[j];
     size_t nl = barlow_tree_leaf_count(t);
     size_t ids_small[64];
-    size_t *ids = nl <= 64 ? ids_small : malloc(nl * sizeof *ids);
+    size_t *ids = nl <= 64 ? ids_small : bw_mallocn(nl, sizeof *ids, who);
     if (!ids) return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
     barlow_tree_summary s = {.version = BARLOW_TREE_SUMMARY_VERSION};
     barlow_tree_node nd_best = {.version = BARLOW_TREE_NODE_VERSION};
@@ -315,7 +317,7 @@ barlow_status bw_analysis_fill_result(const barlow_analysis *a, bw_agroup *g, si
         st = barlow_tree_rules(t, &a->ropts, ids, &n_rules);
     }
     if (st == BARLOW_OK) res->best_rule = n_rules > 0 ? (int32_t)ids[0] : -1;
-    if (ids != ids_small) free(ids);
+    if (ids != ids_small) bw_free(ids);
     return st;
 }
 
@@ -421,9 +423,9 @@ typedef struct bw_class_set {
 
 static void class_set_free(bw_class_set *s)
 {
-    free(s->bits);
-    free(s->before);
-    free(s->ids);
+    bw_free(s->bits);
+    bw_free(s->before);
+    bw_free(s->ids);
 }
 
 static void class_set_add(bw_class_set *s, int32_t c)
@@ -475,8 +477,8 @@ static size_t *bucket_rows(const int32_t *cls, size_t n, const bw_class_set *s, 
     size_t *idx = bw_mallocn(n, sizeof *idx, WHO);
     size_t *pos = bw_mallocn(m, sizeof *pos, WHO);
     if (!idx || !pos) {
-        free(idx);
-        free(pos);
+        bw_free(idx);
+        bw_free(pos);
         return NULL;
     }
     for (size_t c = 0; c < m; c++) sizes[c] = 0;
@@ -488,7 +490,7 @@ static size_t *bucket_rows(const int32_t *cls, size_t n, const bw_class_set *s, 
     }
     memcpy(pos, offsets, m * sizeof *pos);
     for (size_t r = 0; r < n; r++) idx[pos[class_index(s, cls[r])]++] = r;
-    free(pos);
+    bw_free(pos);
     return idx;
 }
 
@@ -575,8 +577,8 @@ static barlow_status make_groups(barlow_analysis *a, const int32_t *labels, cons
             st = init_group(a, g, members[b] + g->off, labels, preds, analysed);
         }
     }
-    free(sizes);
-    free(offsets);
+    bw_free(sizes);
+    bw_free(offsets);
     return st;
 }
 
@@ -650,12 +652,12 @@ static barlow_status run_groups(bw_actx *ctx, size_t count, size_t threads, size
                           "%s: the worker threads failed", ctx->who);
     }
     for (size_t w = 0; scratch && w < nt; w++) {
-        free(scratch[w].y);
-        free(scratch[w].scores);
+        bw_free(scratch[w].y);
+        bw_free(scratch[w].scores);
         scratch_release(&scratch[w]);
         bw_sel_cache_free(&scratch[w].sel);
     }
-    free(scratch);
+    bw_free(scratch);
     return st;
 }
 
@@ -736,8 +738,8 @@ static barlow_status analyze_range(const barlow_matrix *features, const barlow_d
     if (st == BARLOW_OK)
         st = run_groups(&ctx, count, opts ? opts->threads : 0, max_n, progress, user_data);
     if (st == BARLOW_OK) bw_analysis_evaluate(a);
-    free(members[0]);
-    free(members[1]);
+    bw_free(members[0]);
+    bw_free(members[1]);
     class_set_free(&present);
     barlow_selector_free(sel);
     if (st == BARLOW_OK) *out = a;

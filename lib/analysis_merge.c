@@ -185,6 +185,6 @@ barlow_status barlow_analysis_merge(const barlow_analysis *const *parts, size_t 
     if (!owner) return BARLOW_E_NOMEM;
     st = find_owners(parts, n_parts, owner);
     if (st == BARLOW_OK) st = build(parts, owner, out);
-    free(owner);
+    bw_free(owner);
     return st;
 }

@@ -294,7 +294,7 @@ static barlow_status read_group_trees(bw_rd *r, barlow_analysis *a, bw_agroup *g
         if (st == BARLOW_OK) st = bw_analysis_fill_result(a, g, j, r->who);
         r->off += len;
     }
-    free(sel);
+    bw_free(sel);
     return st;
 }
 
@@ -353,7 +353,7 @@ barlow_status barlow_analysis_deserialize(const void *data, size_t size, barlow_
     if (st == BARLOW_OK && bw_rd_left(&r) > 0)
         st = bw_rd_fail(&r, r.off, "trailing bytes after the end of the analysis (%zu)",
                         bw_rd_left(&r));
-    free(ids);
+    bw_free(ids);
     if (st != BARLOW_OK) {
         barlow_analysis_free(a);
         return st;

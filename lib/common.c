@@ -94,6 +94,7 @@ static void bw_vset_message(const char *fmt, va_list ap)
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     size_t len = n > 0 ? (size_t)n : 0;
+    /* plain malloc: an allocation failure here must not report itself */
     char *buf = len < sizeof small ? small : malloc(len + 1);
     if (!buf) { /* no memory for the long text: plain truncation */
         buf = small;
@@ -142,46 +143,14 @@ barlow_status bw_check_options_version(uint32_t version, uint32_t max, const cha
     return BARLOW_OK;
 }
 
-void barlow_free(void *ptr) { free(ptr); }
+void barlow_free(void *ptr) { bw_free(ptr); }
 
 void barlow_buffer_dispose(barlow_buffer *buf)
 {
     if (!buf) return;
-    free(buf->data);
+    bw_free(buf->data);
     buf->data = NULL;
     buf->size = 0;
-}
-
-void *bw_malloc(size_t size, const char *who)
-{
-    void *p = malloc(size ? size : 1);
-    if (!p) bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
-    return p;
-}
-
-void *bw_mallocn(size_t n, size_t size, const char *who)
-{
-    if (size && n > SIZE_MAX / size) {
-        bw_error(BARLOW_E_NOMEM, "%s: %zu x %zu bytes overflows", who, n, size);
-        return NULL;
-    }
-    return bw_malloc(n * size, who);
-}
-
-void *bw_calloc(size_t n, size_t size, const char *who)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu x %zu bytes",
-                     who, n, size);
-    return p;
-}
-
-char *bw_strdup(const char *s, const char *who)
-{
-    size_t n = strlen(s) + 1;
-    char *p = bw_malloc(n, who);
-    if (p) memcpy(p, s, n);
-    return p;
 }
 
 size_t barlow_cpu_count(void)

@@ -19,8 +19,8 @@ void bw_csv_init(bw_csv_reader *r, const char *data, size_t size)
 
 void bw_csv_free(bw_csv_reader *r)
 {
-    free(r->buf);
-    free(r->offsets);
+    bw_free(r->buf);
+    bw_free(r->offsets);
     r->buf = NULL;
     r->offsets = NULL;
     r->buf_len = r->buf_cap = r->n_fields = r->fields_cap = 0;
@@ -53,7 +53,7 @@ static int buf_put(bw_csv_reader *r, char c)
 {
     if (r->buf_len + 1 > r->buf_cap) {
         size_t cap = r->buf_cap ? r->buf_cap * 2 : 256;
-        char *p = realloc(r->buf, cap);
+        char *p = bw_realloc(r->buf, cap, "csv reader");
         if (!p) return -1;
         r->buf = p;
         r->buf_cap = cap;
@@ -66,7 +66,7 @@ static int field_start(bw_csv_reader *r)
 {
     if (r->n_fields + 1 > r->fields_cap) {
         size_t cap = r->fields_cap ? r->fields_cap * 2 : 16;
-        size_t *p = realloc(r->offsets, cap * sizeof *p);
+        size_t *p = bw_reallocn(r->offsets, cap, sizeof *p, "csv reader");
         if (!p) return -1;
         r->offsets = p;
         r->fields_cap = cap;

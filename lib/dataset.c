@@ -60,7 +60,7 @@ static barlow_status numeric_names_init(barlow_dataset *ds, size_t n_classes, co
     struct bw_numeric_names *nn = bw_calloc(1, sizeof *nn, who);
     if (!nn) return BARLOW_E_NOMEM;
     if (pthread_mutex_init(&nn->mu, NULL) != 0) {
-        free(nn);
+        bw_free(nn);
         return bw_error(BARLOW_E_NOMEM, "%s: cannot create a mutex", who);
     }
     ds->numeric = nn;
@@ -71,10 +71,10 @@ static barlow_status numeric_names_init(barlow_dataset *ds, size_t n_classes, co
 static void numeric_names_free(struct bw_numeric_names *nn)
 {
     if (!nn) return;
-    for (size_t i = 0; i < nn->cap; i++) free(nn->slot[i].name);
-    free(nn->slot);
+    for (size_t i = 0; i < nn->cap; i++) bw_free(nn->slot[i].name);
+    bw_free(nn->slot);
     pthread_mutex_destroy(&nn->mu);
-    free(nn);
+    bw_free(nn);
 }
 
 static size_t numeric_slot(const struct bw_numeric_names *nn, int32_t id)
@@ -89,7 +89,7 @@ static size_t numeric_slot(const struct bw_numeric_names *nn, int32_t id)
 static int numeric_grow(struct bw_numeric_names *nn)
 {
     size_t cap = nn->cap ? 2 * nn->cap : 16;
-    bw_numeric_name *slot = calloc(cap, sizeof *slot);
+    bw_numeric_name *slot = bw_calloc(cap, sizeof *slot, "class names");
     if (!slot) return -1;
     bw_numeric_name *old = nn->slot;
     size_t old_cap = nn->cap;
@@ -97,7 +97,7 @@ static int numeric_grow(struct bw_numeric_names *nn)
     nn->cap = cap;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].name) nn->slot[numeric_slot(nn, old[i].id)] = old[i];
-    free(old);
+    bw_free(old);
     return 0;
 }
 
@@ -112,7 +112,7 @@ static const char *numeric_name(const barlow_dataset *ds, int32_t id)
     if (!name && (2 * (nn->count + 1) <= nn->cap || numeric_grow(nn) == 0)) {
         char num[16];
         int len = snprintf(num, sizeof num, "%" PRId32, id);
-        char *copy = malloc((size_t)len + 1);
+        char *copy = bw_malloc((size_t)len + 1, "class names");
         if (copy) {
             memcpy(copy, num, (size_t)len + 1);
             size_t k = numeric_slot(nn, id);
@@ -183,7 +183,7 @@ static barlow_status rebuild_hash(barlow_dataset *ds, size_t need, const char *w
         if (bw_dataset_find_class(ds, ds->class_names[i]) < 0)
             hash_insert(table, cap, ds->class_names[i], (int32_t)i);
     }
-    free(old);
+    bw_free(old);
     return BARLOW_OK;
 }
 
@@ -200,7 +200,7 @@ static barlow_status add_class(barlow_dataset *ds, const char *name, int32_t *id
         return bw_error(BARLOW_E_INVALID_ARG, "%s: too many classes", who);
     if (ds->n_classes + 1 > ds->class_cap) {
         size_t cap = ds->class_cap ? ds->class_cap * 2 : 16;
-        char **p = realloc(ds->class_names, cap * sizeof *p);
+        char **p = bw_reallocn(ds->class_names, cap, sizeof *p, who);
         if (!p) return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
         ds->class_names = p;
         ds->class_cap = cap;
@@ -235,13 +235,13 @@ static barlow_status reserve_rows(barlow_dataset *ds, size_t need, const char *w
     if (need <= ds->cap) return BARLOW_OK;
     size_t cap = ds->cap ? ds->cap : 16;
     while (cap < need) cap *= 2;
-    int32_t *l = realloc(ds->labels, cap * sizeof *l);
+    int32_t *l = bw_reallocn(ds->labels, cap, sizeof *l, who);
     if (!l) return bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu rows)", who, cap);
     ds->labels = l;
-    int32_t *p = realloc(ds->predictions, cap * sizeof *p);
+    int32_t *p = bw_reallocn(ds->predictions, cap, sizeof *p, who);
     if (!p) return bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu rows)", who, cap);
     ds->predictions = p;
-    char **s = realloc(ds->sources, cap * sizeof *s);
+    char **s = bw_reallocn(ds->sources, cap, sizeof *s, who);
     if (!s) return bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu rows)", who, cap);
     memset(s + ds->cap, 0, (cap - ds->cap) * sizeof *s);
     ds->sources = s;
@@ -287,9 +287,9 @@ barlow_status bw_dataset_sort_classes(barlow_dataset *ds, const char *who)
     int32_t *new_id = bw_mallocn(k, sizeof *new_id, who);
     char **names = bw_mallocn(ds->class_cap, sizeof *names, who);
     if (!order || !new_id || !names) {
-        free(order);
-        free(new_id);
-        free(names);
+        bw_free(order);
+        bw_free(new_id);
+        bw_free(names);
         return BARLOW_E_NOMEM;
     }
     for (size_t i = 0; i < k; i++) order[i] = (name_id){ds->class_names[i], (int32_t)i};
@@ -298,7 +298,7 @@ barlow_status bw_dataset_sort_classes(barlow_dataset *ds, const char *who)
         new_id[order[i].id] = (int32_t)i;
         names[i] = ds->class_names[order[i].id];
     }
-    free(ds->class_names);
+    bw_free(ds->class_names);
     ds->class_names = names;
     /* rebuild the index in place (same capacity: cannot fail) */
     memset(ds->class_hash, 0, ds->hash_cap * sizeof *ds->class_hash);
@@ -311,8 +311,8 @@ barlow_status bw_dataset_sort_classes(barlow_dataset *ds, const char *who)
         if (ds->predictions[i] >= 0 && (size_t)ds->predictions[i] < k)
             ds->predictions[i] = new_id[ds->predictions[i]];
     }
-    free(order);
-    free(new_id);
+    bw_free(order);
+    bw_free(new_id);
     return BARLOW_OK;
 }
 
@@ -323,7 +323,7 @@ barlow_status bw_dataset_set_image_root(barlow_dataset *ds, const char *root, co
         copy = bw_strdup(root, who);
         if (!copy) return BARLOW_E_NOMEM;
     }
-    free(ds->image_root);
+    bw_free(ds->image_root);
     ds->image_root = copy;
     return BARLOW_OK;
 }
@@ -359,22 +359,22 @@ void barlow_dataset_free(barlow_dataset *ds)
 {
     if (!ds) return;
     if (ds->sources)
-        for (size_t i = 0; i < ds->n; i++) free(ds->sources[i]);
-    free(ds->sources);
-    for (size_t i = 0; ds->class_names && i < ds->n_classes; i++) free(ds->class_names[i]);
-    free(ds->class_names);
-    free(ds->class_hash);
+        for (size_t i = 0; i < ds->n; i++) bw_free(ds->sources[i]);
+    bw_free(ds->sources);
+    for (size_t i = 0; ds->class_names && i < ds->n_classes; i++) bw_free(ds->class_names[i]);
+    bw_free(ds->class_names);
+    bw_free(ds->class_hash);
     numeric_names_free(ds->numeric);
     if (ds->extra_cells)
-        for (size_t i = 0; i < ds->n * ds->n_extra; i++) free(ds->extra_cells[i]);
-    free(ds->extra_cells);
-    for (size_t j = 0; j < ds->n_extra; j++) free(ds->extra_names[j]);
-    free(ds->extra_names);
-    free(ds->labels);
-    free(ds->predictions);
-    free(ds->image_root);
-    free(ds->pixels);
-    free(ds);
+        for (size_t i = 0; i < ds->n * ds->n_extra; i++) bw_free(ds->extra_cells[i]);
+    bw_free(ds->extra_cells);
+    for (size_t j = 0; j < ds->n_extra; j++) bw_free(ds->extra_names[j]);
+    bw_free(ds->extra_names);
+    bw_free(ds->labels);
+    bw_free(ds->predictions);
+    bw_free(ds->image_root);
+    bw_free(ds->pixels);
+    bw_free(ds);
 }
 
 /* ---- class names are UTF-8 (docs/formats.md, "Text encoding") -------------- */
@@ -495,7 +495,7 @@ barlow_status barlow_dataset_create(size_t n, const int32_t *labels,
 
 /* ---- class-name files ------------------------------------------------------ */
 
-/* Reads one name per line. *names points into *text (both malloc'd). */
+/* Reads one name per line. *names points into *text (both bw_malloc'd). */
 static barlow_status read_class_names(const char *path, const char *who, char **text,
                                       char ***names, size_t *count)
 {
@@ -511,7 +511,7 @@ static barlow_status read_class_names(const char *path, const char *who, char **
     for (char *q = p; q < end; q++) lines += *q == '\n';
     char **v = bw_mallocn(lines, sizeof *v, who);
     if (!v) {
-        free(data);
+        bw_free(data);
         return BARLOW_E_NOMEM;
     }
     size_t k = 0, line = 0;
@@ -541,8 +541,8 @@ static barlow_status read_class_names(const char *path, const char *who, char **
     if (st == BARLOW_OK && k == 0)
         st = bw_error(BARLOW_E_FORMAT, "%s: %s: no class names (empty file)", who, path);
     if (st != BARLOW_OK) {
-        free(v);
-        free(data);
+        bw_free(v);
+        bw_free(data);
         return st;
     }
     *text = data;
@@ -584,7 +584,7 @@ static barlow_status load_id_array(const char *path, const char *who, barlow_arr
     if (!archive) return barlow_array_load_npy(path, a);
     st = barlow_is_manifest(archive) ? barlow_array_load_manifest(archive, member, a)
                                      : barlow_array_load_npz(archive, member, a);
-    free(archive);
+    bw_free(archive);
     return st;
 }
 
@@ -633,7 +633,7 @@ static barlow_status load_ids(const char *path, const char *who, int32_t **ids, 
     st = barlow_array_to_int32(a, v);
     barlow_array_free(a);
     if (st != BARLOW_OK) {
-        free(v);
+        bw_free(v);
         return bw_error_prefix(st, "%s: %s", who, path);
     }
     *ids = v;
@@ -669,17 +669,17 @@ barlow_status barlow_dataset_load_npy(const char *labels_path, const char *predi
                                       BARLOW_OK && archive) {
         /* the names that barlow_extraction_save_npz stored with the labels */
         st = stored_names(archive, who, &names, &n_names);
-        free(archive);
+        bw_free(archive);
         from_npz = true;
     }
     if (st == BARLOW_OK)
         st = create_from_arrays(n, labels, preds, (const char *const *)names, n_names, who,
                                 labels_path, predictions_path ? predictions_path : "", out);
-    free(labels);
-    free(preds);
+    bw_free(labels);
+    bw_free(preds);
     if (from_npz) bw_npy_strings_free(names, n_names);
-    else free(names);
-    free(text);
+    else bw_free(names);
+    bw_free(text);
     return st;
 }
 
@@ -717,8 +717,8 @@ barlow_status barlow_dataset_set_class_names_file(barlow_dataset *ds, const char
 #undef BW_SWAP
     }
     barlow_dataset_free(tmp); /* the old names (or the unused new ones) */
-    free(names);
-    free(text);
+    bw_free(names);
+    bw_free(text);
     return st;
 }
 
@@ -875,7 +875,7 @@ static barlow_status csv_rows(csv_load *L, const char *who)
             if (need > L->cells_cap) {
                 size_t cap = L->cells_cap ? L->cells_cap * 2 : 64 * ds->n_extra;
                 while (cap < need) cap *= 2;
-                char **p = realloc(L->cells, cap * sizeof *p);
+                char **p = bw_reallocn(L->cells, cap, sizeof *p, who);
                 if (!p) return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
                 memset(p + L->cells_cap, 0, (cap - L->cells_cap) * sizeof *p);
                 L->cells = p;
@@ -963,11 +963,11 @@ barlow_status barlow_dataset_load_csv(const char *path, const barlow_dataset_csv
     if (st == BARLOW_OK && o.image_root) st = bw_dataset_set_image_root(L.ds, o.image_root, who);
     if (st == BARLOW_OK) st = bw_dataset_finish(L.ds, who);
     bw_csv_free(&L.rd);
-    free(L.data);
-    free(L.extra_idx);
-    free(L.cells);
-    free(file_names);
-    free(names_text);
+    bw_free(L.data);
+    bw_free(L.extra_idx);
+    bw_free(L.cells);
+    bw_free(file_names);
+    bw_free(names_text);
     if (st != BARLOW_OK) {
         barlow_dataset_free(L.ds);
         return st;
@@ -1137,8 +1137,8 @@ static barlow_status group_make(const barlow_dataset *ds, size_t *idx, size_t n,
     uint8_t *fail = NULL;
     if (g && ds->has_predictions) fail = bw_malloc(n ? n : 1, who);
     if (!g || (ds->has_predictions && !fail)) {
-        free(g);
-        free(idx);
+        bw_free(g);
+        bw_free(idx);
         return BARLOW_E_NOMEM;
     }
     g->n = n;
@@ -1215,8 +1215,8 @@ barlow_status barlow_group_create_from_indices(const barlow_dataset *ds, const s
     uint8_t *seen = bw_calloc(ds->n, 1, who);
     size_t *idx = bw_mallocn(n ? n : 1, sizeof *idx, who);
     if (!seen || !idx) {
-        free(seen);
-        free(idx);
+        bw_free(seen);
+        bw_free(idx);
         return BARLOW_E_NOMEM;
     }
     barlow_status st = BARLOW_OK;
@@ -1236,9 +1236,9 @@ barlow_status barlow_group_create_from_indices(const barlow_dataset *ds, const s
         seen[i] = 1;
         idx[k] = i;
     }
-    free(seen);
+    bw_free(seen);
     if (st != BARLOW_OK) {
-        free(idx);
+        bw_free(idx);
         return st;
     }
     return group_make(ds, idx, n, who, out);
@@ -1247,9 +1247,9 @@ barlow_status barlow_group_create_from_indices(const barlow_dataset *ds, const s
 void barlow_group_free(barlow_group *g)
 {
     if (!g) return;
-    free(g->idx);
-    free(g->fail);
-    free(g);
+    bw_free(g->idx);
+    bw_free(g->fail);
+    bw_free(g);
 }
 
 size_t barlow_group_size(const barlow_group *g) { return g ? g->n : 0; }

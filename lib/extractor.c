@@ -188,7 +188,7 @@ static barlow_status bw_run_pieces(barlow_extractor *ex, const char *who, const 
  * above its trim threshold: libtorch's activation buffers (12.8 MB per
  * ResNet-50 layer-1 tensor at 4 images) then cost page faults and zeroing
  * on every forward call. Raising both once keeps them in the heap. */
-#if defined(__GLIBC__)
+#if defined(__GLIBC__) && defined(BARLOW_HAVE_TORCH)
 static void bw_tune_malloc_once(void)
 {
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -240,7 +240,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     }
     const char *name = path ? path : "<memory>";
     if (size == 0) {
-        free(file);
+        bw_free(file);
         return bw_error(BARLOW_E_FORMAT, "%s: model file %s is empty (0 bytes)", who, name);
     }
     char hex[65];
@@ -250,7 +250,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
         for (size_t i = 0; i < 64; i++)
             same = same && tolower((unsigned char)o.sha256[i]) == hex[i];
         if (!same) {
-            free(file);
+            bw_free(file);
             return bw_error(BARLOW_E_FORMAT,
                             "%s: %s: SHA-256 mismatch: the file has %s, expected %.64s "
                             "(refusing to load it)",
@@ -259,7 +259,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     }
     barlow_extractor *ex = bw_calloc(1, sizeof *ex, who);
     if (!ex) {
-        free(file);
+        bw_free(file);
         return BARLOW_E_NOMEM;
     }
     ex->tp = tp;
@@ -316,9 +316,9 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     char whobuf[1200];
     snprintf(whobuf, sizeof whobuf, "%s: %s", who, name);
     st = tp->load(whobuf, NULL, data, size, &cfg, &ex->model, &ex->info);
-    free(file);
+    bw_free(file);
     if (st != BARLOW_OK) {
-        free(ex);
+        bw_free(ex);
         return st;
     }
     /* Warm-up: one forward of a full piece of mid-grey images, so that the
@@ -336,7 +336,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
             st = bw_run_pieces(ex, whobuf, grey, mb, grey + mb * per,
                                cfg.want_logits ? grey + mb * (per + ex->info.feature_dim)
                                                : NULL);
-        free(grey);
+        bw_free(grey);
     }
     if (st != BARLOW_OK) {
         barlow_extractor_free(ex);
@@ -376,7 +376,7 @@ void barlow_extractor_free(barlow_extractor *ex)
 #ifdef BARLOW_HAVE_TORCH
     ex->tp->free(ex->model);
 #endif
-    free(ex);
+    bw_free(ex);
 }
 
 /* ---- accessors ----------------------------------------------------------------- */
@@ -534,13 +534,13 @@ void barlow_extraction_free(barlow_extraction *r)
     if (!r) return;
     barlow_matrix_free(r->features);
     barlow_matrix_free(r->logits);
-    free(r->argmax);
-    free(r->index);
-    free(r->status);
+    bw_free(r->argmax);
+    bw_free(r->index);
+    bw_free(r->status);
     if (r->reasons)
-        for (size_t i = 0; i < r->n; i++) free(r->reasons[i]);
-    free(r->reasons);
-    free(r);
+        for (size_t i = 0; i < r->n; i++) bw_free(r->reasons[i]);
+    bw_free(r->reasons);
+    bw_free(r);
 }
 
 size_t barlow_extraction_dataset_size(const barlow_extraction *r) { return r ? r->n : 0; }
@@ -840,10 +840,10 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
         if (st != BARLOW_OK && st != BARLOW_E_NOMEM) st = bw_error_prefix(st, "%s", who);
     }
 done_nothread:
-    free(p.buf[0]);
-    free(p.buf[1]);
-    free(feat);
-    free(logit);
+    bw_free(p.buf[0]);
+    bw_free(p.buf[1]);
+    bw_free(feat);
+    bw_free(logit);
     if (st != BARLOW_OK) {
         barlow_extraction_free(r);
         return st;
@@ -932,7 +932,7 @@ static barlow_status bw_predict(const char *who, barlow_extractor *ex, barlow_da
         pred[r->index[i]] = r->argmax[i];
     }
     if (st == BARLOW_OK) st = barlow_dataset_set_predictions(ds, pred, n);
-    free(pred);
+    bw_free(pred);
     if (st != BARLOW_OK || !out) {
         barlow_extraction_free(r);
         return st;
@@ -1003,9 +1003,9 @@ barlow_status bw_extraction_write(const barlow_extraction *r, const barlow_datas
     int32_t *labels = bw_mallocn(m, sizeof *labels, who);
     int32_t *preds = bw_mallocn(m, sizeof *preds, who);
     if (!index || !labels || !preds) {
-        free(index);
-        free(labels);
-        free(preds);
+        bw_free(index);
+        bw_free(labels);
+        bw_free(preds);
         return BARLOW_E_NOMEM;
     }
     const int32_t *L = barlow_dataset_labels(ds), *P = barlow_dataset_predictions(ds);
@@ -1052,9 +1052,9 @@ barlow_status bw_extraction_write(const barlow_extraction *r, const barlow_datas
         st = barlow_npz_writer_add(w, "shard", BARLOW_DTYPE_UINT8, 1, shape, sw->meta);
     if (st == BARLOW_OK) st = barlow_npz_writer_commit(w);
     barlow_npz_writer_free(w);
-    free(index);
-    free(labels);
-    free(preds);
+    bw_free(index);
+    bw_free(labels);
+    bw_free(preds);
     if (st != BARLOW_OK) {
         const char *msg = barlow_last_error();
         if (strncmp(msg, who, strlen(who)) != 0) bw_error_prefix(st, "%s", who);

@@ -105,9 +105,9 @@ static barlow_status read_all(int fd, const char *path, const char *who, barlow_
             if (len > max) break;
             size_t ncap = cap < (1u << 16) ? (1u << 16) : cap * 2;
             if (ncap > max + 1) ncap = (size_t)max + 1;
-            char *nb = realloc(buf, ncap + 1);
+            char *nb = bw_realloc(buf, ncap + 1, who);
             if (!nb) {
-                free(buf);
+                bw_free(buf);
                 return bw_error(BARLOW_E_NOMEM, "%s: out of memory reading %s", who, path);
             }
             buf = nb;
@@ -117,7 +117,7 @@ static barlow_status read_all(int fd, const char *path, const char *who, barlow_
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
             int e = errno;
-            free(buf);
+            bw_free(buf);
             return bw_error(BARLOW_E_IO, "%s: cannot read %s: %s", who, path, strerror(e));
         }
         if (got == 0) break;
@@ -125,7 +125,7 @@ static barlow_status read_all(int fd, const char *path, const char *who, barlow_
     }
     barlow_status st = bw_check_limit(limit, len, who, path, "the file grew to");
     if (st != BARLOW_OK) {
-        free(buf);
+        bw_free(buf);
         return st;
     }
     buf[len] = '\0';
@@ -224,7 +224,7 @@ static mode_t bw_current_umask(void)
     return mask;
 }
 
-/* The directory part of path ("." when none), malloc'd. */
+/* The directory part of path ("." when none), bw_malloc'd. */
 static char *dir_of(const char *path, const char *who)
 {
     const char *slash = strrchr(path, '/');
@@ -267,7 +267,7 @@ static barlow_status check_target(const char *path, const char *who, bool *exist
     else if (access(dir, W_OK | X_OK) != 0)
         st = bw_error(BARLOW_E_IO, "%s: cannot write %s: directory %s: %s", who, path, dir,
                       strerror(errno));
-    free(dir);
+    bw_free(dir);
     return st;
 }
 
@@ -315,7 +315,7 @@ barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *w
     af->path = bw_strdup(path, who);
     af->tmp_path = temp_template(path, who);
     if (!af->path || !af->tmp_path) {
-        free(af->tmp_path);
+        bw_free(af->tmp_path);
         af->tmp_path = NULL;
         bw_atomic_abort(af);
         return BARLOW_E_NOMEM;
@@ -323,7 +323,7 @@ barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *w
     int fd = mkostemp(af->tmp_path, O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        free(af->tmp_path);
+        bw_free(af->tmp_path);
         af->tmp_path = NULL;
         bw_atomic_abort(af);
         return bw_error(BARLOW_E_IO, "%s: cannot create a temporary file for %s: %s", who,
@@ -394,7 +394,7 @@ void bw_atomic_abort(bw_atomic_file *af)
         reg_remove_locked(af); /* also safe when it was never added */
         pthread_mutex_unlock(&reg_lock);
     }
-    free(af->tmp_path);
-    free(af->path);
+    bw_free(af->tmp_path);
+    bw_free(af->path);
     af->tmp_path = af->path = NULL;
 }

@@ -161,9 +161,9 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
     while (got < target) {
         if (got == cap) {
             size_t nc = cap * 2 < target ? cap * 2 : target;
-            uint8_t *nd = realloc(data, nc);
+            uint8_t *nd = bw_realloc(data, nc, who);
             if (!nd) {
-                free(data);
+                bw_free(data);
                 st = bw_error(BARLOW_E_NOMEM, "%s: out of memory reading %s (%zu bytes)", who,
                               path, nc);
                 goto fail;
@@ -174,7 +174,7 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
         size_t want = cap - got;
         r = gz_read_full(gz, data + got, want);
         if (r < 0) {
-            free(data);
+            bw_free(data);
             st = bw_error(BARLOW_E_FORMAT, "%s: %s: corrupt data after %zu bytes: %s", who, path,
                           got, gz_reason(gz));
             goto fail;
@@ -183,12 +183,12 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
         if ((size_t)r < want) break; /* end of data */
     }
     if (got > lim) {
-        free(data);
+        bw_free(data);
         st = bw_check_limit(BARLOW_LIMIT_ARRAY_BYTES, count, who, path, "the data is");
         goto fail;
     }
     if (got < count) {
-        free(data);
+        bw_free(data);
         if (ndim == 1)
             st = bw_error(BARLOW_E_FORMAT, "%s: %s: truncated: the header says %zu labels but "
                                            "the file holds %zu", who, path, count, got);
@@ -201,7 +201,7 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
     uint8_t extra;
     r = gz_read_full(gz, &extra, 1);
     if (r != 0) {
-        free(data);
+        bw_free(data);
         st = r < 0 ? bw_error(BARLOW_E_FORMAT, "%s: %s: corrupt data at the end: %s", who, path,
                               gz_reason(gz))
                    : bw_error(BARLOW_E_FORMAT, "%s: %s: the file holds more data than its "
@@ -232,13 +232,13 @@ barlow_status barlow_dataset_load_idx(const char *images_path, const char *label
     if (st != BARLOW_OK) return st;
     st = idx_read(labels_path, 1, &lb, who);
     if (st != BARLOW_OK) {
-        free(im.data);
+        bw_free(im.data);
         return st;
     }
     size_t n = im.dims[0];
     if (lb.dims[0] != n) {
-        free(im.data);
-        free(lb.data);
+        bw_free(im.data);
+        bw_free(lb.data);
         return bw_error(BARLOW_E_FORMAT, "%s: %s has %zu images but %s has %zu labels", who,
                         images_path, n, labels_path, lb.dims[0]);
     }
@@ -247,8 +247,8 @@ barlow_status barlow_dataset_load_idx(const char *images_path, const char *label
         if (lb.data[i] > max_label) max_label = lb.data[i];
     barlow_dataset *ds = bw_dataset_new(n, who);
     if (!ds) {
-        free(im.data);
-        free(lb.data);
+        bw_free(im.data);
+        bw_free(lb.data);
         return BARLOW_E_NOMEM;
     }
     for (int c = 0; c <= max_label && st == BARLOW_OK; c++) {
@@ -259,7 +259,7 @@ barlow_status barlow_dataset_load_idx(const char *images_path, const char *label
     }
     for (size_t i = 0; i < n && st == BARLOW_OK; i++)
         st = bw_dataset_append_row(ds, NULL, lb.data[i], BW_NO_PREDICTION, who);
-    free(lb.data);
+    bw_free(lb.data);
     if (st == BARLOW_OK) {
         ds->pixels = im.data;
         im.data = NULL;
@@ -268,7 +268,7 @@ barlow_status barlow_dataset_load_idx(const char *images_path, const char *label
         ds->img_c = im.ndim == 4 ? im.dims[3] : 1;
         st = bw_dataset_finish(ds, who);
     }
-    free(im.data);
+    bw_free(im.data);
     if (st != BARLOW_OK) {
         barlow_dataset_free(ds);
         return st;

@@ -200,7 +200,7 @@ static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *n
     jerr.pub.output_message = bw_jpeg_output_message;
     if (setjmp(jerr.jump)) {
         int code = jerr.pub.msg_code;
-        if (buf) free(buf);
+        if (buf) bw_free(buf);
         jpeg_destroy_decompress(&cinfo);
         if (code == JERR_OUT_OF_MEMORY)
             return bw_error(BARLOW_E_NOMEM, "%s: out of memory decoding JPEG: %s", name,
@@ -282,7 +282,7 @@ static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *n
     }
     if (jerr.truncated) {
         size_t got = cinfo.output_scanline;
-        free(buf);
+        bw_free(buf);
         buf = NULL;
         jpeg_destroy_decompress(&cinfo);
         return bw_error(BARLOW_E_FORMAT,
@@ -294,7 +294,7 @@ static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *n
      * are ignored. */
     if (!jerr.truncated) jpeg_finish_decompress(&cinfo);
     if (jerr.truncated) {
-        free(buf);
+        bw_free(buf);
         buf = NULL;
         jpeg_destroy_decompress(&cinfo);
         return bw_error(BARLOW_E_FORMAT,
@@ -313,7 +313,7 @@ static barlow_status jpeg_decode(const uint8_t *data, size_t size, const char *n
         grey_to_rgb(px, n, px);
     }
     if (per_px > outc) {
-        uint8_t *shrunk = realloc(px, n * outc);
+        uint8_t *shrunk = bw_realloc(px, n * outc, "barlow_image_load");
         if (shrunk) px = shrunk;
     }
     out->data = px;
@@ -628,7 +628,7 @@ barlow_status bw_image_wrap(const bw_pixels *px, const char *who, barlow_image *
 {
     barlow_image *img = bw_calloc(1, sizeof *img, who);
     if (!img) {
-        free(px->data);
+        bw_free(px->data);
         return BARLOW_E_NOMEM;
     }
     img->width = px->width;
@@ -668,8 +668,8 @@ barlow_status barlow_image_create(size_t width, size_t height, size_t channels,
 void barlow_image_free(barlow_image *img)
 {
     if (!img) return;
-    free(img->data);
-    free(img);
+    bw_free(img->data);
+    bw_free(img);
 }
 
 size_t barlow_image_width(const barlow_image *img) { return img ? img->width : 0; }
@@ -740,7 +740,7 @@ barlow_status barlow_image_decode_file(const char *path, const barlow_image_opti
     st = bw_read_file(path, who, BARLOW_LIMIT_IMAGE_BYTES, &data, &size);
     if (st != BARLOW_OK) return st;
     st = decode_common((const uint8_t *)data, size, path, opts, who, out);
-    free(data);
+    bw_free(data);
     return st;
 }
 
@@ -789,7 +789,7 @@ barlow_status barlow_image_resize(const barlow_image *img, size_t width, size_t 
     barlow_status st = bw_resample_bilinear(img->data, img->width, img->height, img->channels,
                                             px.data, width, height, who);
     if (st != BARLOW_OK) {
-        free(px.data);
+        bw_free(px.data);
         return st;
     }
     px.width = width;
@@ -977,11 +977,11 @@ barlow_status bw_image_load_source(const bw_image_source *src, const bw_preproce
          * one channel and repeating it equals PIL's convert('RGB') first. */
         st = bw_image_decode_raw((const uint8_t *)data, size, src->path,
                                  pp->channels == 1 ? 1 : 0, &lim, &px);
-        free(data);
+        bw_free(data);
         if (st != BARLOW_OK) return bw_image_fill_reason(st, reason, reason_len);
         st = bw_preprocess_pixels(px.data, px.width, px.height, px.channels, pp->resize,
                                   pp->crop, pp->channels, chw_out, src->path);
-        free(px.data);
+        bw_free(px.data);
         bw_pixels_release_budget(&px);
         return bw_image_fill_reason(st, reason, reason_len);
     }

@@ -96,7 +96,7 @@ typedef struct bw_image_limits {
     uint64_t max_pixels;
 } bw_image_limits;
 
-/* A decoded image's pixels (malloc'd, H×W×C packed; channels 1 or 3). */
+/* A decoded image's pixels (bw_malloc'd, H×W×C packed; channels 1 or 3). */
 typedef struct bw_pixels {
     uint8_t *data;
     size_t width, height, channels;

@@ -50,8 +50,8 @@ static double tri_filter(double x)
 
 static void coeffs_free(bw_coeffs *c)
 {
-    free(c->bounds);
-    free(c->kk);
+    bw_free(c->bounds);
+    bw_free(c->kk);
     c->bounds = NULL;
     c->kk = NULL;
 }
@@ -72,7 +72,7 @@ static barlow_status coeffs_compute(int in_size, int out_size, int first, int co
     c->bounds = bw_mallocn((size_t)count * 2, sizeof *c->bounds, who);
     c->kk = bw_mallocn((size_t)count, (size_t)ksize * sizeof *c->kk, who);
     if (!w || !c->bounds || !c->kk) {
-        free(w);
+        bw_free(w);
         coeffs_free(c);
         return BARLOW_E_NOMEM;
     }
@@ -103,7 +103,7 @@ static barlow_status coeffs_compute(int in_size, int out_size, int first, int co
         c->bounds[2 * i] = xmin;
         c->bounds[2 * i + 1] = xmax;
     }
-    free(w);
+    bw_free(w);
     return BARLOW_OK;
 }
 
@@ -219,8 +219,8 @@ static barlow_status resample_window(const uint8_t *src, size_t w, size_t h, siz
     pass_horizontal(src + first * w * nc, w * nc, nc, last - first, tmp, cw, &chz);
     pass_vertical(tmp, cw * nc, cw * nc, dst, ch, &cv, (int)first, acc);
 done:
-    free(tmp);
-    free(acc);
+    bw_free(tmp);
+    bw_free(acc);
     coeffs_free(&chz);
     coeffs_free(&cv);
     return st;
@@ -309,7 +309,7 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
     bw_resize_shorter_size(w, h, resize, &rw, &rh);
     barlow_status vst = bw_resize_check(w, h, resize, rw, rh, who);
     if (vst != BARLOW_OK) {
-        free(grey);
+        bw_free(grey);
         return vst;
     }
     size_t ow = crop ? crop : rw, oh = crop ? crop : rh;
@@ -324,8 +324,8 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
                                                      leny, resized, who)
                                    : BARLOW_E_NOMEM;
         if (st != BARLOW_OK) {
-            free(resized);
-            free(grey);
+            bw_free(resized);
+            bw_free(grey);
             return st;
         }
         src = resized;
@@ -345,7 +345,7 @@ barlow_status bw_preprocess_pixels(const uint8_t *px, size_t w, size_t h, size_t
             for (size_t x = 0; x < lenx; x++) orow[x] = lut[row[x * sc]];
         }
     }
-    free(resized);
-    free(grey);
+    bw_free(resized);
+    bw_free(grey);
     return BARLOW_OK;
 }

@@ -39,14 +39,39 @@ barlow_status bw_error_prefix(barlow_status status, const char *fmt, ...) BW_PRI
 barlow_status bw_check_options_version(uint32_t version, uint32_t max,
                                        const char *what);
 
-/* ---- memory -------------------------------------------------------------- */
+/* ---- memory (lib/alloc.c) ------------------------------------------------ */
 
-/* malloc/calloc/realloc that set a NOMEM message naming `who` on failure.
- * Sizes of 0 allocate 1 byte. bw_mallocn checks n*size for overflow. */
+/* malloc/calloc/realloc/strdup that set a NOMEM message naming `who` on
+ * failure; every allocation of the library goes through them (stb's and
+ * zlib's too), and every block is freed with bw_free. Sizes of 0 allocate
+ * 1 byte. bw_mallocn and bw_reallocn check n*size for overflow.
+ * bw_realloc(NULL, ...) is bw_malloc; on failure the old block is kept.
+ * bw_strndup copies at most n bytes of s (less at a NUL). */
 void *bw_malloc(size_t size, const char *who);
 void *bw_mallocn(size_t n, size_t size, const char *who);
 void *bw_calloc(size_t n, size_t size, const char *who);
+void *bw_realloc(void *ptr, size_t size, const char *who);
+void *bw_reallocn(void *ptr, size_t n, size_t size, const char *who);
 char *bw_strdup(const char *s, const char *who);
+char *bw_strndup(const char *s, size_t n, const char *who);
+void bw_free(void *ptr);
+/* zlib's z_stream.zalloc/zfree (alloc_func, free_func), through the above. */
+void *bw_zalloc(void *opaque, unsigned items, unsigned size);
+void bw_zfree(void *opaque, void *ptr);
+
+/* Fault injection, for tests only (never exported; off until first called,
+ * when the allocation path costs one relaxed atomic load). From this call
+ * on, allocations are numbered 1, 2, ...: the nth fails (n > 0; 0: none),
+ * and with `forever` every later one too. The first call also starts
+ * counting live blocks, so make it before the library allocates anything.
+ * bw_alloc_count: allocations attempted since the last bw_alloc_fail_set;
+ * bw_alloc_live: blocks allocated minus blocks freed since the first. */
+void bw_alloc_fail_set(long n, int forever);
+/* For an allocation not made by malloc (an anonymous mmap): counts it as
+ * one and says whether the hook fails it (then act as if mmap failed). */
+bool bw_alloc_injected_failure(void);
+long bw_alloc_count(void);
+long bw_alloc_live(void);
 
 /* ---- threads ------------------------------------------------------------- */
 
@@ -101,7 +126,7 @@ barlow_status bw_open_input(const char *path, const char *who, barlow_limit limi
 barlow_status bw_fopen_input(const char *path, const char *who, barlow_limit limit, FILE **fp,
                              uint64_t *size);
 /* Reads a whole input file (bw_open_input's checks; never more than the
- * limit even if it grows) into a malloc'd buffer, NUL-terminated; *size
+ * limit even if it grows) into a bw_malloc'd buffer, NUL-terminated; *size
  * excludes the NUL. The one reader of every file read whole. */
 barlow_status bw_read_file(const char *path, const char *who, barlow_limit limit, char **data,
                            size_t *size);

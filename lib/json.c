@@ -60,10 +60,10 @@ static void release(bw_json *v)
 {
     if (v->type == BW_JSON_ARRAY) {
         for (size_t i = 0; i < v->n; i++) release(&v->u.items[i]);
-        free(v->u.items);
+        bw_free(v->u.items);
     } else if (v->type == BW_JSON_OBJECT) {
         for (size_t i = 0; i < v->n; i++) release(&v->u.members[i].value);
-        free(v->u.members);
+        bw_free(v->u.members);
     }
     v->type = BW_JSON_NULL;
     v->n = 0;
@@ -74,8 +74,8 @@ void bw_json_free(bw_json *root)
     if (!root) return;
     jdoc *doc = (jdoc *)root;
     release(&doc->root);
-    free(doc->pool);
-    free(doc);
+    bw_free(doc->pool);
+    bw_free(doc);
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -334,7 +334,7 @@ static bool grow(jparser *jp, void **buf, size_t *cap, size_t n, size_t size)
     if (n < *cap) return true;
     size_t c = *cap ? *cap * 2 : 1;
     if (c > SIZE_MAX / size) return oom(jp);
-    void *b = realloc(*buf, c * size);
+    void *b = bw_realloc(*buf, c * size, jp->path);
     if (!b) return oom(jp);
     *buf = b;
     *cap = c;
@@ -345,10 +345,10 @@ static bool grow(jparser *jp, void **buf, size_t *cap, size_t n, size_t size)
 static void *shrink(void *buf, size_t n, size_t size)
 {
     if (n == 0) {
-        free(buf);
+        bw_free(buf);
         return NULL;
     }
-    void *b = realloc(buf, n * size);
+    void *b = bw_realloc(buf, n * size, "JSON parser");
     return b ? b : buf;
 }
 
@@ -417,7 +417,7 @@ static void quote_key(const char *key, size_t len, char *buf, size_t size);
 static bool check_duplicates(jparser *jp, const jmember *m, size_t n)
 {
     if (n < 2) return true;
-    const jmember **s = malloc(n * sizeof *s);
+    const jmember **s = bw_mallocn(n, sizeof *s, jp->path);
     if (!s) return oom(jp);
     for (size_t i = 0; i < n; i++) s[i] = &m[i];
     qsort(s, n, sizeof *s, member_cmp);
@@ -426,7 +426,7 @@ static bool check_duplicates(jparser *jp, const jmember *m, size_t n)
         if (s[i]->key_len == s[i - 1]->key_len &&
             !memcmp(s[i]->key, s[i - 1]->key, s[i]->key_len) && (!dup || s[i]->pos < dup->pos))
             dup = s[i];
-    free(s);
+    bw_free(s);
     if (!dup) return true;
     char key[KEY_QUOTED];
     quote_key(dup->key, dup->key_len, key, sizeof key);
@@ -540,8 +540,8 @@ barlow_status bw_json_parse(const char *text, size_t len, const char *path, size
                   (locale_t)0, BARLOW_OK};
     jdoc *doc = NULL;
     *out = NULL;
-    if (len < SIZE_MAX) jp.pool = malloc(len + 1);
-    if (jp.pool) doc = calloc(1, sizeof *doc);
+    if (len < SIZE_MAX) jp.pool = bw_malloc(len + 1, jp.path);
+    if (jp.pool) doc = bw_calloc(1, sizeof *doc, jp.path);
     if (!doc) oom(&jp);
     else if (parse_text(&jp, &doc->root)) {
         doc->pool = jp.pool;
@@ -550,8 +550,8 @@ barlow_status bw_json_parse(const char *text, size_t len, const char *path, size
         doc = NULL;
     }
     if (jp.c_locale) freelocale(jp.c_locale);
-    free(jp.pool);
-    free(doc);
+    bw_free(jp.pool);
+    bw_free(doc);
     return jp.status;
 }
 

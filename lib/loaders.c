@@ -60,10 +60,10 @@ typedef struct bw_file_list {
 static void file_list_free(bw_file_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].dir);
-        free(l->v[i].name);
+        bw_free(l->v[i].dir);
+        bw_free(l->v[i].name);
     }
-    free(l->v);
+    bw_free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
 }
@@ -73,15 +73,15 @@ static barlow_status file_list_push(bw_file_list *l, const char *dir, const char
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
-        bw_file_entry *v = realloc(l->v, cap * sizeof *v);
+        bw_file_entry *v = bw_reallocn(l->v, cap, sizeof *v, who);
         if (!v) return bw_error(BARLOW_E_NOMEM, "%s: out of memory listing files", who);
         l->v = v;
         l->cap = cap;
     }
     char *d = bw_strdup(dir, who), *f = bw_strdup(name, who);
     if (!d || !f) {
-        free(d);
-        free(f);
+        bw_free(d);
+        bw_free(f);
         return BARLOW_E_NOMEM;
     }
     l->v[l->n].dir = d;
@@ -97,7 +97,7 @@ static int cmp_entry(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
-/* Lists the visible entries of directory `abs`; *names are malloc'd. */
+/* Lists the visible entries of directory `abs`; *names are bw_malloc'd. */
 static barlow_status list_dir(const char *abs, const char *who, char ***names, size_t *count)
 {
     DIR *dir = opendir(abs);
@@ -112,7 +112,7 @@ static barlow_status list_dir(const char *abs, const char *who, char ***names, s
         if (e->d_name[0] == '.') continue; /* ., .., hidden */
         if (n == cap) {
             size_t nc = cap ? 2 * cap : 32;
-            char **nv = realloc(v, nc * sizeof *nv);
+            char **nv = bw_reallocn(v, nc, sizeof *nv, who);
             if (!nv) {
                 st = bw_error(BARLOW_E_NOMEM, "%s: out of memory listing %s", who, abs);
                 break;
@@ -131,8 +131,8 @@ static barlow_status list_dir(const char *abs, const char *who, char ***names, s
         st = bw_error(BARLOW_E_IO, "%s: cannot read directory %s: %s", who, abs, strerror(errno));
     closedir(dir);
     if (st != BARLOW_OK) {
-        for (size_t i = 0; i < n; i++) free(v[i]);
-        free(v);
+        for (size_t i = 0; i < n; i++) bw_free(v[i]);
+        bw_free(v);
         return st;
     }
     if (n) qsort(v, n, sizeof *v, cmp_str);
@@ -143,8 +143,8 @@ static barlow_status list_dir(const char *abs, const char *who, char ***names, s
 
 static void free_names(char **v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
+    for (size_t i = 0; i < n; i++) bw_free(v[i]);
+    bw_free(v);
 }
 
 /* Adds every image file below root/rel (recursively) to `files`. */
@@ -161,7 +161,7 @@ static barlow_status walk(const char *root, const char *rel, int depth, bw_file_
     size_t n = 0;
     barlow_status st = list_dir(abs, who, &names, &n);
     if (st != BARLOW_OK) {
-        free(abs);
+        bw_free(abs);
         return st;
     }
     for (size_t i = 0; i < n && st == BARLOW_OK; i++) {
@@ -175,15 +175,15 @@ static barlow_status walk(const char *root, const char *rel, int depth, bw_file_
             if (S_ISDIR(sb.st_mode)) {
                 char *sub = join2(rel, names[i], who);
                 st = sub ? walk(root, sub, depth + 1, files, who) : BARLOW_E_NOMEM;
-                free(sub);
+                bw_free(sub);
             } else if (S_ISREG(sb.st_mode) && has_image_ext(names[i])) {
                 st = file_list_push(files, rel, names[i], who);
             }
         } /* a dangling link is not an image file: ignored */
-        free(p);
+        bw_free(p);
     }
     free_names(names, n);
-    free(abs);
+    bw_free(abs);
     return st;
 }
 
@@ -212,12 +212,12 @@ barlow_status barlow_dataset_load_folder(const char *root, barlow_dataset **out)
             return BARLOW_E_NOMEM;
         }
         int is_dir = stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-        free(p);
+        bw_free(p);
         if (is_dir) entries[n_classes++] = entries[i];
-        else free(entries[i]);
+        else bw_free(entries[i]);
     }
     if (n_classes == 0) {
-        free(entries);
+        bw_free(entries);
         return bw_error(BARLOW_E_FORMAT, "%s: %s has no class subdirectories (expected "
                                          "%s/<class>/<image>)", who, root, root);
     }
@@ -256,7 +256,7 @@ barlow_status barlow_dataset_load_folder(const char *root, barlow_dataset **out)
                 break;
             }
             st = bw_dataset_append_row(ds, relpath, id, BW_NO_PREDICTION, who);
-            free(relpath);
+            bw_free(relpath);
         }
     }
     file_list_free(&files);
@@ -356,11 +356,11 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
                 rs = bw_image_probe_raw((const uint8_t *)data, size, path, &fmt, &w, &h);
                 if (rs == BARLOW_OK) rs = bw_image_check_limits(w, h, &lim, path, fmt);
             }
-            free(data);
+            bw_free(data);
             barlow_free(path);
         }
         if (rs == BARLOW_E_NOMEM) {
-            free(status);
+            bw_free(status);
             bw_sb_free(&sb);
             return bw_error(BARLOW_E_NOMEM, "%s: out of memory at row %zu", who, i);
         }
@@ -377,14 +377,14 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
     if (report) {
         st = bw_sb_finish(&sb, &buf, who);
         if (st != BARLOW_OK) {
-            free(status);
+            bw_free(status);
             return st;
         }
     } else {
         bw_sb_free(&sb);
     }
     if (row_status) memcpy(row_status, status, ds->n * sizeof *status);
-    free(status);
+    bw_free(status);
     if (n_bad) *n_bad = bad;
     if (report) *report = buf;
     return BARLOW_OK;

@@ -53,7 +53,7 @@ barlow_status barlow_matrix_create(size_t rows, size_t cols, barlow_matrix **out
     float *data = bw_calloc(rows * cols, sizeof(float), who);
     if (!data) return BARLOW_E_NOMEM;
     st = bw_matrix_adopt(data, rows, cols, who, out);
-    if (st) free(data);
+    if (st) bw_free(data);
     return st;
 }
 
@@ -76,7 +76,7 @@ barlow_status barlow_matrix_create_copy(const float *data, size_t rows, size_t c
             memcpy(copy + i * cols, data + i * stride, cols * sizeof(float));
     }
     st = bw_matrix_adopt(copy, rows, cols, who, out);
-    if (st) free(copy);
+    if (st) bw_free(copy);
     return st;
 }
 
@@ -97,11 +97,11 @@ void barlow_matrix_free(barlow_matrix *m)
 {
     if (!m) return;
     switch (m->kind) {
-    case BW_MATRIX_OWNED: free(m->data); break;
+    case BW_MATRIX_OWNED: bw_free(m->data); break;
     case BW_MATRIX_BORROWED: break;
     case BW_MATRIX_MAPPED: munmap(m->map_base, m->map_len); break;
     }
-    free(m);
+    bw_free(m);
 }
 
 size_t barlow_matrix_rows(const barlow_matrix *m) { return m ? m->rows : 0; }
@@ -192,6 +192,6 @@ barlow_status barlow_matrix_gather_rows(const barlow_matrix *m, const size_t *ro
     for (size_t k = 0; k < n_rows; k++)
         memcpy(data + k * m->cols, m->data + row_idx[k] * m->stride, m->cols * sizeof(float));
     barlow_status st = bw_matrix_adopt(data, n_rows, m->cols, who, out);
-    if (st) free(data);
+    if (st) bw_free(data);
     return st;
 }

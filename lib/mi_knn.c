@@ -54,11 +54,11 @@ int bw_knn_plan_init(bw_knn_plan *p, const uint8_t *y, size_t n, size_t n_neighb
     for (int c = 0; c < 2; c++) p->kept[c] = p->keep[c] ? count[c] : 0;
     p->n_kept = p->kept[0] + p->kept[1];
     size_t N = p->n_kept;
-    p->psi = malloc((N + 1) * sizeof *p->psi);
-    double *tmp = calloc(N ? N : 1, sizeof *tmp); /* zeroed: keeps -Wmaybe-uninitialized quiet */
+    p->psi = bw_mallocn(N + 1, sizeof *p->psi, "barlow_selector");
+    double *tmp = bw_calloc(N, sizeof *tmp, "barlow_selector"); /* zeroed: keeps -Wmaybe-uninitialized quiet */
     if (!p->psi || !tmp) {
-        free(p->psi);
-        free(tmp);
+        bw_free(p->psi);
+        bw_free(tmp);
         p->psi = NULL;
         return -1;
     }
@@ -76,14 +76,14 @@ int bw_knn_plan_init(bw_knn_plan *p, const uint8_t *y, size_t n, size_t n_neighb
         double mean_count = bw_pairwise_sum(tmp, N) / (double)N;
         p->base = (p->psi[N] + mean_k) - mean_count;
     }
-    free(tmp);
+    bw_free(tmp);
     return 0;
 }
 
 void bw_knn_plan_free(bw_knn_plan *p)
 {
     if (!p) return;
-    free(p->psi);
+    bw_free(p->psi);
     p->psi = NULL;
 }
 

@@ -298,7 +298,7 @@ barlow_status bw_npy_read_header(bw_src *src, bw_npy_header *h)
         else
             st = parse_dict(src, text, (size_t)hlen, h);
     }
-    free(text);
+    bw_free(text);
     if (st) return st;
 
     size_t count = 1;
@@ -458,7 +458,7 @@ static barlow_status read_keep(bw_src *src, const bw_npy_header *h, void *dst)
             memcpy(d + fwalk_next(&w) * es, buf + e * es, es);
         }
     }
-    free(buf);
+    bw_free(buf);
     return st;
 }
 
@@ -520,8 +520,8 @@ static barlow_status read_f32(bw_src *src, const bw_npy_header *h, float *dst, s
     unsigned char *buf = bw_malloc(per * es, src->who);
     float *tmp = fortran ? bw_mallocn(per, sizeof(float), src->who) : NULL;
     if (!buf || (fortran && !tmp)) {
-        free(buf);
-        free(tmp);
+        bw_free(buf);
+        bw_free(tmp);
         return BARLOW_E_NOMEM;
     }
     fwalk w;
@@ -553,8 +553,8 @@ static barlow_status read_f32(bw_src *src, const bw_npy_header *h, float *dst, s
         if (fortran)
             for (size_t e = 0; e < n; e++) dst[fwalk_next(&w)] = tmp[e];
     }
-    free(buf);
-    free(tmp);
+    bw_free(buf);
+    bw_free(tmp);
     return st;
 }
 
@@ -599,7 +599,7 @@ static barlow_status load_matrix(bw_src *src, const bw_npy_header *h, barlow_mat
     barlow_status st = read_f32(src, h, data, cols);
     if (!st) st = src->finish(src);
     if (!st) st = bw_matrix_adopt(data, rows, cols, src->who, out);
-    if (st) free(data);
+    if (st) bw_free(data);
     return st;
 }
 
@@ -870,8 +870,8 @@ barlow_status barlow_matrix_save_npy(const barlow_matrix *m, const char *path)
 void barlow_array_free(barlow_array *a)
 {
     if (!a) return;
-    free(a->data);
-    free(a);
+    bw_free(a->data);
+    bw_free(a);
 }
 
 barlow_dtype barlow_array_dtype(const barlow_array *a)
@@ -975,8 +975,8 @@ barlow_status barlow_array_to_float32(const barlow_array *a, float *out)
 
 void bw_npy_strings_free(char **v, size_t n)
 {
-    for (size_t i = 0; v && i < n; i++) free(v[i]);
-    free(v);
+    for (size_t i = 0; v && i < n; i++) bw_free(v[i]);
+    bw_free(v);
 }
 
 /* Decodes one UTF-8 sequence at s[0..n); returns its length, or 0 when it is
@@ -1037,7 +1037,7 @@ barlow_status bw_npy_encode_strings(const char *const *strs, size_t n, const cha
             uint32_t cp = 0;
             size_t step = utf8_decode(s + k, len - k, &cp);
             if (step == 0) { /* cannot happen: checked above */
-                free(d);
+                bw_free(d);
                 return bw_error(BARLOW_E_INTERNAL, "%s: string %zu: bad UTF-8", who, i);
             }
             bw_put32(d + (i * w + c++) * 4, cp);
@@ -1093,7 +1093,7 @@ barlow_status bw_npy_read_strings(bw_src *src, char ***out, size_t *n)
         if (s) s[o] = '\0';
         v[i] = s;
     }
-    free(raw);
+    bw_free(raw);
     if (!st) st = src->finish(src);
     if (st) {
         bw_npy_strings_free(v, count);

@@ -23,7 +23,7 @@
 /* ---- handles ------------------------------------------------------------- */
 
 typedef enum bw_matrix_kind {
-    BW_MATRIX_OWNED = 0,    /* data is malloc'd by the library */
+    BW_MATRIX_OWNED = 0,    /* data is bw_malloc'd by the library */
     BW_MATRIX_BORROWED = 1, /* data belongs to the caller */
     BW_MATRIX_MAPPED = 2    /* data lies in a read-only file mapping */
 } bw_matrix_kind;
@@ -43,7 +43,7 @@ struct barlow_array {
     size_t ndim;
     size_t shape[BW_NPY_MAX_NDIM];
     size_t size; /* elements */
-    void *data;  /* C order, host byte order; malloc'd (>= 1 byte) */
+    void *data;  /* C order, host byte order; bw_malloc'd (>= 1 byte) */
 };
 
 /* A new matrix handle over data of the given kind (map_base/map_len zero:
@@ -52,7 +52,7 @@ struct barlow_array {
 barlow_status bw_matrix_new(float *data, size_t rows, size_t cols, size_t stride,
                             bw_matrix_kind kind, const char *who, barlow_matrix **out);
 
-/* Wraps an owned malloc'd buffer of rows*cols floats in a matrix (takes the
+/* Wraps an owned bw_malloc'd buffer of rows*cols floats in a matrix (takes the
  * buffer on success only). Error: NOMEM naming who. */
 barlow_status bw_matrix_adopt(float *data, size_t rows, size_t cols, const char *who,
                               barlow_matrix **out);
@@ -117,7 +117,7 @@ barlow_status bw_npy_read(bw_src *src, bw_npy_as as, void *out);
 #define BW_NPY_MAX_STR_CHARS 65536u
 
 /* Reads a 1-D '<U{n}' array (numpy's array of str: UTF-32LE code points,
- * NUL-padded) from src into n malloc'd UTF-8 strings (*out, free with
+ * NUL-padded) from src into n bw_malloc'd UTF-8 strings (*out, free with
  * bw_npy_strings_free), then calls src->finish(). Sets src->allow_str.
  * Errors name who and path: UNSUPPORTED (not a '<U' array, not 1-D),
  * FORMAT (a code point that is not a Unicode scalar value, a NUL inside
@@ -126,7 +126,7 @@ barlow_status bw_npy_read_strings(bw_src *src, char ***out, size_t *n);
 void bw_npy_strings_free(char **v, size_t n);
 
 /* The '<U{n}' encoding of n UTF-8 strings: *width = the most code points of
- * one string (at least 1), *data = n * width UTF-32LE code points (malloc'd,
+ * one string (at least 1), *data = n * width UTF-32LE code points (bw_malloc'd,
  * NUL-padded). Errors: INVALID_ARG naming who (a NULL string or one that is
  * not valid UTF-8, naming its index; width over BW_NPY_MAX_STR_CHARS), NOMEM. */
 barlow_status bw_npy_encode_strings(const char *const *strs, size_t n, const char *who,

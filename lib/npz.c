@@ -43,8 +43,8 @@ typedef struct zip_dir {
 
 static void zip_dir_free(zip_dir *d)
 {
-    for (size_t i = 0; i < d->n; i++) free(d->e[i].name);
-    free(d->e);
+    for (size_t i = 0; i < d->n; i++) bw_free(d->e[i].name);
+    bw_free(d->e);
     d->e = NULL;
     d->n = 0;
 }
@@ -80,7 +80,7 @@ static barlow_status zip_read_dir(FILE *fp, uint64_t fsize, const char *who, con
     if (!t) return BARLOW_E_NOMEM;
     barlow_status st = read_at(fp, fsize - tail, t, tail, who, path, "truncated");
     if (st) {
-        free(t);
+        bw_free(t);
         return st;
     }
     size_t pos = SIZE_MAX;
@@ -90,14 +90,14 @@ static barlow_status zip_read_dir(FILE *fp, uint64_t fsize, const char *who, con
             break;
         }
     if (pos == SIZE_MAX) {
-        free(t);
+        bw_free(t);
         return zfmt(who, path, "no end of central directory record");
     }
     uint64_t eocd = fsize - tail + pos;
     uint64_t entries = bw_le16(t + pos + 10);
     uint64_t cd_size = bw_le32(t + pos + 12);
     uint64_t cd_off = bw_le32(t + pos + 16);
-    free(t);
+    bw_free(t);
     if (eocd >= 20) {
         unsigned char loc[20];
         st = read_at(fp, eocd - 20, loc, 20, who, path, "truncated");
@@ -123,12 +123,12 @@ static barlow_status zip_read_dir(FILE *fp, uint64_t fsize, const char *who, con
     if (!cd) return BARLOW_E_NOMEM;
     st = read_at(fp, cd_off, cd, (size_t)cd_size, who, path, "truncated central directory");
     if (st) {
-        free(cd);
+        bw_free(cd);
         return st;
     }
     dir->e = bw_calloc(entries ? (size_t)entries : 1, sizeof *dir->e, who);
     if (!dir->e) {
-        free(cd);
+        bw_free(cd);
         return BARLOW_E_NOMEM;
     }
     dir->cd_offset = cd_off;
@@ -183,7 +183,7 @@ static barlow_status zip_read_dir(FILE *fp, uint64_t fsize, const char *who, con
         if (st) break;
         p += 46 + nlen + xlen + clen;
     }
-    free(cd);
+    bw_free(cd);
     if (st) zip_dir_free(dir);
     return st;
 }
@@ -307,8 +307,8 @@ static barlow_status member_finish(bw_src *s)
 static void member_close(member_src *m)
 {
     if (m->inflating) inflateEnd(&m->z);
-    free(m->in);
-    free((char *)m->base.path);
+    bw_free(m->in);
+    bw_free((char *)m->base.path);
 }
 
 /* Lists the archive's members ("'a', 'b'") for a message naming none. */
@@ -331,7 +331,7 @@ static barlow_status no_member(const zip_dir *dir, const char *path, const char 
 
 /* Finds member `name` (or "name.npy") in dir and checks its entry and local
  * header: *e is the entry, *data_off the file offset of its (compressed)
- * bytes, *mpath "path:member" for messages (malloc'd, also on error when
+ * bytes, *mpath "path:member" for messages (bw_malloc'd, also on error when
  * the member was found). */
 static barlow_status member_locate(FILE *fp, uint64_t fsize, const zip_dir *dir,
                                    const char *path, const char *name, const char *who,
@@ -394,7 +394,7 @@ barlow_status bw_npz_stored_member(FILE *fp, uint64_t fsize, const char *path, c
         *off = data_off;
         *size = e->usize;
     }
-    free(mpath);
+    bw_free(mpath);
     zip_dir_free(&dir);
     return st;
 }
@@ -437,6 +437,8 @@ static barlow_status member_open(const char *path, const char *name, const char 
             st = BARLOW_E_NOMEM;
             goto fail;
         }
+        m->z.zalloc = bw_zalloc;
+        m->z.zfree = bw_zfree;
         if (inflateInit2(&m->z, -15) != Z_OK) {
             st = bw_error(BARLOW_E_NOMEM, "%s: cannot start zlib inflate", who);
             goto fail;
@@ -529,7 +531,7 @@ barlow_status barlow_npz_writer_open(const char *path, barlow_npz_writer **out)
     if (!w) return BARLOW_E_NOMEM;
     barlow_status st = bw_atomic_open(&w->af, path, who);
     if (st) {
-        free(w);
+        bw_free(w);
         return st;
     }
     w->open = true;
@@ -551,6 +553,8 @@ static barlow_status deflate_member(FILE *fp, const char *hdr, size_t hlen, cons
 {
     z_stream z;
     memset(&z, 0, sizeof z);
+    z.zalloc = bw_zalloc;
+    z.zfree = bw_zfree;
     if (deflateInit2(&z, BW_NPZ_LEVEL, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return bw_error(BARLOW_E_NOMEM, "%s: cannot start zlib deflate", who);
     size_t ocap = 256u * 1024u;
@@ -591,7 +595,7 @@ static barlow_status deflate_member(FILE *fp, const char *hdr, size_t hlen, cons
         } while (left > 0 && !st);
     }
     deflateEnd(&z);
-    free(obuf);
+    bw_free(obuf);
     if (!st) {
         *crc = c;
         *csize = out_total;
@@ -637,7 +641,7 @@ barlow_status bw_npz_writer_add_strings(barlow_npz_writer *w, const char *name,
     snprintf(descr, sizeof descr, "<U%zu", width);
     size_t hlen = bw_npy_format_header_descr(descr, false, 1, &n, hdr);
     st = add_member(w, name, hdr, hlen, data, bytes, (member_layout){0, 0}, who);
-    free(data);
+    bw_free(data);
     return st;
 }
 
@@ -740,15 +744,15 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
     full[full_len] = '\0';
     for (size_t i = 0; i < w->n; i++)
         if (strcmp(w->e[i].name, full) == 0) {
-            free(full);
+            bw_free(full);
             return bw_error(BARLOW_E_INVALID_ARG, "%s: member '%s' is already in the archive",
                             who, name);
         }
     if (w->n == w->cap) {
         size_t nc = w->cap ? w->cap * 2 : 8;
-        zip_entry *ne = realloc(w->e, nc * sizeof *ne);
+        zip_entry *ne = bw_reallocn(w->e, nc, sizeof *ne, who);
         if (!ne) {
-            free(full);
+            bw_free(full);
             return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
         }
         w->e = ne;
@@ -821,7 +825,7 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
         if (ftruncate(fileno(fp), (off_t)start) != 0 || fseeko(fp, (off_t)start, SEEK_SET) != 0)
             w->broken = true;
         clearerr(fp);
-        free(full);
+        bw_free(full);
         return st;
     }
     zip_entry *e = &w->e[w->n++];
@@ -936,7 +940,7 @@ void barlow_npz_writer_free(barlow_npz_writer *w)
 {
     if (!w) return;
     if (w->open) bw_atomic_abort(&w->af);
-    for (size_t i = 0; i < w->n; i++) free(w->e[i].name);
-    free(w->e);
-    free(w);
+    for (size_t i = 0; i < w->n; i++) bw_free(w->e[i].name);
+    bw_free(w->e);
+    bw_free(w);
 }

@@ -70,8 +70,8 @@ int bw_parallel_for(size_t n, size_t threads, bw_item_fn fn, void *ctx,
     bw_worker_arg *args = NULL;
     size_t started = 0;
     if (nt > 1) {
-        tids = malloc((nt - 1) * sizeof *tids);
-        args = malloc((nt - 1) * sizeof *args);
+        tids = bw_mallocn(nt - 1, sizeof *tids, "worker threads");
+        args = bw_mallocn(nt - 1, sizeof *args, "worker threads");
         if (tids && args) {
             for (size_t t = 1; t < nt; t++) {
                 args[started] = (bw_worker_arg){&L, t};
@@ -122,8 +122,8 @@ int bw_parallel_for(size_t n, size_t threads, bw_item_fn fn, void *ctx,
         pthread_mutex_unlock(&L.mu);
     }
     for (size_t t = 0; t < started; t++) pthread_join(tids[t], NULL);
-    free(tids);
-    free(args);
+    bw_free(tids);
+    bw_free(args);
     pthread_mutex_destroy(&L.mu);
     pthread_cond_destroy(&L.cv);
     if (L.err != 0) return L.err;

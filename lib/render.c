@@ -56,7 +56,7 @@ barlow_status bw_canvas_new(bw_canvas *c, size_t w, size_t h, const uint8_t rgb[
 void bw_canvas_free(bw_canvas *c)
 {
     if (!c) return;
-    free(c->px);
+    bw_free(c->px);
     c->px = NULL;
     c->w = c->h = 0;
 }
@@ -428,6 +428,6 @@ barlow_status barlow_image_save_png(const barlow_image *img, const char *path)
             st = bw_atomic_commit(&af, who);
         }
     }
-    free(png.data);
+    bw_free(png.data);
     return st;
 }

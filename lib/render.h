@@ -96,7 +96,7 @@ void bw_canvas_colorbar(bw_canvas *c, long x, long y, size_t w, size_t h, float 
 size_t bw_colorbar_label_height(int scale);
 
 /* PNG (8-bit grey or RGB, zlib deflate) of packed pixels (channels 1 or
- * 3, w and h >= 1) into out->data (malloc'd; free with free() or
+ * 3, w and h >= 1) into out->data (bw_malloc'd; free with bw_free() or
  * barlow_buffer_dispose) and out->size. Errors (messages naming who; *out
  * untouched): INVALID_ARG (NULL, zero size, channels), UNSUPPORTED (over
  * the encoder's 2^31-byte limit), NOMEM, INTERNAL (zlib failed). */
@@ -104,7 +104,7 @@ barlow_status bw_png_encode(const uint8_t *px, size_t w, size_t h, size_t channe
                             barlow_buffer *out, const char *who);
 
 /* lib/stb_write_impl.c: stbi_write_png_to_mem with zlib. Returns the PNG
- * (malloc'd) and *len, or NULL with *zerr set: 0 (out of memory in stb) or
+ * (bw_malloc'd) and *len, or NULL with *zerr set: 0 (out of memory in stb) or
  * zlib's error code. The caller checks the int limits. */
 uint8_t *bw_stbiw_png(const uint8_t *px, int w, int h, int channels, int *len, int *zerr);
 

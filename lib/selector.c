@@ -76,7 +76,7 @@ barlow_status barlow_selector_create(const barlow_selector_options *opts,
     if (!s) return BARLOW_E_NOMEM;
     s->opts = o;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
-        free(s);
+        bw_free(s);
         return bw_error(BARLOW_E_INTERNAL, "%s: cannot create a mutex", who);
     }
     *out = s;
@@ -86,8 +86,8 @@ barlow_status barlow_selector_create(const barlow_selector_options *opts,
 static void bw_noise_release_locked(bw_noise *nz)
 {
     if (nz && --nz->refs == 0) {
-        free(nz->data);
-        free(nz);
+        bw_free(nz->data);
+        bw_free(nz);
     }
 }
 
@@ -96,7 +96,7 @@ void barlow_selector_free(barlow_selector *sel)
     if (!sel) return;
     bw_noise_release_locked(sel->cur); /* no reader can be left: exclusive */
     pthread_mutex_destroy(&sel->mu);
-    free(sel);
+    bw_free(sel);
 }
 
 /* Draws the stream for rows [0, rows) of an n×d draw into a column-major
@@ -111,9 +111,9 @@ static bw_noise *bw_noise_make(uint32_t seed, size_t d, size_t rows, const bw_no
     double *row = data ? bw_mallocn(d, sizeof *row, who) : NULL;
     bw_rng *rng = row ? bw_malloc(sizeof *rng, who) : NULL;
     if (!rng) {
-        free(row);
-        free(data);
-        free(nz);
+        bw_free(row);
+        bw_free(data);
+        bw_free(nz);
         return NULL;
     }
     bw_rng_seed(rng, seed);
@@ -129,10 +129,10 @@ static bw_noise *bw_noise_make(uint32_t seed, size_t d, size_t rows, const bw_no
     enum { STRIP = 8 };
     double *strip = bw_mallocn((size_t)STRIP * d, sizeof *strip, who);
     if (!strip) {
-        free(rng);
-        free(row);
-        free(data);
-        free(nz);
+        bw_free(rng);
+        bw_free(row);
+        bw_free(data);
+        bw_free(nz);
         return NULL;
     }
     for (size_t i0 = start; i0 < rows; i0 += STRIP) {
@@ -141,9 +141,9 @@ static bw_noise *bw_noise_make(uint32_t seed, size_t d, size_t rows, const bw_no
         for (size_t j = 0; j < d; j++)
             for (size_t t = 0; t < h; t++) data[j * rows + i0 + t] = strip[t * d + j];
     }
-    free(strip);
-    free(rng);
-    free(row);
+    bw_free(strip);
+    bw_free(rng);
+    bw_free(row);
     nz->data = data;
     nz->d = d;
     nz->rows = rows;
@@ -307,7 +307,7 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
 void bw_sel_cache_free(bw_sel_cache *cache)
 {
     if (!cache) return;
-    free(cache->buf);
+    bw_free(cache->buf);
     cache->buf = NULL;
     cache->bytes = 0;
 }
@@ -363,7 +363,7 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
     }
     if (cache && nt == 1) {
         if (cache->bytes < per_worker) {
-            free(cache->buf);
+            bw_free(cache->buf);
             cache->bytes = 0;
             cache->buf = bw_malloc(per_worker, who);
             if (!cache->buf) {
@@ -430,12 +430,12 @@ done:
     if (have_plan) bw_knn_plan_free(&plan);
     if (noise) bw_noise_release(sel, noise);
     if (scratch && !cache)
-        for (size_t t = 0; t < nt; t++) free(scratch[t]);
-    free(scratch);
-    free(bad_row);
-    free(bad_col);
-    free(bad_val);
-    free(tmp_scores);
+        for (size_t t = 0; t < nt; t++) bw_free(scratch[t]);
+    bw_free(scratch);
+    bw_free(bad_row);
+    bw_free(bad_col);
+    bw_free(bad_val);
+    bw_free(tmp_scores);
     return st;
 }
 
@@ -486,7 +486,7 @@ static barlow_status bw_rank(const double *scores, size_t d, size_t k, size_t *t
     for (size_t j = 0; j < d; j++) r[j] = (bw_ranked){scores[j], j};
     qsort(r, d, sizeof *r, bw_ranked_cmp);
     for (size_t t = 0; t < k; t++) top[t] = r[t].index;
-    free(r);
+    bw_free(r);
     return BARLOW_OK;
 }
 
@@ -517,7 +517,7 @@ barlow_status barlow_selector_top_k(const barlow_selector *sel, const barlow_mat
     if (!all) return BARLOW_E_NOMEM;
     size_t *idx = bw_mallocn(k, sizeof *idx, who);
     if (!idx) {
-        free(all);
+        bw_free(all);
         return BARLOW_E_NOMEM;
     }
     barlow_status st = bw_selector_score_rows(
@@ -528,7 +528,7 @@ barlow_status barlow_selector_top_k(const barlow_selector *sel, const barlow_mat
         memcpy(top, idx, k * sizeof *top);
         if (scores) memcpy(scores, all, d * sizeof *scores);
     }
-    free(all);
-    free(idx);
+    bw_free(all);
+    bw_free(idx);
     return st;
 }

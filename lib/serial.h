@@ -57,7 +57,7 @@ barlow_status bw_get_finite(bw_rd *r, double *v, const char *what);
 barlow_status bw_rd_need(const bw_rd *r, size_t count, size_t item_bytes, const char *what);
 
 /* A string written by bw_put_str: its length checked against the bytes
- * left and `max_len`, no NUL inside; *out is malloc'd and NUL-terminated. */
+ * left and `max_len`, no NUL inside; *out is bw_malloc'd and NUL-terminated. */
 barlow_status bw_get_str(bw_rd *r, size_t max_len, char **out, const char *what);
 
 /* Reads the 8-byte magic and the u32 format version; FORMAT when the magic

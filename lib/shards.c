@@ -427,19 +427,33 @@ static barlow_status check_cover(const placed *p, size_t n, const char *const *p
 }
 
 /* The directory of path, resolved (the manifest need not exist yet). */
-static char *resolved_dir(const char *path, const char *who)
+/* realpath(path) in memory from bw_malloc (NULL: errno says why, or NOMEM
+ * with its message when *nomem is set). */
+static char *real_path(const char *path, bool *nomem, const char *who)
+{
+    *nomem = false;
+    char *libc = realpath(path, NULL);
+    if (!libc) return NULL;
+    char *real = bw_strdup(libc, who);
+    free(libc); /* libc's memory, not bw_malloc's */
+    *nomem = !real;
+    return real;
+}
+
+/* *out = the canonical directory of path (the manifest's). IO or NOMEM. */
+static barlow_status resolved_dir(const char *path, const char *who, char **out)
 {
     const char *slash = strrchr(path, '/');
     size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = bw_malloc(len + 1, who);
-    if (!dir) return NULL;
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    char *real = realpath(dir, NULL);
-    if (!real) bw_error(BARLOW_E_IO, "%s: the manifest's directory %s: %s", who, dir,
-                        strerror(errno));
-    free(dir);
-    return real;
+    char *dir = bw_strndup(slash ? path : ".", len, who);
+    if (!dir) return BARLOW_E_NOMEM;
+    bool nomem;
+    char *real = real_path(dir, &nomem, who);
+    barlow_status st = real ? BARLOW_OK : nomem ? BARLOW_E_NOMEM
+        : bw_error(BARLOW_E_IO, "%s: the manifest's directory %s: %s", who, dir, strerror(errno));
+    bw_free(dir);
+    if (real) *out = real;
+    return st;
 }
 
 /* One shard's line of the manifest: its path relative to mdir when under
@@ -447,11 +461,14 @@ static char *resolved_dir(const char *path, const char *who)
 static barlow_status manifest_entry(bw_sb *sb, const char *mdir, const char *shard,
                                     const bw_shard_meta *m, const char *who)
 {
-    char *real = realpath(shard, NULL);
-    if (!real) return bw_error(BARLOW_E_IO, "%s: %s: %s", who, shard, strerror(errno));
+    bool nomem;
+    char *real = real_path(shard, &nomem, who);
+    if (!real)
+        return nomem ? BARLOW_E_NOMEM
+                     : bw_error(BARLOW_E_IO, "%s: %s: %s", who, shard, strerror(errno));
     struct stat sb_;
     if (stat(real, &sb_) != 0) {
-        free(real);
+        bw_free(real);
         return bw_error(BARLOW_E_IO, "%s: %s: %s", who, shard, strerror(errno));
     }
     size_t dl = strlen(mdir);
@@ -463,15 +480,16 @@ static barlow_status manifest_entry(bw_sb *sb, const char *mdir, const char *sha
     bw_sb_appendf(sb, ", \"index\": %zu, \"begin\": %zu, \"end\": %zu, \"extracted\": %zu, "
                       "\"bytes\": %llu}",
                   m->index, m->begin, m->end, m->extracted, (unsigned long long)sb_.st_size);
-    free(real);
+    bw_free(real);
     return BARLOW_OK;
 }
 
 static barlow_status write_manifest(const placed *p, size_t n, const char *const *paths,
                                     const char *path, const char *who)
 {
-    char *mdir = resolved_dir(path, who);
-    if (!mdir) return BARLOW_E_IO;
+    char *mdir = NULL;
+    barlow_status dst = resolved_dir(path, who, &mdir);
+    if (dst) return dst;
     const bw_shard_meta *a = p[0].m;
     size_t extracted = 0;
     for (size_t k = 0; k < n; k++) extracted += p[k].m->extracted;
@@ -494,7 +512,7 @@ static barlow_status write_manifest(const placed *p, size_t n, const char *const
         bw_sb_append(&sb, k + 1 < n ? ",\n" : "\n");
     }
     bw_sb_append(&sb, " ]}\n");
-    free(mdir);
+    bw_free(mdir);
     if (st) {
         bw_sb_free(&sb);
         return st;
@@ -527,7 +545,7 @@ barlow_status barlow_shards_merge(const char *const *paths, size_t n, const char
         st = check_cover(p, n, paths, who);
     }
     if (!st) st = write_manifest(p, n, paths, path, who);
-    free(m);
-    free(p);
+    bw_free(m);
+    bw_free(p);
     return st;
 }

@@ -19,10 +19,10 @@
 
 void bw_manifest_free(bw_manifest *mf)
 {
-    for (size_t i = 0; mf->path && i < mf->n; i++) free(mf->path[i]);
-    free(mf->path);
-    free(mf->shard);
-    free(mf->bytes);
+    for (size_t i = 0; mf->path && i < mf->n; i++) bw_free(mf->path[i]);
+    bw_free(mf->path);
+    bw_free(mf->shard);
+    bw_free(mf->bytes);
     memset(mf, 0, sizeof *mf);
 }
 
@@ -128,7 +128,7 @@ barlow_status bw_manifest_read(const char *path, const char *who, bw_manifest *m
     if (st) return st;
     bw_json *root = NULL;
     st = bw_json_parse(text, len, path, 8, &root);
-    free(text);
+    bw_free(text);
     if (st) return bw_error_prefix(st, "%s", who);
     st = bw_shard_read_common(root, "barlow-features-manifest", BARLOW_MANIFEST_FORMAT_VERSION,
                               &mf->all, who, path);
@@ -302,8 +302,10 @@ barlow_status barlow_matrix_open_manifest(const char *path, barlow_matrix **out)
                         d);
     }
     size_t len = (rows * d * sizeof(float) + page - 1) / page * page;
-    unsigned char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0);
+    unsigned char *base = bw_alloc_injected_failure()
+                              ? MAP_FAILED
+                              : mmap(NULL, len, PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) {
         bw_manifest_free(&mf);
         return bw_error(BARLOW_E_NOMEM, "%s: cannot reserve %zu bytes of address space: %s",
@@ -350,7 +352,7 @@ static barlow_status join_one(barlow_array *j, const barlow_array *a, bool first
                         name);
     size_t el = barlow_dtype_size(j->dtype), n = barlow_array_size(a), add = n * el;
     size_t have = j->size * el;
-    unsigned char *d = realloc(j->data, have + add + 1);
+    unsigned char *d = bw_realloc(j->data, have + add + 1, who);
     if (!d) return bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
     j->data = d;
     memcpy(d + have, barlow_array_data(a), add);
@@ -380,7 +382,7 @@ barlow_status barlow_array_load_manifest(const char *path, const char *name, bar
     }
     bw_manifest_free(&mf);
     if (!st && !j->data) {
-        j->data = malloc(1);
+        j->data = bw_malloc(1, who);
         if (!j->data) st = bw_error(BARLOW_E_NOMEM, "%s: out of memory", who);
     }
     if (st) {

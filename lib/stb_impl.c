@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "image_internal.h"
+#include "internal.h"
 
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
@@ -23,6 +24,11 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #define STBI_ASSERT(x) ((void)0)
+/* stb's memory is the library's (bw_malloc: counted, and failed by the
+ * fault-injection hook like any other) */
+#define STBI_MALLOC(sz) bw_malloc(sz, "stb_image")
+#define STBI_REALLOC(p, sz) bw_realloc(p, sz, "stb_image")
+#define STBI_FREE(p) bw_free(p)
 
 #include "stb_warnings.h"
 #include <stb/stb_image.h>
@@ -50,7 +56,7 @@ static uint32_t be32(const uint8_t *p)
  * IDAT carries no data, so a PNG that has one is decoded from a copy
  * without its empty IDAT chunks (a truncated one included; every other
  * byte is kept as it is, damage and all, for stb to report). Returns that
- * copy (malloc'd; *out_size set), or NULL when there is nothing to strip. */
+ * copy (bw_malloc'd; *out_size set), or NULL when there is nothing to strip. */
 static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t *out_size)
 {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -63,7 +69,7 @@ static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t 
         size_t next = (size_t)len <= size - pos - 8 ? pos + 8 + (size_t)len : size;
         next = size - next >= 4 ? next + 4 : size; /* the CRC, if present */
         if (len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0) {
-            if (!copy && !(copy = malloc(size))) return NULL;
+            if (!copy && !(copy = bw_malloc(size, "stb_image"))) return NULL;
             memcpy(copy + o, data + kept_from, pos - kept_from);
             o += pos - kept_from;
             kept_from = next; /* drop this chunk */
@@ -109,7 +115,7 @@ uint8_t *bw_stbi_load(const uint8_t *data, size_t size, int *w, int *h, int *com
     uint8_t *px = stbi_load_from_memory(stripped ? stripped : data,
                                         (int)(stripped ? stripped_size : size), w, h, comp,
                                         req_comp);
-    free(stripped);
+    bw_free(stripped);
     return px;
 }
 

@@ -19,7 +19,7 @@ static bool bw_sb_reserve(bw_sb *sb, size_t extra)
     if (sb->len + extra + 1 <= sb->cap) return true;
     size_t cap = sb->cap ? sb->cap : 256;
     while (cap < sb->len + extra + 1) cap *= 2;
-    char *p = realloc(sb->data, cap);
+    char *p = bw_realloc(sb->data, cap, "text builder");
     if (!p) {
         sb->failed = true;
         return false;
@@ -103,7 +103,7 @@ void bw_sb_json_kv_string(bw_sb *sb, const char *key, const char *v)
 
 void bw_sb_free(bw_sb *sb)
 {
-    free(sb->data);
+    bw_free(sb->data);
     bw_sb_init(sb);
 }
 

@@ -164,7 +164,7 @@ barlow_status bw_tree_compute_stats(bw_tstats *s, const char *who)
             if (nd->depth > s->depth) s->depth = nd->depth;
         }
     }
-    free(s->rank);
+    bw_free(s->rank);
     s->rank = bw_mallocn(s->n_leaves ? s->n_leaves : 1, sizeof *s->rank, who);
     if (!s->rank) return BARLOW_E_NOMEM;
     size_t m = 0;
@@ -262,11 +262,11 @@ static barlow_status check_flags(const uint8_t *f, size_t n, size_t *n_fail, con
 static void tree_destroy(barlow_tree *t)
 {
     if (!t) return;
-    free(t->s.nodes);
-    free(t->s.rank);
-    free(t->rows);
-    free(t->fail);
-    free(t);
+    bw_free(t->s.nodes);
+    bw_free(t->s.rank);
+    bw_free(t->rows);
+    bw_free(t->fail);
+    bw_free(t);
 }
 
 /* Gathers the candidate columns j0..j1-1 of every row into items
@@ -324,7 +324,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     if (columns) {
         for (size_t j = 0; j < m; j++) {
             if (columns[j] >= d) {
-                free(cols);
+                bw_free(cols);
                 return bw_error(BARLOW_E_INVALID_ARG,
                                 "%s: columns[%zu] = %zu is not a column (features has %zu)",
                                 who, j, columns[j], d);
@@ -336,7 +336,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
         for (size_t j = 1; j < m; j++)
             if (cols[j] == cols[j - 1]) {
                 size_t dup = cols[j];
-                free(cols);
+                bw_free(cols);
                 return bw_error(BARLOW_E_INVALID_ARG, "%s: column %zu is listed twice", who,
                                 dup);
             }
@@ -352,7 +352,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     if (block_cols > 256) block_cols = 256;
     size_t item_cols = presorted ? m : (m < block_cols ? m : block_cols);
     if (item_cols > SIZE_MAX / sizeof(uint64_t) / n) {
-        free(cols);
+        bw_free(cols);
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %zu x %zu values overflow", who, n, m);
     }
     barlow_tree *t = NULL;
@@ -532,16 +532,16 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     t = NULL;
 
 done:
-    free(cols);
-    free(items);
-    free(tmp);
-    free(fail);
-    free(left);
-    free(rows);
-    free(rtmp);
-    free(log0);
-    free(log1);
-    free(stack);
+    bw_free(cols);
+    bw_free(items);
+    bw_free(tmp);
+    bw_free(fail);
+    bw_free(left);
+    bw_free(rows);
+    bw_free(rtmp);
+    bw_free(log0);
+    bw_free(log1);
+    bw_free(stack);
     tree_destroy(t);
     return st;
 }
@@ -851,7 +851,7 @@ barlow_status barlow_tree_sample_rows(const barlow_tree *tree, size_t id, barlow
         pool[j] = tmpv;
         rows[i] = pool[i];
     }
-    free(pool);
+    bw_free(pool);
     *n_out = take;
     return BARLOW_OK;
 }
@@ -861,9 +861,9 @@ barlow_status barlow_tree_sample_rows(const barlow_tree *tree, size_t id, barlow
 static void eval_destroy(barlow_tree_eval *e)
 {
     if (!e) return;
-    free(e->s.nodes);
-    free(e->s.rank);
-    free(e);
+    bw_free(e->s.nodes);
+    bw_free(e->s.rank);
+    bw_free(e);
 }
 
 barlow_status barlow_tree_evaluate(const barlow_tree *tree, const barlow_matrix *features,

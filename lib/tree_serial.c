@@ -225,7 +225,7 @@ static barlow_status check_rows(const bw_rd *r, size_t rows_at, const barlow_tre
                                                                   : "is listed twice", n - 1);
         else seen[row] = 1;
     }
-    free(seen);
+    bw_free(seen);
     for (size_t k = 0; k < n && st == BARLOW_OK; k++)
         if (t->fail[k] > 1)
             st = bw_rd_fail(r, flags_at + k, "failure flag of row %zu is %u (must be 0 or 1)",

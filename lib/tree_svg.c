@@ -430,9 +430,9 @@ barlow_status barlow_tree_to_svg(const barlow_tree *tree, const barlow_svg_optio
     t.names = o.names;
     t.n_names = o.n_names;
     t.link = o.link_prefix;
-    t.nd = calloc(n, sizeof *t.nd);
-    t.x = calloc(n, sizeof *t.x);
-    size_t *ranked = calloc(t.n_leaves ? t.n_leaves : 1, sizeof *ranked);
+    t.nd = bw_calloc(n, sizeof *t.nd, who);
+    t.x = bw_calloc(n, sizeof *t.x, who);
+    size_t *ranked = bw_calloc(t.n_leaves, sizeof *ranked, who);
     barlow_status st = BARLOW_OK;
     if (!t.nd || !t.x || !ranked) {
         st = bw_error(BARLOW_E_NOMEM, "%s: out of memory (%zu nodes)", who, n);
@@ -476,8 +476,8 @@ barlow_status barlow_tree_to_svg(const barlow_tree *tree, const barlow_svg_optio
     bw_sb_append(&sb, "</svg>\n");
     st = bw_sb_finish(&sb, out, who);
 done:
-    free(t.nd);
-    free(t.x);
-    free(ranked);
+    bw_free(t.nd);
+    bw_free(t.x);
+    bw_free(ranked);
     return st;
 }

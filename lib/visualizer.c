@@ -150,8 +150,8 @@ barlow_status barlow_visualizer_create(barlow_extractor *ex, const barlow_datase
 void barlow_visualizer_free(barlow_visualizer *v)
 {
     if (!v) return;
-    free(v->frow);
-    free(v);
+    bw_free(v->frow);
+    bw_free(v);
 }
 
 barlow_status barlow_visualizer_set_logits(barlow_visualizer *v, const barlow_matrix *logits)
@@ -194,7 +194,7 @@ barlow_status bw_vis_check_rows(const barlow_visualizer *v, const size_t *rows, 
         else
             seen[r / 8] |= (uint8_t)(1u << (r % 8));
     }
-    free(seen);
+    bw_free(seen);
     return st;
 }
 
@@ -247,8 +247,8 @@ barlow_status barlow_visualizer_rank(const barlow_visualizer *v, size_t feature,
     float *val = bw_mallocn(k, sizeof *val, who);
     size_t *row = bw_mallocn(k, sizeof *row, who);
     if (!val || !row) {
-        free(val);
-        free(row);
+        bw_free(val);
+        bw_free(row);
         return BARLOW_E_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -267,8 +267,8 @@ barlow_status barlow_visualizer_rank(const barlow_visualizer *v, size_t feature,
         *n_out = got;
         if (n_considered) *n_considered = considered;
     }
-    free(val);
-    free(row);
+    bw_free(val);
+    bw_free(row);
     return st;
 }
 
@@ -290,7 +290,7 @@ size_t bw_vis_failure_count(const barlow_visualizer *v, const size_t *rows, size
 }
 
 /* The failures of rows[0..n) that were extracted (a row whose image failed
- * at extraction has nothing to show), in row-set order (malloc'd, *count
+ * at extraction has nothing to show), in row-set order (bw_malloc'd, *count
  * of them). */
 static barlow_status failures_of(const barlow_visualizer *v, const size_t *rows, size_t n,
                                  size_t **out, size_t *count, const char *who)
@@ -351,7 +351,7 @@ barlow_status barlow_visualizer_failure_samples(const barlow_visualizer *v, cons
     }
     memcpy(out, f, c * sizeof *f);
     *n_out = c;
-    free(f);
+    bw_free(f);
     return BARLOW_OK;
 }
 
@@ -385,9 +385,9 @@ barlow_status barlow_visualizer_confident_failures(const barlow_visualizer *v,
     float *conf = bw_mallocn(k, sizeof *conf, who);
     size_t *best = bw_mallocn(k, sizeof *best, who);
     if (!conf || !best) {
-        free(conf);
-        free(best);
-        free(f);
+        bw_free(conf);
+        bw_free(best);
+        bw_free(f);
         return BARLOW_E_NOMEM;
     }
     for (size_t i = 0; i < c; i++) {
@@ -395,12 +395,12 @@ barlow_status barlow_visualizer_confident_failures(const barlow_visualizer *v,
         float p = confidence(v->logits, v->frow[f[i]]);
         if (p == p) topk_offer(conf, best, &got, k, p, f[i], 0);
     }
-    free(f);
+    bw_free(f);
     memcpy(out, best, got * sizeof *best);
     if (out_conf) memcpy(out_conf, conf, got * sizeof *conf);
     *n_out = got;
-    free(conf);
-    free(best);
+    bw_free(conf);
+    bw_free(best);
     return BARLOW_OK;
 }
 
@@ -414,7 +414,7 @@ barlow_status bw_vis_load(barlow_visualizer *v, const size_t *rows, size_t n, fl
     if (!x) return BARLOW_E_NOMEM;
     barlow_status st = barlow_extractor_load_inputs(v->ex, v->ds, rows, n, x);
     if (st != BARLOW_OK) {
-        free(x);
+        bw_free(x);
         return bw_error_prefix(st, "%s", who);
     }
     *out = x;
@@ -444,7 +444,7 @@ barlow_status barlow_visualizer_maps(barlow_visualizer *v, size_t feature, const
     float *x = NULL;
     if (st == BARLOW_OK) st = bw_vis_load(v, rows, n, &x, who);
     if (st == BARLOW_OK) st = barlow_extractor_feature_map(v->ex, x, n, feature, maps);
-    free(x);
+    bw_free(x);
     return st;
 }
 
@@ -456,7 +456,7 @@ static barlow_status feature_of(barlow_visualizer *v, const float *x, size_t n, 
     if (!f) return BARLOW_E_NOMEM;
     barlow_status st = barlow_extractor_run(v->ex, x, n, f, NULL);
     for (size_t i = 0; st == BARLOW_OK && i < n; i++) out[i] = f[i * v->d + feature];
-    free(f);
+    bw_free(f);
     return st;
 }
 
@@ -525,10 +525,10 @@ barlow_status bw_vis_attack(barlow_visualizer *v, size_t feature, const float *x
         if (after) memcpy(after, va, n * sizeof *va);
         if (distance) distances(x, x0, n, per, distance);
     }
-    free(x);
-    free(g);
-    free(vb);
-    free(va);
+    bw_free(x);
+    bw_free(g);
+    bw_free(vb);
+    bw_free(va);
     return st;
 }
 
@@ -545,6 +545,6 @@ barlow_status barlow_visualizer_attack(barlow_visualizer *v, size_t feature, con
     if (st == BARLOW_OK)
         st = bw_vis_attack(v, feature, x0, n, progress, user_data, images, before, after,
                            distance, who);
-    free(x0);
+    bw_free(x0);
     return st;
 }

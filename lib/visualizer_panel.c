@@ -32,15 +32,15 @@ void barlow_feature_view_free(barlow_feature_view *fv)
     if (!fv) return;
     for (int r = 0; r < N_ROWS; r++) {
         for (size_t i = 0; fv->img[r] && i < fv->count[r]; i++) barlow_image_free(fv->img[r][i]);
-        free(fv->img[r]);
-        free(fv->tiles[r]);
+        bw_free(fv->img[r]);
+        bw_free(fv->tiles[r]);
     }
-    free(fv->inputs);
-    free(fv->caption);
-    free(fv->maps);
-    free(fv->attacks);
+    bw_free(fv->inputs);
+    bw_free(fv->caption);
+    bw_free(fv->maps);
+    bw_free(fv->attacks);
     barlow_image_free(fv->panel);
-    free(fv);
+    bw_free(fv);
 }
 
 /* ---- tiles ----------------------------------------------------------------- */
@@ -74,13 +74,13 @@ static barlow_status make_tile(const barlow_visualizer *v, const float *input, c
         input_to_u8(input, v->C, S, u8);
         bw_canvas_blit(&c, 0, 0, u8, S, S, v->C, f);
     }
-    free(u8);
+    bw_free(u8);
     if (st == BARLOW_OK && map) {
         uint8_t *heat = bw_mallocn(T * T, 3, who);
         if (!heat) st = BARLOW_E_NOMEM;
         else {
             bw_heatmap_overlay(c.px, T, T, 3, map, v->fh, v->fw, max, v->o.heatmap_alpha, heat);
-            free(c.px);
+            bw_free(c.px);
             c.px = heat;
         }
     }
@@ -178,8 +178,8 @@ static barlow_status attack_row(barlow_visualizer *v, barlow_feature_view *fv,
         st = make_tile(v, fv->attacks + i * per, NULL, 0.0f, &fv->img[BARLOW_VIEW_ATTACK][i],
                        who);
     }
-    free(after);
-    free(dist);
+    bw_free(after);
+    bw_free(dist);
     return st;
 }
 
@@ -222,7 +222,7 @@ barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature, const
         st = attack_row(v, fv, top, kt, xt, progress, user_data, who);
     if (st == BARLOW_OK) st = compose_view(v, fv, who);
     fv->inputs = xt; /* kept for the caller (freed with the view) */
-    free(xl);
+    bw_free(xl);
     if (st != BARLOW_OK) {
         barlow_feature_view_free(fv);
         return st;
@@ -456,8 +456,8 @@ static barlow_status failure_row(barlow_visualizer *v, bw_canvas *c, size_t *y,
         bw_canvas_text(c, (long)x0, (long)(*y + T + 2 + lh), b, 1, DIM);
     }
     if (!u8) st = BARLOW_E_NOMEM;
-    free(u8);
-    free(x);
+    bw_free(u8);
+    bw_free(x);
     *y += T + 2 + 2 * lh + GAP;
     return st;
 }

@@ -186,8 +186,9 @@ void cli_set_error(const char *fmt, ...)
 
 const char *cli_error_text(void) { return cli_err[0] ? cli_err : barlow_last_error(); }
 
-/* The library's files that the program compiles itself (lib/json.c) report
- * errors through bw_error(); here it is cli_set_error(). (The library's own
+/* The library's files that the program compiles itself (lib/json.c and its
+ * allocator, lib/alloc.c) report errors through bw_error(); here it is
+ * cli_set_error(). (The library's own
  * bw_error has hidden visibility: neither sees the other.) */
 barlow_status bw_error(barlow_status status, const char *fmt, ...)
 {
