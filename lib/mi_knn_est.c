@@ -25,6 +25,7 @@
  * lib/mi_knn.c picks one at run time. */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -295,8 +296,11 @@ static inline double bw_toward_zero(double d)
 static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, size_t k,
                                      double xi)
 {
+    /* wc[i - t] reaches into the left padding for the first members: index
+     * with a signed offset (an unsigned pos - t would wrap) */
+    const ptrdiff_t p = (ptrdiff_t)pos;
     if (k == 3) { /* the default, unrolled: min(R3, max(L1,R2), max(L2,R1), L3) */
-        double L1 = xi - wc[pos - 1], L2 = xi - wc[pos - 2], L3 = xi - wc[pos - 3];
+        double L1 = xi - wc[p - 1], L2 = xi - wc[p - 2], L3 = xi - wc[p - 3];
         double R1 = wc[pos + 1] - xi, R2 = wc[pos + 2] - xi, R3 = wc[pos + 3] - xi;
         double a = L1 > R2 ? L1 : R2, b = L2 > R1 ? L2 : R1;
         double m = R3 < L3 ? R3 : L3;
@@ -308,7 +312,7 @@ static inline double bw_kth_distance(const double *wc, size_t C, size_t pos, siz
          * min over t of max(L_t, R_{k-t}), with L_0 = R_0 = 0 */
         double best = wc[pos + k] - xi;                /* t = 0 */
         for (size_t t = 1; t <= k; t++) {
-            double L = xi - wc[pos - t];
+            double L = xi - wc[p - (ptrdiff_t)t];
             double R = t < k ? wc[pos + k - t] - xi : 0.0;
             double m = L > R ? L : R;
             best = m < best ? m : best;
