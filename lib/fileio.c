@@ -1,11 +1,14 @@
 /* The file layer: bounded reads of regular files, and atomic writes
  * (temporary name in the target's directory + rename) that replace only
  * regular files, keep their mode, and can all be removed at once
- * (barlow_output_remove_temporaries) when a program is interrupted. */
+ * (barlow_output_remove_temporaries) when a program is interrupted; and
+ * the test-only hook that fails the Nth write-side operation of the
+ * writes (bw_io_fail_set, tests/test_io_fail.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +206,124 @@ size_t barlow_output_remove_temporaries(void)
     return n;
 }
 
+/* ---- I/O fault injection (tests only) ------------------------------------- */
+
+/* Nonzero once bw_io_fail_set was called: the one load on the fast path. */
+static atomic_int io_hook_on;
+static atomic_long io_fail_at;      /* 1-based operation to fail; 0: none */
+static atomic_int io_fail_how;      /* a bw_io_fault, for a write */
+static atomic_int io_short_pending; /* a short write was made: fail the next */
+static atomic_long io_seq;          /* operations since bw_io_fail_set */
+static atomic_long io_counts[BW_IO_OPS];
+
+void bw_io_fail_set(long n, bw_io_fault how)
+{
+    atomic_store(&io_fail_at, n > 0 ? n : 0);
+    atomic_store(&io_fail_how, (int)how);
+    atomic_store(&io_short_pending, 0);
+    atomic_store(&io_seq, 0);
+    for (int i = 0; i < BW_IO_OPS; i++) atomic_store(&io_counts[i], 0);
+    atomic_store(&io_hook_on, 1);
+}
+
+long bw_io_count(bw_io_op op)
+{
+    return op == BW_IO_OPS ? atomic_load(&io_seq) : atomic_load(&io_counts[op]);
+}
+
+/* The slow path while the hook is on: counts op; 0 to go ahead, an errno
+ * to fail it with, or -1 for a short write. */
+static int io_hook(bw_io_op op)
+{
+    atomic_fetch_add(&io_counts[op], 1);
+    long k = atomic_fetch_add(&io_seq, 1) + 1;
+    if (op == BW_IO_WRITE && atomic_exchange(&io_short_pending, 0)) return ENOSPC;
+    if (k != atomic_load(&io_fail_at)) return 0;
+    if (op != BW_IO_WRITE) return EIO;
+    switch ((bw_io_fault)atomic_load(&io_fail_how)) {
+    case BW_IO_ENOSPC: return ENOSPC;
+    case BW_IO_SHORT: atomic_store(&io_short_pending, 1); return -1;
+    default: return EIO;
+    }
+}
+
+/* Whether op is to fail (see io_hook); 0 while the hook is off. */
+static inline int io_fault(bw_io_op op)
+{
+    return atomic_load_explicit(&io_hook_on, memory_order_relaxed) ? io_hook(op) : 0;
+}
+
+/* ---- the output stream: stdio over the temporary's fd, through the hook -- */
+
+/* Writes all n bytes (half of them for an injected short write); returns
+ * the count written, less on error with errno set. Never negative: glibc
+ * takes a cookie's -1 as a count and then copies a byte past the caller's
+ * data (fopencookie(3): "0 on error ... must not return a negative value"). */
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+    bw_atomic_file *af = cookie;
+    int f = io_fault(BW_IO_WRITE);
+    if (f > 0) {
+        errno = f;
+        return 0;
+    }
+    size_t want = f < 0 ? n / 2 : n, done = 0;
+    while (done < want) {
+        ssize_t w = write(af->fd, buf + done, want - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return (ssize_t)done;
+        if (w == 0) break; /* no room: taken as ENOSPC below */
+        done += (size_t)w;
+    }
+    if (done < n) errno = ENOSPC;
+    return (ssize_t)done;
+}
+
+static int out_seek(void *cookie, off64_t *pos, int whence)
+{
+    bw_atomic_file *af = cookie;
+    off_t r = lseek(af->fd, (off_t)*pos, whence);
+    if (r < 0) return -1;
+    *pos = r;
+    return 0;
+}
+
+/* Closes the fd (also when the hook fails the close). */
+static int out_close(void *cookie)
+{
+    bw_atomic_file *af = cookie;
+    int f = io_fault(BW_IO_CLOSE);
+    int r = close(af->fd);
+    af->fd = -1;
+    if (f) {
+        errno = f;
+        return -1;
+    }
+    return r;
+}
+
+/* mkostemp, fsync and rename through the hook. */
+static int out_mkostemp(char *tmpl)
+{
+    int f = io_fault(BW_IO_CREATE);
+    if (f) errno = f;
+    return f ? -1 : mkostemp(tmpl, O_CLOEXEC);
+}
+
+static int out_fsync(int fd)
+{
+    int f = io_fault(BW_IO_FSYNC);
+    if (f) errno = f;
+    return f ? -1 : fsync(fd);
+}
+
+static int out_rename(const char *from, const char *to)
+{
+    int f = io_fault(BW_IO_RENAME);
+    if (f) errno = f;
+    return f ? -1 : rename(from, to);
+}
+
 /* ---- atomic output -------------------------------------------------------- */
 
 /* The process umask, read without changing it (umask(2) can only be read by
@@ -308,6 +429,7 @@ static void set_mode(int fd, bool exists, const struct stat *sb)
 barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *who)
 {
     memset(af, 0, sizeof *af);
+    af->fd = -1;
     bool exists;
     struct stat sb;
     barlow_status st = check_target(path, who, &exists, &sb);
@@ -320,7 +442,7 @@ barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *w
         bw_atomic_abort(af);
         return BARLOW_E_NOMEM;
     }
-    int fd = mkostemp(af->tmp_path, O_CLOEXEC);
+    int fd = out_mkostemp(af->tmp_path);
     if (fd < 0) {
         int e = errno;
         bw_free(af->tmp_path);
@@ -331,10 +453,13 @@ barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *w
     }
     reg_add(af);
     set_mode(fd, exists, &sb);
-    af->fp = fdopen(fd, "wb");
+    af->fd = fd;
+    static const cookie_io_functions_t io = {NULL, out_write, out_seek, out_close};
+    af->fp = fopencookie(af, "wb", io);
     if (!af->fp) {
         int e = errno;
         close(fd);
+        af->fd = -1;
         bw_atomic_abort(af);
         return bw_error(BARLOW_E_IO, "%s: cannot open %s: %s", who, path, strerror(e));
     }
@@ -346,7 +471,7 @@ static barlow_status close_temp(bw_atomic_file *af, const char *who)
 {
     int bad = fflush(af->fp) != 0 || ferror(af->fp);
     int e = errno;
-    if (!bad && fsync(fileno(af->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+    if (!bad && out_fsync(af->fd) != 0 && errno != EINVAL && errno != EROFS) {
         bad = 1;
         e = errno;
     }
@@ -372,7 +497,7 @@ barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who)
          * we were writing: leave it alone. */
         st = bw_error(BARLOW_E_IO, "%s: will not write %s: it is now %s (only a regular file "
                                    "is replaced)", who, af->path, kind_name(sb.st_mode));
-    } else if (st == BARLOW_OK && rename(af->tmp_path, af->path) != 0) {
+    } else if (st == BARLOW_OK && out_rename(af->tmp_path, af->path) != 0) {
         st = bw_error(BARLOW_E_IO, "%s: cannot rename into %s: %s", who, af->path,
                       strerror(errno));
     } else if (st == BARLOW_OK) {

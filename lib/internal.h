@@ -141,6 +141,7 @@ barlow_status bw_read_file(const char *path, const char *who, barlow_limit limit
  * the complete file. Errors name `who` and path. */
 typedef struct bw_atomic_file {
     FILE *fp;
+    int fd;                             /* under fp (fp's own fileno is -1) */
     char *tmp_path;
     char *path;
     struct bw_atomic_file *prev, *next; /* the registry (lib/fileio.c) */
@@ -149,6 +150,25 @@ typedef struct bw_atomic_file {
 barlow_status bw_atomic_open(bw_atomic_file *af, const char *path, const char *who);
 barlow_status bw_atomic_commit(bw_atomic_file *af, const char *who);
 void bw_atomic_abort(bw_atomic_file *af);
+
+/* I/O fault injection, for tests only (never exported; off until first
+ * called, when each operation below costs one relaxed atomic load). af->fp
+ * is a stdio stream over af->fd (fopencookie) whose writes, seeks and close
+ * go through the layer, so that every write(2) of every writer passes the
+ * hook, whether it comes from fwrite, fflush, fseeko or fclose. From
+ * bw_io_fail_set on, the write-side operations are numbered 1, 2, ...:
+ * creating the temporary (mkostemp), each write(2), the fsync, the close
+ * and the rename. The nth fails (n > 0; 0: none): a write as `how` says,
+ * any other operation with EIO (a failed close still closes the fd).
+ * BW_IO_SHORT writes half of the bytes asked for (a short write) and fails
+ * the write that follows with ENOSPC. bw_io_count: operations of kind op
+ * since the last bw_io_fail_set (BW_IO_OPS: all of them). */
+typedef enum bw_io_op {
+    BW_IO_CREATE, BW_IO_WRITE, BW_IO_FSYNC, BW_IO_CLOSE, BW_IO_RENAME, BW_IO_OPS
+} bw_io_op;
+typedef enum bw_io_fault { BW_IO_EIO, BW_IO_ENOSPC, BW_IO_SHORT } bw_io_fault;
+void bw_io_fail_set(long n, bw_io_fault how);
+long bw_io_count(bw_io_op op);
 
 /* ---- text building (JSON, DOT, CSV) -------------------------------------- */
 

@@ -822,7 +822,7 @@ static barlow_status add_member(barlow_npz_writer *w, const char *name, const ch
         /* Undo the partial member so that the writer stays usable. */
         __fpurge(fp); /* drop what could not be written */
         clearerr(fp);
-        if (ftruncate(fileno(fp), (off_t)start) != 0 || fseeko(fp, (off_t)start, SEEK_SET) != 0)
+        if (ftruncate(w->af.fd, (off_t)start) != 0 || fseeko(fp, (off_t)start, SEEK_SET) != 0)
             w->broken = true;
         clearerr(fp);
         bw_free(full);

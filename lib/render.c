@@ -9,6 +9,7 @@
  * segments in font units) and those are filled as rectangles, `scale`
  * pixels per unit.
  */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -422,8 +423,9 @@ barlow_status barlow_image_save_png(const barlow_image *img, const char *path)
     st = bw_atomic_open(&af, path, who);
     if (st == BARLOW_OK) {
         if (fwrite(png.data, 1, png.size, af.fp) != png.size) {
+            int e = errno;
             bw_atomic_abort(&af);
-            st = bw_error(BARLOW_E_IO, "%s: cannot write %s", who, path);
+            st = bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, path, strerror(e));
         } else {
             st = bw_atomic_commit(&af, who);
         }

@@ -1,5 +1,6 @@
 /* bw_sb: the growable string used to build JSON, DOT and CSV text; the
  * UTF-8 validator. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,9 +133,10 @@ barlow_status bw_sb_save(bw_sb *sb, const char *path, const char *who)
         return st;
     }
     if (sb->len && fwrite(sb->data, 1, sb->len, af.fp) != sb->len) {
+        int e = errno;
         bw_atomic_abort(&af);
         bw_sb_free(sb);
-        return bw_error(BARLOW_E_IO, "%s: cannot write %s", who, path);
+        return bw_error(BARLOW_E_IO, "%s: writing %s failed: %s", who, path, strerror(e));
     }
     bw_sb_free(sb);
     return bw_atomic_commit(&af, who);
