@@ -796,6 +796,12 @@ static int row_selected(const barlow_tree *t, uint32_t r, barlow_rows which)
     return (which == BARLOW_ROWS_FAILURES) == (t->fail[r] != 0);
 }
 
+static int size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 barlow_status barlow_tree_node_rows(const barlow_tree *tree, size_t id, barlow_rows which,
                                     size_t *rows, size_t *n_out)
 {
@@ -807,6 +813,9 @@ barlow_status barlow_tree_node_rows(const barlow_tree *tree, size_t id, barlow_r
     size_t k = 0;
     for (size_t i = nd->start; i < nd->start + nd->size; i++)
         if (row_selected(tree, tree->rows[i], which)) rows[k++] = tree->rows[i];
+    /* a leaf's rows are stored ascending; an inner node's are its left
+     * child's, then its right child's */
+    if (nd->left >= 0) qsort(rows, k, sizeof *rows, size_cmp);
     *n_out = k;
     return BARLOW_OK;
 }

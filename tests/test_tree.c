@@ -707,6 +707,13 @@ int main(void)
         if (barlow_matrix_row(syx, rows[i])[638] != SYR_A) side_ok = 0;
     }
     TAP_OK(asc && side_ok, "node_rows: ascending rows, all with x <= threshold");
+    TAP_OK(barlow_tree_node_rows(t, 0, BARLOW_ROWS_ALL, rows, &nrows) == BARLOW_OK &&
+               nrows == 1406,
+           "node_rows: the root has every row");
+    asc = 1;
+    for (size_t i = 1; i < nrows; i++)
+        if (rows[i] <= rows[i - 1]) asc = 0;
+    TAP_OK(asc, "node_rows: an inner node's rows ascending too");
     TAP_OK(barlow_tree_node_rows(t, 1, BARLOW_ROWS_FAILURES, rows, &nrows) == BARLOW_OK &&
                nrows == 139,
            "node_rows: 139 failures in leaf 1");
