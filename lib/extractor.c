@@ -229,7 +229,7 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
                     who);
 #else
     const bw_torch_plugin *tp = bw_torch_plugin_get(who);
-    if (!tp) return BARLOW_E_UNSUPPORTED;
+    if (!tp) return bw_torch_plugin_status();
     char *file = NULL;
     if (path) {
         size_t fsize = 0;

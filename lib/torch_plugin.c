@@ -6,9 +6,11 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -18,6 +20,14 @@ static pthread_once_t bw_plugin_once = PTHREAD_ONCE_INIT;
 static bw_torch_plugin bw_plugin_table;
 static const bw_torch_plugin *bw_plugin; /* &bw_plugin_table once loaded */
 static char bw_plugin_why[900];          /* why it did not load */
+static int bw_plugin_nomem;              /* not tried: too little address space */
+
+/* Address space libtorch's start-up takes (measured: 517 MiB for Debian's
+ * libtorch 1.13 on x86-64), with a margin. Its static initialisers run
+ * inside dlopen and end the process (std::terminate on bad_alloc) when an
+ * address-space limit (RLIMIT_AS) leaves less, so the plugin is not tried
+ * then. */
+#define BW_TORCH_ADDRESS_SPACE_MIB 600u
 
 /* The plugin's error callback: sets this thread's message. */
 static barlow_status bw_plugin_set_error(barlow_status status, const char *message)
@@ -92,8 +102,36 @@ static int bw_plugin_try_in(const char *dir, size_t dirlen, const char *rel)
     return bw_plugin_try(path);
 }
 
+/* The address space this process uses now (MiB), from /proc; 0 if unknown. */
+static size_t bw_vm_size_mib(void)
+{
+    FILE *fp = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!fp) return 0;
+    if (fscanf(fp, "%lu", &pages) != 1) pages = 0;
+    fclose(fp);
+    return (size_t)((unsigned long long)pages * (unsigned long long)sysconf(_SC_PAGESIZE) >> 20);
+}
+
+/* 1 when RLIMIT_AS leaves room for libtorch's start-up (or there is no
+ * limit); else records why. */
+static int bw_plugin_room(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1;
+    size_t limit = (size_t)(rl.rlim_cur >> 20), used = bw_vm_size_mib();
+    size_t left = limit > used ? limit - used : 0;
+    if (left >= BW_TORCH_ADDRESS_SPACE_MIB) return 1;
+    bw_plugin_nomem = 1;
+    bw_why("the address-space limit (RLIMIT_AS, %zu MiB) leaves %zu MiB; loading libtorch "
+           "needs about %u MiB (its start-up would end the process)", limit, left,
+           BW_TORCH_ADDRESS_SPACE_MIB);
+    return 0;
+}
+
 static void bw_plugin_load(void)
 {
+    if (!bw_plugin_room()) return;
     const char *env = getenv("BARLOW_TORCH_PLUGIN");
     if (env && *env) {
         bw_plugin_try(env);
@@ -116,7 +154,10 @@ static void bw_plugin_load(void)
 const bw_torch_plugin *bw_torch_plugin_get(const char *who)
 {
     pthread_once(&bw_plugin_once, bw_plugin_load);
-    if (!bw_plugin && who) {
+    if (!bw_plugin && who && bw_plugin_nomem) {
+        bw_error(BARLOW_E_NOMEM, "%s: the libtorch plugin %s was not loaded: %s", who,
+                 BW_TORCH_PLUGIN_FILE, bw_plugin_why);
+    } else if (!bw_plugin && who) {
         const char *env = getenv("BARLOW_TORCH_PLUGIN");
         bw_error(BARLOW_E_UNSUPPORTED,
                  "%s: the libtorch plugin %s could not be loaded (tried %s); %s", who,
@@ -125,4 +166,10 @@ const bw_torch_plugin *bw_torch_plugin_get(const char *who)
                              : "set BARLOW_TORCH_PLUGIN to its path");
     }
     return bw_plugin;
+}
+
+barlow_status bw_torch_plugin_status(void)
+{
+    pthread_once(&bw_plugin_once, bw_plugin_load);
+    return bw_plugin_nomem ? BARLOW_E_NOMEM : BARLOW_E_UNSUPPORTED;
 }

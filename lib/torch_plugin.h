@@ -21,9 +21,14 @@
 #include "torch/shim.h"
 
 /* The plugin's table, loading the plugin on the first call. NULL when it
- * cannot be loaded: then this thread's message is set (BARLOW_E_UNSUPPORTED,
- * starting with `who`, listing the paths tried and dlerror()'s text) — when
+ * cannot be loaded: then this thread's message is set (starting with `who`,
+ * listing the paths tried and dlerror()'s text, or the address-space limit
+ * that kept it from being tried; bw_torch_plugin_status() says which) — when
  * `who` is NULL the message is left alone. */
 const bw_torch_plugin *bw_torch_plugin_get(const char *who);
+
+/* Why the plugin is not loaded: NOMEM when an address-space limit left no
+ * room for libtorch's start-up (it was not tried), else UNSUPPORTED. */
+barlow_status bw_torch_plugin_status(void);
 
 #endif /* BARLOW_TORCH_PLUGIN_H */

@@ -27,7 +27,10 @@
  * plugin, libbarlow-torch.so, loaded the first time it is needed (see
  * barlow_has_torch), so programs that never extract do not pay libtorch's
  * start-up. When the plugin cannot be loaded every create function fails
- * with BARLOW_E_UNSUPPORTED naming the paths tried. Without libtorch (built
+ * with BARLOW_E_UNSUPPORTED naming the paths tried — or BARLOW_E_NOMEM when
+ * an address-space limit (RLIMIT_AS) leaves less than libtorch's start-up
+ * needs (about 600 MiB): libtorch would end the process then, so it is not
+ * loaded. libtorch's allocation failures during a call are NOMEM too. Without libtorch (built
  * with -Dtorch=disabled) barlow_has_torch() returns 0 and every create
  * function fails with BARLOW_E_UNSUPPORTED ("libbarlow was built without
  * libtorch").

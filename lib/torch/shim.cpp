@@ -85,6 +85,17 @@ std::string condense(const char *what)
     return out;
 }
 
+/* BACKEND, or NOMEM for libtorch's allocation failures, which reach us as
+ * errors with a message rather than as std::bad_alloc (the CPU allocator's
+ * "can't allocate memory", CUDA's "out of memory"). */
+static barlow_status error_status(const char *what)
+{
+    return strstr(what, "can't allocate memory") || strstr(what, "Cannot allocate memory") ||
+                   strstr(what, "out of memory")
+               ? BARLOW_E_NOMEM
+               : BARLOW_E_BACKEND;
+}
+
 /* The one exception boundary of the shim. */
 template <class F>
 barlow_status bw_torch_guard(const char *who, F &&body) noexcept
@@ -94,12 +105,12 @@ barlow_status bw_torch_guard(const char *who, F &&body) noexcept
     } catch (const bw_fail &f) {
         return report(f.status, "%s: %s", who, f.msg.c_str());
     } catch (const c10::Error &e) {
-        return report(BARLOW_E_BACKEND, "%s: libtorch error: %s", who,
+        return report(error_status(e.what()), "%s: libtorch error: %s", who,
                         condense(e.what_without_backtrace()).c_str());
     } catch (const std::bad_alloc &) {
         return report(BARLOW_E_NOMEM, "%s: out of memory in libtorch", who);
     } catch (const std::exception &e) {
-        return report(BARLOW_E_BACKEND, "%s: libtorch exception: %s", who,
+        return report(error_status(e.what()), "%s: libtorch exception: %s", who,
                         condense(e.what()).c_str());
     } catch (...) {
         return report(BARLOW_E_BACKEND, "%s: unknown C++ exception in libtorch", who);
