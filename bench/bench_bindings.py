@@ -25,15 +25,8 @@ import numpy as np
 from sklearn.feature_selection import mutual_info_classif
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best_of(repeats, fn):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_tree import best_of  # noqa: E402  (one timing helper for the benches)
 
 
 def per_call(fn, n=200000):
@@ -54,7 +47,6 @@ def main():
     sys.path.insert(0, str(ROOT / "bindings" / "python"))
     import barlow
 
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_selector import make_data  # the data of the selector benchmark
     X, y = make_data(a.n, a.d, 0)
     X, y = np.ascontiguousarray(X, np.float32), y.astype(np.uint8)

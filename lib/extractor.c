@@ -873,6 +873,18 @@ barlow_status barlow_extractor_extract(barlow_extractor *ex, const barlow_datase
 #endif
 }
 
+/* begin..end-1 is a non-empty range of ds's rows. */
+static barlow_status check_range(const char *who, const barlow_dataset *ds, size_t begin,
+                                 size_t end)
+{
+    size_t n = barlow_dataset_size(ds);
+    if (begin >= end || end > n)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: rows %zu..%zu is not a non-empty range of the dataset's %zu rows",
+                        who, begin, end, n);
+    return BARLOW_OK;
+}
+
 barlow_status barlow_extractor_extract_range(barlow_extractor *ex, const barlow_dataset *ds,
                                              size_t begin, size_t end,
                                              barlow_progress_fn progress, void *user_data,
@@ -883,11 +895,8 @@ barlow_status barlow_extractor_extract_range(barlow_extractor *ex, const barlow_
     if (!ex || !ds || !out)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
                         !ex ? "ex" : !ds ? "ds" : "out");
-    size_t n = barlow_dataset_size(ds);
-    if (begin >= end || end > n)
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: rows %zu..%zu is not a non-empty range of the dataset's %zu rows",
-                        who, begin, end, n);
+    barlow_status rst = check_range(who, ds, begin, end);
+    if (rst) return rst;
 #ifdef BARLOW_HAVE_TORCH
     return bw_extract(who, ex, ds, begin, end - begin, progress, user_data, out);
 #else
@@ -972,11 +981,8 @@ barlow_status barlow_extractor_predict_range(barlow_extractor *ex, barlow_datase
     bw_clear_error();
     if (!ex || !ds)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ex ? "ex" : "ds");
-    size_t n = barlow_dataset_size(ds);
-    if (begin >= end || end > n)
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: rows %zu..%zu is not a non-empty range of the dataset's %zu rows",
-                        who, begin, end, n);
+    barlow_status rst = check_range(who, ds, begin, end);
+    if (rst) return rst;
     return bw_predict(who, ex, ds, begin, end, progress, user_data, out);
 }
 

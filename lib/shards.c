@@ -107,6 +107,13 @@ static bool is_sha256(const char *s)
     return n == 64;
 }
 
+/* A 64-digit hex digest (checked by is_sha256) in lowercase, into out. */
+static void sha_lower(const char *hex, char out[65])
+{
+    for (size_t i = 0; i < 65; i++)
+        out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+}
+
 /* The extractor options that change the features' values, as one line
  * compared between shards: "input_size=224 resize=256 ...". */
 static void options_key(const barlow_extractor *ex, bw_sb *sb)
@@ -155,10 +162,7 @@ static barlow_status shard_meta(const barlow_extraction *r, size_t total,
     bw_sb_append(sb, ",\"predict_sha256\":");
     if (o->predict_sha256) {
         char low[65];
-        for (size_t i = 0; i < 65; i++)
-            low[i] = (char)(o->predict_sha256[i] >= 'A' && o->predict_sha256[i] <= 'F'
-                                ? o->predict_sha256[i] - 'A' + 'a'
-                                : o->predict_sha256[i]);
+        sha_lower(o->predict_sha256, low);
         bw_sb_json_string(sb, low);
     } else {
         bw_sb_append(sb, "null");
@@ -248,8 +252,7 @@ static barlow_status get_sha(const bw_json *o, const char *key, bool nullable, c
     const char *s = bw_json_string(v, NULL);
     if (!s || !is_sha256(s))
         return bad_field(who, path, key, v, nullable ? "64 hex digits or null" : "64 hex digits");
-    for (size_t i = 0; i < 65; i++)
-        out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+    sha_lower(s, out);
     return BARLOW_OK;
 }
 
@@ -338,9 +341,8 @@ barlow_status bw_shard_read_meta(const char *path, const char *who, bw_shard_met
 
 /* ---- merging ----------------------------------------------------------------- */
 
-/* The first field in which b differs from a, described into buf; false
- * when they agree on everything a store must share. */
-static bool meta_differs(const bw_shard_meta *a, const bw_shard_meta *b, char *buf, size_t cap)
+bool bw_shard_meta_differs(const bw_shard_meta *a, const bw_shard_meta *b, char *buf,
+                           size_t cap)
 {
     if (a->count != b->count)
         snprintf(buf, cap, "shard count (%zu vs %zu)", a->count, b->count);
@@ -536,7 +538,7 @@ barlow_status barlow_shards_merge(const char *const *paths, size_t n, const char
     for (size_t i = 0; i < n && !st; i++) {
         st = bw_shard_read_meta(paths[i], who, &m[i]);
         p[i] = (placed){i, &m[i]};
-        if (!st && i > 0 && meta_differs(&m[0], &m[i], diff, sizeof diff))
+        if (!st && i > 0 && bw_shard_meta_differs(&m[0], &m[i], diff, sizeof diff))
             st = bw_error(BARLOW_E_INVALID_ARG, "%s: %s and %s are not of one store: they "
                                                 "differ in %s", who, paths[0], paths[i], diff);
     }

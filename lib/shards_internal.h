@@ -38,6 +38,12 @@ typedef struct bw_shard_meta {
     char options[512];          /* the extractor options that change values */
 } bw_shard_meta;
 
+/* The first field in which b differs from a among those a store's shards
+ * must share (count, dataset rows, digests, options, feature and logit
+ * counts), described into buf; false when they agree. */
+bool bw_shard_meta_differs(const bw_shard_meta *a, const bw_shard_meta *b, char *buf,
+                           size_t cap);
+
 /* Reads and checks the member "shard" of the .npz at path. Errors naming
  * who and path: INVALID_ARG (not a shard), FORMAT, IO, NOMEM. */
 barlow_status bw_shard_read_meta(const char *path, const char *who, bw_shard_meta *m);

@@ -158,11 +158,9 @@ barlow_status bw_manifest_check_shard(const bw_manifest *mf, size_t i, const cha
     barlow_status st = bw_shard_read_meta(p, who, &m);
     if (st) return st;
     const bw_shard_meta *e = &mf->shard[i];
-    if (m.index != e->index || m.count != e->count || m.begin != e->begin || m.end != e->end ||
-        m.extracted != e->extracted || m.dataset_rows != e->dataset_rows ||
-        m.features != e->features || m.logits != e->logits ||
-        strcmp(m.model_sha256, e->model_sha256) || strcmp(m.predict_sha256, e->predict_sha256) ||
-        strcmp(m.options, e->options))
+    char diff[1200];
+    if (m.index != e->index || m.begin != e->begin || m.end != e->end ||
+        m.extracted != e->extracted || bw_shard_meta_differs(e, &m, diff, sizeof diff))
         return bw_error(BARLOW_E_FORMAT,
                         "%s: shard %zu, %s, is not the one the manifest lists (it is shard %zu "
                         "of %zu, rows %zu..%zu, %zu extracted, model %.12s...)", who, i, p,
