@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     barlow_extractor *ex = NULL;
     if (barlow_extractor_create_from_file(model, &o, &ex) != BARLOW_OK) return fail(model);
     double t_load = now() - t0;
-    size_t per = channels * size * size, D = barlow_extractor_feature_dim(ex);
+    size_t per = channels * size * size, D = barlow_extractor_feature_count(ex);
 
     size_t *rows = malloc(n * sizeof *rows);
     float *x0 = malloc(n * per * sizeof *x0), *g = malloc(n * per * sizeof *g);
@@ -209,10 +209,10 @@ int main(int argc, char **argv)
         char path[4096];
         size_t shape[4] = {n, channels, size, size};
         snprintf(path, sizeof path, "%s/x0.npy", out);
-        if (barlow_npy_save(path, BARLOW_DTYPE_FLOAT32, 4, shape, x0) != BARLOW_OK)
+        if (barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 4, shape, x0, path) != BARLOW_OK)
             return fail(path);
         snprintf(path, sizeof path, "%s/attacked.npy", out);
-        if (barlow_npy_save(path, BARLOW_DTYPE_FLOAT32, 4, shape, xa) != BARLOW_OK)
+        if (barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 4, shape, xa, path) != BARLOW_OK)
             return fail(path);
     }
 

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     /* the model alone: one batch of decoded inputs, run until model_only images */
     size_t b = o.batch_size < n ? o.batch_size : n;
     if (model_only == 0) model_only = n;
-    size_t per = o.channels * o.input_size * o.input_size, D = barlow_extractor_feature_dim(ex);
+    size_t per = o.channels * o.input_size * o.input_size, D = barlow_extractor_feature_count(ex);
     float *in = malloc(b * per * sizeof *in), *f = malloc(b * D * sizeof *f);
     size_t *rows = malloc(b * sizeof *rows);
     if (!in || !f || !rows) return 1;

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     barlow_selector_free(sa);
     if (argc == 5) {
         size_t shape[1] = {d};
-        if (barlow_npy_save(argv[4], BARLOW_DTYPE_FLOAT64, 1, shape, scores) != BARLOW_OK)
+        if (barlow_array_save_npy(BARLOW_DTYPE_FLOAT64, 1, shape, scores, argv[4]) != BARLOW_OK)
             return fail(argv[4]);
     }
     printf("{\"n\": %zu, \"d\": %zu, \"threads\": %zu, \"cold_1t\": %.6f, \"warm_1t\": %.6f, "

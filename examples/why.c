@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     if (rc) fprintf(stderr, "why: %s\n", barlow_last_error());
-    barlow_buffer_dispose(&rule);
+    barlow_buffer_free(&rule);
     barlow_tree_free(tree);
     barlow_selector_free(sel);
     free(failures);

@@ -1,4 +1,4 @@
-/* barlow_analyze: the whole-dataset analysis (every class present ×
+/* barlow_analysis_run: the whole-dataset analysis (every class present ×
  * grouping: MI top-k, failure trees, best leaf, validity) and its JSON /
  * CSV export.
  * Groups are the unit of parallel work; each group is computed by one
@@ -59,7 +59,7 @@ void barlow_analysis_free(barlow_analysis *a)
 
 /* ---- option checks ---------------------------------------------------------------- */
 
-static const char WHO[] = "barlow_analyze";
+static const char WHO[] = "barlow_analysis_run";
 
 /* Validates the tree and rule options by fitting a one-row tree with them:
  * the tree's own checks (and messages) apply. */
@@ -243,7 +243,7 @@ static int scratch_reserve(bw_scratch *S, size_t n, size_t d)
     madvise(p, bytes, MADV_HUGEPAGE); /* advisory: failure is harmless */
 #  endif
 #else
-    void *p = bw_malloc(bytes, "barlow_analyze");
+    void *p = bw_malloc(bytes, "barlow_analysis_run");
     if (!p) return -1;
 #endif
     S->buf = p;
@@ -696,8 +696,8 @@ static barlow_status make_selector(const barlow_analysis *a, barlow_selector **s
 }
 
 /* The plan (class set, names, groups) and the analysis of groups [first,
- * first + count) of it (every group when `whole`): barlow_analyze and
- * barlow_analyze_groups. */
+ * first + count) of it (every group when `whole`): barlow_analysis_run and
+ * barlow_analysis_run_groups. */
 static barlow_status analyze_range(const barlow_matrix *features, const barlow_dataset *dataset,
                                    const barlow_analysis_options *opts, size_t first,
                                    size_t count, int whole, barlow_progress_fn progress,
@@ -747,20 +747,20 @@ static barlow_status analyze_range(const barlow_matrix *features, const barlow_d
     return st;
 }
 
-barlow_status barlow_analyze(const barlow_matrix *features, const barlow_dataset *dataset,
+barlow_status barlow_analysis_run(const barlow_matrix *features, const barlow_dataset *dataset,
                              const barlow_analysis_options *opts, barlow_progress_fn progress,
                              void *user_data, barlow_analysis **out)
 {
     return analyze_range(features, dataset, opts, 0, 0, 1, progress, user_data, out, WHO);
 }
 
-barlow_status barlow_analyze_groups(const barlow_matrix *features, const barlow_dataset *dataset,
+barlow_status barlow_analysis_run_groups(const barlow_matrix *features, const barlow_dataset *dataset,
                                     const barlow_analysis_options *opts, size_t first,
                                     size_t count, barlow_progress_fn progress, void *user_data,
                                     barlow_analysis **out)
 {
     return analyze_range(features, dataset, opts, first, count, 0, progress, user_data, out,
-                         "barlow_analyze_groups");
+                         "barlow_analysis_run_groups");
 }
 
 barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
@@ -1044,7 +1044,7 @@ static barlow_status build_json(const barlow_analysis *a, bw_sb *sb, const char 
             barlow_status st = barlow_tree_to_json(g->trees[j], &a->ropts, NULL, &tb);
             if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
             bw_sb_appendn(sb, tb.data, tb.size);
-            barlow_buffer_dispose(&tb);
+            barlow_buffer_free(&tb);
             bw_sb_append(sb, "}");
         }
         bw_sb_append(sb, "]}");
@@ -1105,7 +1105,7 @@ static barlow_status build_csv(const barlow_analysis *a, bw_sb *sb, const char *
                 barlow_status st = barlow_tree_rule_text(g->trees[j], (size_t)r->best_rule, &tb);
                 if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
                 csv_field(sb, tb.data);
-                barlow_buffer_dispose(&tb);
+                barlow_buffer_free(&tb);
             }
             bw_sb_append(sb, "\n");
         }

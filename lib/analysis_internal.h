@@ -47,14 +47,14 @@ struct barlow_analysis {
     barlow_analysis_evaluation eval[2][BARLOW_ANALYSIS_MAX_DEPTHS];
 };
 
-/* Checks opts (NULL: defaults) for features of d columns as barlow_analyze
+/* Checks opts (NULL: defaults) for features of d columns as barlow_analysis_run
  * does and stores the effective options in a (groupings, k, estimator,
  * n_neighbors, seed, delta, gamma, min_group_size, topts, ropts, depths).
  * INVALID_ARG naming who. */
 barlow_status bw_analysis_check_options(const barlow_analysis_options *opts, size_t d,
                                         barlow_analysis *a, const char *who);
 
-/* What barlow_analyze does with a group of `size` rows and `failures`
+/* What barlow_analysis_run does with a group of `size` rows and `failures`
  * failures (every status but PENDING). */
 barlow_analysis_status bw_analysis_plan_status(const barlow_analysis *a, size_t size,
                                                size_t failures);

@@ -1,6 +1,6 @@
 /* barlow_analysis_merge: joins the parts of a distributed analysis
- * (barlow_analyze_groups() results of one plan) into the analysis that
- * barlow_analyze() gives, as a deep copy. */
+ * (barlow_analysis_run_groups() results of one plan) into the analysis that
+ * barlow_analysis_run() gives, as a deep copy. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * group (in the plan's order, which gives its grouping and class) its size,
  * failures, status, selection and trees (barlow_tree_serialize()'s bytes).
  * Derived again, never read: each group's identity and BER, the results
- * (from the trees, by the code barlow_analyze uses) and the evaluation. */
+ * (from the trees, by the code barlow_analysis_run uses) and the evaluation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +88,7 @@ barlow_status barlow_analysis_serialize(const barlow_analysis *a, barlow_buffer 
 
 /* ---- reading: header and classes --------------------------------------------------- */
 
-/* The sizes and options, checked as barlow_analyze checks them (its
+/* The sizes and options, checked as barlow_analysis_run checks them (its
  * message becomes the FORMAT message). */
 static barlow_status read_header(bw_rd *r, barlow_analysis *a)
 {
@@ -222,7 +222,7 @@ static barlow_status read_group_head(bw_rd *r, barlow_analysis *a, bw_agroup *g)
 }
 
 /* Checks that tree t fits group g at depth index j: its rows and failures,
- * the analysis' columns, the options barlow_analyze fits it with, and its
+ * the analysis' columns, the options barlow_analysis_run fits it with, and its
  * split features among the group's selection (sorted in `sel`). */
 static barlow_status check_tree(const bw_rd *r, size_t at, const barlow_analysis *a,
                                 const bw_agroup *g, size_t j, const barlow_tree *t,

@@ -143,9 +143,7 @@ barlow_status bw_check_options_version(uint32_t version, uint32_t max, const cha
     return BARLOW_OK;
 }
 
-void barlow_free(void *ptr) { bw_free(ptr); }
-
-void barlow_buffer_dispose(barlow_buffer *buf)
+void barlow_buffer_free(barlow_buffer *buf)
 {
     if (!buf) return;
     bw_free(buf->data);

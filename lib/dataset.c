@@ -582,7 +582,7 @@ static barlow_status load_id_array(const char *path, const char *who, barlow_arr
     barlow_status st = split_member(path, who, &archive, &member);
     if (st) return st;
     if (!archive) return barlow_array_load_npy(path, a);
-    st = barlow_is_manifest(archive) ? barlow_array_load_manifest(archive, member, a)
+    st = barlow_manifest_probe(archive) ? barlow_array_load_manifest(archive, member, a)
                                      : barlow_array_load_npz(archive, member, a);
     bw_free(archive);
     return st;
@@ -596,7 +596,7 @@ static barlow_status stored_names(const char *archive, const char *who, char ***
     bw_manifest mf = {0};
     const char *file = archive;
     barlow_status st = BARLOW_OK;
-    if (barlow_is_manifest(archive)) {
+    if (barlow_manifest_probe(archive)) {
         st = bw_manifest_read(archive, who, &mf);
         file = st ? NULL : mf.path[0];
     }
@@ -1044,10 +1044,9 @@ const char *barlow_dataset_image_root(const barlow_dataset *ds)
     return ds ? ds->image_root : NULL;
 }
 
-barlow_status barlow_dataset_image_path(const barlow_dataset *ds, size_t i, char **out)
+barlow_status bw_dataset_image_path(const barlow_dataset *ds, size_t i, char **out,
+                                    const char *who)
 {
-    static const char who[] = "barlow_dataset_image_path";
-    bw_clear_error();
     if (!ds || !out)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who, !ds ? "ds" : "out");
     if (i >= ds->n)
@@ -1070,6 +1069,18 @@ barlow_status barlow_dataset_image_path(const barlow_dataset *ds, size_t i, char
     if (slash) s[a] = '/';
     memcpy(s + a + slash, f, b + 1);
     *out = s;
+    return BARLOW_OK;
+}
+
+barlow_status barlow_dataset_image_path(const barlow_dataset *ds, size_t i, barlow_buffer *out)
+{
+    static const char who[] = "barlow_dataset_image_path";
+    bw_clear_error();
+    char *s = NULL;
+    barlow_status st = bw_dataset_image_path(ds, i, out ? &s : NULL, who);
+    if (st != BARLOW_OK) return st;
+    out->data = s;
+    out->size = strlen(s);
     return BARLOW_OK;
 }
 

@@ -100,4 +100,9 @@ barlow_status bw_dataset_set_image_root(barlow_dataset *ds, const char *root,
  * lacks one). Sets has_predictions. */
 barlow_status bw_dataset_finish(barlow_dataset *ds, const char *who);
 
+/* barlow_dataset_image_path's path of row i as a new string (bw_free), with
+ * `who` naming the caller in errors; does not clear the error message. */
+barlow_status bw_dataset_image_path(const barlow_dataset *ds, size_t i, char **out,
+                                    const char *who);
+
 #endif /* BW_DATASET_INTERNAL_H */

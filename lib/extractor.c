@@ -112,8 +112,10 @@ static barlow_status bw_extractor_check_options(const char *who,
         (st = bw_check_range(who, "batch_size", o->batch_size, 1, 65536)) ||
         (st = bw_check_range(who, "threads", o->threads, 0, 1024)) ||
         (st = bw_check_range(who, "decode_threads", o->decode_threads, 0, 256)) ||
-        (st = bw_check_range(who, "model_batch", o->model_batch, 0, 65536)) ||
-        (st = bw_check_range(who, "max_image_side", o->max_image_side, 1, 2147483647u)))
+        (st = bw_check_range(who, "model_batch", o->model_batch, 0, 65536)))
+        return st;
+    bw_image_limits lim = {o->max_image_side, o->max_image_pixels};
+    if ((st = bw_image_limits_check(&lim, "max_image_side", "max_image_pixels", who)))
         return st;
     if (o->channels != 1 && o->channels != 3)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 1 or 3)", who,
@@ -127,10 +129,6 @@ static barlow_status bw_extractor_check_options(const char *who,
     if (o->optimize != 0 && o->optimize != 1)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: optimize=%d (must be 0 or 1)", who,
                         (int)o->optimize);
-    if (o->max_image_pixels < 1 || o->max_image_pixels > ((uint64_t)1 << 40))
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: max_image_pixels=%llu (must be 1..1099511627776)", who,
-                        (unsigned long long)o->max_image_pixels);
     if (o->outputs == 0 || (o->outputs & ~(uint32_t)(BARLOW_EXTRACT_FEATURES |
                                                      BARLOW_EXTRACT_LOGITS)))
         return bw_error(BARLOW_E_INVALID_ARG,
@@ -298,9 +296,8 @@ static barlow_status bw_extractor_create(const char *who, const char *path,
     ex->pp.resize = o.resize;
     ex->pp.crop = o.input_size;
     ex->pp.channels = o.channels;
-    ex->pp.max_width = o.max_image_side;
-    ex->pp.max_height = o.max_image_side;
-    ex->pp.max_pixels = o.max_image_pixels;
+    ex->pp.lim.max_side = o.max_image_side;
+    ex->pp.lim.max_pixels = o.max_image_pixels;
 
     bw_torch_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -387,7 +384,7 @@ void barlow_extractor_free(barlow_extractor *ex)
 #define BW_INFO(ex, field) ((void)(ex), 0)
 #endif
 
-size_t barlow_extractor_feature_dim(const barlow_extractor *ex) { return BW_INFO(ex, feature_dim); }
+size_t barlow_extractor_feature_count(const barlow_extractor *ex) { return BW_INFO(ex, feature_dim); }
 const char *barlow_extractor_model_sha256(const barlow_extractor *ex)
 {
     return ex ? ex->sha256 : NULL;
@@ -397,7 +394,7 @@ void barlow_extractor_get_options(const barlow_extractor *ex, barlow_extractor_o
     if (!ex || !opts) return;
     *opts = ex->opts;
 }
-size_t barlow_extractor_num_classes(const barlow_extractor *ex) { return BW_INFO(ex, num_classes); }
+size_t barlow_extractor_class_count(const barlow_extractor *ex) { return BW_INFO(ex, num_classes); }
 size_t barlow_extractor_feature_map_height(const barlow_extractor *ex)
 {
     return BW_INFO(ex, fmap_height);
@@ -653,7 +650,7 @@ static barlow_status bw_fail_nonfinite(const char *who, barlow_extraction *r,
     while (j < len && isfinite(v[j])) j++;
     const char *value = j == len ? "?" : isnan(v[j]) ? "nan" : v[j] > 0 ? "inf" : "-inf";
     char *path = NULL, buf[1400];
-    if (barlow_dataset_filename(ds, row) && barlow_dataset_image_path(ds, row, &path) != BARLOW_OK)
+    if (barlow_dataset_filename(ds, row) && bw_dataset_image_path(ds, row, &path, who) != BARLOW_OK)
         return BARLOW_E_NOMEM;
     if (path)
         snprintf(buf, sizeof buf, "%.1200s: the model produced NaN/inf %ss (%s %zu is %s)", path,
@@ -661,7 +658,7 @@ static barlow_status bw_fail_nonfinite(const char *who, barlow_extraction *r,
     else
         snprintf(buf, sizeof buf, "row %zu: the model produced NaN/inf %ss (%s %zu is %s)", row,
                  what, what, j, value);
-    barlow_free(path);
+    bw_free(path);
     r->status[row - r->begin] = BARLOW_E_BACKEND;
     r->reasons[row - r->begin] = bw_strdup(buf, who);
     return r->reasons[row - r->begin] ? BARLOW_OK : BARLOW_E_NOMEM;

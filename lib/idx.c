@@ -128,8 +128,8 @@ static barlow_status idx_read(const char *path, int want_kind, bw_idx *out, cons
     if (ndim >= 3) {
         size_t h = out->dims[1], w = out->dims[2];
         size_t c = ndim == 4 ? out->dims[3] : 1;
-        bw_image_limits lim = {BW_IMAGE_DEFAULT_MAX_SIDE, BW_IMAGE_DEFAULT_MAX_SIDE,
-                               BW_IMAGE_DEFAULT_MAX_PIXELS};
+        bw_image_limits lim;
+        bw_image_limits_default(&lim);
         st = bw_image_check_limits(w, h, &lim, path, 0);
         if (st != BARLOW_OK) {
             bw_error_prefix(st, "%s", who);

@@ -90,11 +90,11 @@ barlow_status bw_image_check_limits(size_t w, size_t h, const bw_image_limits *l
     if (w == 0 || h == 0)
         return bw_error(BARLOW_E_FORMAT, "%s: %s header says %zux%zu pixels", name,
                         format_name(fmt), w, h);
-    if (w > lim->max_width || h > lim->max_height)
+    if (w > lim->max_side || h > lim->max_side)
         return bw_error(BARLOW_E_UNSUPPORTED,
-                        "%s: %s of %zux%zu pixels exceeds the size limit %zux%zu "
-                        "(max_width/max_height); refused before decoding",
-                        name, format_name(fmt), w, h, lim->max_width, lim->max_height);
+                        "%s: %s of %zux%zu pixels exceeds the size limit of %zu pixels a "
+                        "side (max_side); refused before decoding",
+                        name, format_name(fmt), w, h, lim->max_side);
     if ((uint64_t)w * (uint64_t)h > lim->max_pixels)
         return bw_error(BARLOW_E_UNSUPPORTED,
                         "%s: %s of %zux%zu = %llu pixels exceeds the limit of %llu pixels "
@@ -588,9 +588,27 @@ void barlow_image_options_init(barlow_image_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->version = BARLOW_IMAGE_OPTIONS_VERSION;
     opts->channels = 0;
-    opts->max_width = BARLOW_IMAGE_DEFAULT_MAX_SIDE;
-    opts->max_height = BARLOW_IMAGE_DEFAULT_MAX_SIDE;
+    opts->max_side = BARLOW_IMAGE_DEFAULT_MAX_SIDE;
     opts->max_pixels = BARLOW_IMAGE_DEFAULT_MAX_PIXELS;
+}
+
+void bw_image_limits_default(bw_image_limits *lim)
+{
+    lim->max_side = BW_IMAGE_DEFAULT_MAX_SIDE;
+    lim->max_pixels = BW_IMAGE_DEFAULT_MAX_PIXELS;
+}
+
+barlow_status bw_image_limits_check(const bw_image_limits *lim, const char *side_name,
+                                    const char *pixels_name, const char *who)
+{
+    if (lim->max_side < 1 || lim->max_side > BW_MAX_LIMIT_SIDE)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s=%zu (must be 1..%zu)", who, side_name,
+                        lim->max_side, BW_MAX_LIMIT_SIDE);
+    if (lim->max_pixels < 1 || lim->max_pixels > BW_MAX_LIMIT_PIXELS)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s=%llu (must be 1..%llu)", who,
+                        pixels_name, (unsigned long long)lim->max_pixels,
+                        (unsigned long long)BW_MAX_LIMIT_PIXELS);
+    return BARLOW_OK;
 }
 
 barlow_status bw_image_read_options(const barlow_image_options *opts, const char *who,
@@ -607,20 +625,11 @@ barlow_status bw_image_read_options(const barlow_image_options *opts, const char
     if (o.channels != 0 && o.channels != 1 && o.channels != 3)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: channels=%zu (must be 0, 1 or 3)", who,
                         o.channels);
-    if (o.max_width < 1 || o.max_width > BW_MAX_LIMIT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_width=%zu (must be 1..%zu)", who,
-                        o.max_width, BW_MAX_LIMIT_SIDE);
-    if (o.max_height < 1 || o.max_height > BW_MAX_LIMIT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_height=%zu (must be 1..%zu)", who,
-                        o.max_height, BW_MAX_LIMIT_SIDE);
-    if (o.max_pixels < 1 || o.max_pixels > BW_MAX_LIMIT_PIXELS)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_pixels=%llu (must be 1..%llu)", who,
-                        (unsigned long long)o.max_pixels,
-                        (unsigned long long)BW_MAX_LIMIT_PIXELS);
+    bw_image_limits l = {o.max_side, o.max_pixels};
+    barlow_status st = bw_image_limits_check(&l, "max_side", "max_pixels", who);
+    if (st != BARLOW_OK) return st;
     *channels = o.channels;
-    lim->max_width = o.max_width;
-    lim->max_height = o.max_height;
-    lim->max_pixels = o.max_pixels;
+    *lim = l;
     return BARLOW_OK;
 }
 
@@ -905,9 +914,7 @@ void bw_preprocess_init(bw_preprocess *pp)
     pp->resize = 256;
     pp->crop = 224;
     pp->channels = 3;
-    pp->max_width = BW_IMAGE_DEFAULT_MAX_SIDE;
-    pp->max_height = BW_IMAGE_DEFAULT_MAX_SIDE;
-    pp->max_pixels = BW_IMAGE_DEFAULT_MAX_PIXELS;
+    bw_image_limits_default(&pp->lim);
 }
 
 barlow_status bw_preprocess_check(const bw_preprocess *pp, const char *who)
@@ -915,17 +922,7 @@ barlow_status bw_preprocess_check(const bw_preprocess *pp, const char *who)
     if (!pp) return bw_error(BARLOW_E_INVALID_ARG, "%s: preprocessing options are NULL", who);
     barlow_status st = check_geometry(pp->resize, pp->crop, pp->channels, who);
     if (st != BARLOW_OK) return st;
-    if (pp->max_width < 1 || pp->max_width > BW_MAX_LIMIT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_width=%zu (must be 1..%zu)", who,
-                        pp->max_width, BW_MAX_LIMIT_SIDE);
-    if (pp->max_height < 1 || pp->max_height > BW_MAX_LIMIT_SIDE)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_height=%zu (must be 1..%zu)", who,
-                        pp->max_height, BW_MAX_LIMIT_SIDE);
-    if (pp->max_pixels < 1 || pp->max_pixels > BW_MAX_LIMIT_PIXELS)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: max_pixels=%llu (must be 1..%llu)", who,
-                        (unsigned long long)pp->max_pixels,
-                        (unsigned long long)BW_MAX_LIMIT_PIXELS);
-    return BARLOW_OK;
+    return bw_image_limits_check(&pp->lim, "max_side", "max_pixels", who);
 }
 
 size_t bw_preprocess_floats(const bw_preprocess *pp)
@@ -935,7 +932,8 @@ size_t bw_preprocess_floats(const bw_preprocess *pp)
 
 barlow_status bw_image_fill_reason(barlow_status st, char *reason, size_t reason_len)
 {
-    if (reason && reason_len > 0) snprintf(reason, reason_len, "%s", barlow_last_error());
+    if (reason && reason_len > 0)
+        snprintf(reason, reason_len, "%s", st != BARLOW_OK ? barlow_last_error() : "");
     return st;
 }
 
@@ -971,12 +969,11 @@ barlow_status bw_image_load_source(const bw_image_source *src, const bw_preproce
             }
             return bw_image_fill_reason(st, reason, reason_len);
         }
-        bw_image_limits lim = {pp->max_width, pp->max_height, pp->max_pixels};
         bw_pixels px = {0};
         /* Decode grey sources as grey even for 3 output channels: resizing
          * one channel and repeating it equals PIL's convert('RGB') first. */
         st = bw_image_decode_raw((const uint8_t *)data, size, src->path,
-                                 pp->channels == 1 ? 1 : 0, &lim, &px);
+                                 pp->channels == 1 ? 1 : 0, &pp->lim, &px);
         bw_free(data);
         if (st != BARLOW_OK) return bw_image_fill_reason(st, reason, reason_len);
         st = bw_preprocess_pixels(px.data, px.width, px.height, px.channels, pp->resize,
@@ -992,8 +989,7 @@ barlow_status bw_image_load_source(const bw_image_source *src, const bw_preproce
                       src->width, src->height, src->channels);
         return bw_image_fill_reason(st, reason, reason_len);
     }
-    bw_image_limits lim = {pp->max_width, pp->max_height, pp->max_pixels};
-    st = bw_image_check_limits(src->width, src->height, &lim, "<in-memory image>", 0);
+    st = bw_image_check_limits(src->width, src->height, &pp->lim, "<in-memory image>", 0);
     if (st != BARLOW_OK) return bw_image_fill_reason(st, reason, reason_len);
     st = bw_preprocess_pixels(src->pixels, src->width, src->height, src->channels, pp->resize,
                               pp->crop, pp->channels, chw_out, "<in-memory image>");

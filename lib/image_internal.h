@@ -32,6 +32,24 @@ enum {
 };
 #define BW_IMAGE_DEFAULT_MAX_PIXELS ((uint64_t)1 << 28)
 
+/* The one set of image-size limits (barlow_image_options' max_side and
+ * max_pixels, the extractor's max_image_side and max_image_pixels), checked
+ * from the header before decoding: a side > max_side or width*height >
+ * max_pixels is UNSUPPORTED. */
+typedef struct bw_image_limits {
+    size_t max_side;     /* 1..BW_MAX_LIMIT_SIDE */
+    uint64_t max_pixels; /* 1..BW_MAX_LIMIT_PIXELS */
+} bw_image_limits;
+
+/* The defaults: 32768 a side, 2^28 pixels. */
+void bw_image_limits_default(bw_image_limits *lim);
+
+/* Checks the limits' ranges (the one checker for every options struct that
+ * carries them); side_name and pixels_name are the caller's field names,
+ * named with `who` in the INVALID_ARG message. */
+barlow_status bw_image_limits_check(const bw_image_limits *lim, const char *side_name,
+                                    const char *pixels_name, const char *who);
+
 /* Preprocessing of one image into the model's input. */
 typedef struct bw_preprocess {
     size_t resize;       /* shorter side resized to this (PIL BILINEAR with
@@ -43,9 +61,7 @@ typedef struct bw_preprocess {
                             bw_image_load_row requires crop > 0) */
     size_t channels;     /* 1 (PIL 'L' conversion) or 3 (RGB; grey is
                             repeated) */
-    size_t max_width;    /* header limits, refused before decoding: */
-    size_t max_height;   /*   width/height > max → UNSUPPORTED */
-    uint64_t max_pixels; /*   width*height > max → UNSUPPORTED */
+    bw_image_limits lim; /* header limits, refused before decoding */
 } bw_preprocess;
 
 /* ImageNet defaults: resize 256, crop 224, 3 channels, default limits. */
@@ -89,12 +105,6 @@ barlow_status bw_image_load_row(const struct barlow_dataset *ds, size_t row,
 
 /* ---- shared by lib/image.c, lib/image_resize.c, lib/stb_impl.c,
  *      lib/loaders.c (not for the extractor) ------------------------------ */
-
-/* Limits checked from the header before decoding. */
-typedef struct bw_image_limits {
-    size_t max_width, max_height;
-    uint64_t max_pixels;
-} bw_image_limits;
 
 /* A decoded image's pixels (bw_malloc'd, H×W×C packed; channels 1 or 3). */
 typedef struct bw_pixels {

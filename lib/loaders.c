@@ -313,10 +313,10 @@ barlow_status barlow_dataset_load_image(const barlow_dataset *ds, size_t i,
         return bw_error(BARLOW_E_STATE, "%s: row %zu has no image (no file name, no in-memory "
                                         "pixels)", who, i);
     char *path = NULL;
-    st = barlow_dataset_image_path(ds, i, &path);
+    st = bw_dataset_image_path(ds, i, &path, who);
     if (st != BARLOW_OK) return st;
     st = barlow_image_decode_file(path, opts, out);
-    barlow_free(path);
+    bw_free(path);
     if (st != BARLOW_OK) return bw_error_prefix(st, "%s: row %zu", who, i);
     return BARLOW_OK;
 }
@@ -346,7 +346,7 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
             rs = bw_error(BARLOW_E_STATE, "no image file name");
         } else {
             char *path = NULL;
-            rs = barlow_dataset_image_path(ds, i, &path);
+            rs = bw_dataset_image_path(ds, i, &path, who);
             char *data = NULL;
             size_t size = 0;
             if (rs == BARLOW_OK) rs = bw_read_file(path, "image", BARLOW_LIMIT_IMAGE_BYTES, &data, &size);
@@ -357,7 +357,7 @@ barlow_status barlow_dataset_check_images(const barlow_dataset *ds,
                 if (rs == BARLOW_OK) rs = bw_image_check_limits(w, h, &lim, path, fmt);
             }
             bw_free(data);
-            barlow_free(path);
+            bw_free(path);
         }
         if (rs == BARLOW_E_NOMEM) {
             bw_free(status);
@@ -424,10 +424,10 @@ barlow_status bw_image_load_row(const struct barlow_dataset *ds, size_t row,
                                                     "no in-memory pixels)", row),
                            reason, reason_len);
     char *path = NULL;
-    barlow_status st = barlow_dataset_image_path(ds, row, &path);
+    barlow_status st = bw_dataset_image_path(ds, row, &path, "barlow_dataset_image_path");
     if (st != BARLOW_OK) return bw_image_fill_reason(st, reason, reason_len);
     src.path = path;
     st = bw_image_load_source(&src, pp, chw_out, reason, reason_len);
-    barlow_free(path);
+    bw_free(path);
     return st;
 }

@@ -815,10 +815,10 @@ static bool write_le(FILE *fp, const void *data, size_t n, size_t es)
     return true;
 }
 
-barlow_status barlow_npy_save(const char *path, barlow_dtype dtype, size_t ndim,
-                              const size_t *shape, const void *data)
+barlow_status barlow_array_save_npy(barlow_dtype dtype, size_t ndim, const size_t *shape,
+                                    const void *data, const char *path)
 {
-    static const char who[] = "barlow_npy_save";
+    static const char who[] = "barlow_array_save_npy";
     bw_clear_error();
     if (!path) return bw_error(BARLOW_E_INVALID_ARG, "%s: path is NULL", who);
     uint64_t bytes;

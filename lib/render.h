@@ -97,7 +97,7 @@ size_t bw_colorbar_label_height(int scale);
 
 /* PNG (8-bit grey or RGB, zlib deflate) of packed pixels (channels 1 or
  * 3, w and h >= 1) into out->data (bw_malloc'd; free with bw_free() or
- * barlow_buffer_dispose) and out->size. Errors (messages naming who; *out
+ * barlow_buffer_free) and out->size. Errors (messages naming who; *out
  * untouched): INVALID_ARG (NULL, zero size, channels), UNSUPPORTED (over
  * the encoder's 2^31-byte limit), NOMEM, INTERNAL (zlib failed). */
 barlow_status bw_png_encode(const uint8_t *px, size_t w, size_t h, size_t channels,

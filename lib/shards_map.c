@@ -391,14 +391,14 @@ barlow_status barlow_array_load_manifest(const char *path, const char *name, bar
     return BARLOW_OK;
 }
 
-int barlow_is_manifest(const char *path)
+int barlow_manifest_probe(const char *path)
 {
     if (!path) return 0;
     char saved[1024]; /* this probe leaves the caller's message alone */
     snprintf(saved, sizeof saved, "%s", barlow_last_error());
     FILE *fp = NULL;
     uint64_t size = 0;
-    barlow_status st = bw_fopen_input(path, "barlow_is_manifest", BW_NO_LIMIT, &fp, &size);
+    barlow_status st = bw_fopen_input(path, "barlow_manifest_probe", BW_NO_LIMIT, &fp, &size);
     char buf[4097];
     size_t n = st ? 0 : fread(buf, 1, sizeof buf - 1, fp);
     if (fp) fclose(fp);

@@ -92,7 +92,7 @@ static barlow_status check_shapes(const barlow_extractor *ex, const barlow_datas
                                   const char *who)
 {
     size_t m = barlow_matrix_rows(X), d = barlow_matrix_cols(X);
-    size_t D = barlow_extractor_feature_dim(ex), n = barlow_dataset_size(ds);
+    size_t D = barlow_extractor_feature_count(ex), n = barlow_dataset_size(ds);
     if (d != D)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: the features have %zu columns but the model "
                                               "has %zu features", who, d, D);

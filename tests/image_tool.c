@@ -52,7 +52,7 @@ static int save_image(const barlow_image *img, const char *path)
 {
     size_t shape[3] = {barlow_image_height(img), barlow_image_width(img),
                        barlow_image_channels(img)};
-    if (barlow_npy_save(path, BARLOW_DTYPE_UINT8, 3, shape, barlow_image_data(img)) != BARLOW_OK)
+    if (barlow_array_save_npy(BARLOW_DTYPE_UINT8, 3, shape, barlow_image_data(img), path) != BARLOW_OK)
         return fail(path);
     return 0;
 }
@@ -147,7 +147,7 @@ static int run(int argc, char **argv)
             }
         }
         size_t shape[4] = {n, c, h, w};
-        barlow_status st = barlow_npy_save(out_path, BARLOW_DTYPE_FLOAT32, 4, shape, all);
+        barlow_status st = barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 4, shape, all, out_path);
         free(all);
         return st == BARLOW_OK ? 0 : fail(out_path);
     }
@@ -189,10 +189,10 @@ static int run(int argc, char **argv)
             barlow_image_free(img);
         }
         size_t shape[4] = {n, h, w, c};
-        if (rc == 0 && barlow_npy_save(argv[4], BARLOW_DTYPE_UINT8, 4, shape, pix) != BARLOW_OK)
+        if (rc == 0 && barlow_array_save_npy(BARLOW_DTYPE_UINT8, 4, shape, pix, argv[4]) != BARLOW_OK)
             rc = fail(argv[4]);
-        if (rc == 0 && barlow_npy_save(argv[5], BARLOW_DTYPE_INT32, 1, shape,
-                                       barlow_dataset_labels(ds)) != BARLOW_OK)
+        if (rc == 0 && barlow_array_save_npy(BARLOW_DTYPE_INT32, 1, shape,
+                                       barlow_dataset_labels(ds), argv[5]) != BARLOW_OK)
             rc = fail(argv[5]);
         free(pix);
         barlow_dataset_free(ds);

@@ -6,7 +6,7 @@
  *   npy_tool matrix IN.npy                barlow_matrix_load_npy as JSON
  *   npy_tool matrix-npz IN.npz NAME       barlow_matrix_load_npz as JSON
  *   npy_tool map IN.npy                   barlow_matrix_map_npy as JSON
- *   npy_tool copy IN.npy OUT.npy          array load + barlow_npy_save
+ *   npy_tool copy IN.npy OUT.npy          array load + barlow_array_save_npy
  *   npy_tool matrix-copy IN.npy OUT.npy   matrix load + barlow_matrix_save_npy
  *   npy_tool npz-copy IN.npz OUT.npz NAME...  every named member rewritten
  *                                         through a barlow_npz_writer
@@ -132,8 +132,8 @@ int main(int argc, char **argv)
         if (st) return fail(st);
         size_t shape[8];
         for (size_t i = 0; i < barlow_array_ndim(a); i++) shape[i] = barlow_array_dim(a, i);
-        st = barlow_npy_save(argv[3], barlow_array_dtype(a), barlow_array_ndim(a), shape,
-                             barlow_array_data(a));
+        st = barlow_array_save_npy(barlow_array_dtype(a), barlow_array_ndim(a), shape,
+                             barlow_array_data(a), argv[3]);
         barlow_array_free(a);
         return st ? fail(st) : 0;
     }

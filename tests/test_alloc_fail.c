@@ -108,10 +108,10 @@ static void csv_print(fp *f)
         fp_add(f, "%s,%d,%d,%s;", barlow_dataset_filename(csv_ds, i),
                barlow_dataset_labels(csv_ds)[i], barlow_dataset_predictions(csv_ds)[i],
                barlow_dataset_extra_value(csv_ds, i, 0));
-    char *p = NULL;
+    barlow_buffer p = {NULL, 0};
     if (barlow_dataset_image_root(csv_ds) && !barlow_dataset_image_path(csv_ds, 1, &p))
-        fp_add(f, "%s", p);
-    barlow_free(p);
+        fp_add(f, "%s", (const char *)p.data);
+    barlow_buffer_free(&p);
 }
 static void csv_release(void) { barlow_dataset_free(csv_ds); csv_ds = NULL; }
 
@@ -198,8 +198,8 @@ static void tree_release(void)
 {
     barlow_tree_free(tree);
     tree = NULL;
-    barlow_buffer_dispose(&tree_json);
-    barlow_buffer_dispose(&tree_svg);
+    barlow_buffer_free(&tree_json);
+    barlow_buffer_free(&tree_svg);
     tree_n_rules = 0;
 }
 
@@ -214,7 +214,7 @@ static barlow_status analyze_threads(size_t threads)
     int32_t depths[2] = {1, 2};
     o.depths = depths;
     o.n_depths = 2;
-    barlow_status st = barlow_analyze(in.x, in.ds, &o, NULL, NULL, &an);
+    barlow_status st = barlow_analysis_run(in.x, in.ds, &o, NULL, NULL, &an);
     if (!st) st = barlow_analysis_to_json(an, &an_json);
     return st;
 }
@@ -227,7 +227,7 @@ static void analyze_release(void)
 {
     barlow_analysis_free(an);
     an = NULL;
-    barlow_buffer_dispose(&an_json);
+    barlow_buffer_free(&an_json);
 }
 
 static const op ops[] = {

@@ -92,6 +92,13 @@ static int cancel_after_one(size_t done, size_t total, void *user)
     return done >= 1;
 }
 
+/* Releases the text of json_of()/csv_of(): a barlow_buffer's data. */
+static void text_free(char *s)
+{
+    barlow_buffer b = {s, 0};
+    barlow_buffer_free(&b);
+}
+
 static char *json_of(const barlow_analysis *a)
 {
     barlow_buffer b = {NULL, 0};
@@ -153,8 +160,8 @@ static void check_against_manual(const barlow_analysis *a, const barlow_dataset 
     int valid = nd.error_rate >= g.base_error_rate + 0.1 - 1e-12 && nd.error_coverage >= 0.2 - 1e-12;
     TAP_OK(r.valid == valid, "group %zu: valid=%d follows ER >= BER + 0.1 and EC >= 0.2", i,
            (int)r.valid);
-    barlow_buffer_dispose(&want);
-    barlow_buffer_dispose(&have);
+    barlow_buffer_free(&want);
+    barlow_buffer_free(&have);
     barlow_tree_free(t);
     barlow_selector_free(sel);
     free(y);
@@ -191,7 +198,7 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
         barlow_analysis *p = NULL;
         barlow_analysis_options o3 = o;
         o3.threads = 3;
-        barlow_status st3 = barlow_analyze(m, ds, &o3, on_progress, NULL, &p);
+        barlow_status st3 = barlow_analysis_run(m, ds, &o3, on_progress, NULL, &p);
         size_t n_calls = calls;
         TAP_OK(st3 == BARLOW_OK && n_calls > 0 && wrong_thread == 0,
                "progress with 3 threads: called %zu times, only on the calling thread", n_calls);
@@ -200,7 +207,7 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
     calls = 0;
     last_done = 0;
     last_done = 0;
-    TAP_OK(barlow_analyze(m, ds, &o, on_progress, NULL, &a) == BARLOW_OK && a,
+    TAP_OK(barlow_analysis_run(m, ds, &o, on_progress, NULL, &a) == BARLOW_OK && a,
            "analyze: succeeds");
     if (!a) return;
     TAP_OK(barlow_analysis_group_count(a) == 2 * K, "analyze: %zu groups = 2 groupings x %d classes",
@@ -274,10 +281,10 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
     for (size_t th = 2; th <= 4; th++) {
         barlow_analysis *b = NULL;
         o.threads = th;
-        barlow_analyze(m, ds, &o, NULL, NULL, &b);
+        barlow_analysis_run(m, ds, &o, NULL, NULL, &b);
         char *j2 = b ? json_of(b) : NULL;
         same &= j2 && !strcmp(j1, j2);
-        barlow_free(j2);
+        text_free(j2);
         barlow_analysis_free(b);
     }
     TAP_OK(same, "threads 1..4 give byte-identical JSON");
@@ -299,7 +306,7 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
                strstr(csv.data, "label,2,\"say \"\"hi\"\"\",1,") &&
                strstr(csv.data, "prediction,4,five,1,0,0,0,,,,,,false,empty,\n"),
            "to_csv: RFC 4180 quoting of commas and quotes; empty group row");
-    barlow_buffer_dispose(&csv);
+    barlow_buffer_free(&csv);
 
     char dir[] = "/tmp/barlow-analysis-XXXXXX";
     TAP_OK(mkdtemp(dir) != NULL, "temporary directory");
@@ -364,7 +371,7 @@ static void test_run(barlow_matrix *m, barlow_dataset *ds)
                "to_csv: NULL out");
     TAP_STATUS(barlow_analysis_save_json(a, NULL), BARLOW_E_INVALID_ARG, "path is NULL",
                "save_json: NULL path");
-    barlow_free(j1);
+    text_free(j1);
     barlow_analysis_free(a);
 }
 
@@ -384,7 +391,7 @@ static void test_options(barlow_matrix *m, barlow_dataset *ds)
     o.rules = &ro;
     o.threads = 2;
     barlow_analysis *a = NULL;
-    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "prediction grouping, depths 2,1,3");
+    TAP_OK(barlow_analysis_run(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "prediction grouping, depths 2,1,3");
     if (!a) return;
     TAP_OK(barlow_analysis_group_count(a) == K && barlow_analysis_depth_count(a) == 3 &&
                barlow_analysis_depth(a, 0) == 2 && barlow_analysis_depth(a, 2) == 3,
@@ -421,7 +428,7 @@ static void test_options(barlow_matrix *m, barlow_dataset *ds)
     o.groupings = BARLOW_ANALYSIS_BY_LABEL;
     o.min_group_size = N;
     o.k = 2;
-    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "min_group_size=%d", N);
+    TAP_OK(barlow_analysis_run(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "min_group_size=%d", N);
     barlow_analysis_group g = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
     barlow_analysis_get_group(a, 0, &g);
     TAP_OK(g.status == BARLOW_ANALYSIS_TOO_SMALL && g.n_selected == 0 &&
@@ -438,7 +445,7 @@ static void test_progress_cancel(barlow_matrix *m, barlow_dataset *ds)
     barlow_analysis_options_init(&o);
     o.k = 2;
     o.threads = 1;
-    TAP_STATUS(barlow_analyze(m, ds, &o, cancel_after_one, &n, &a), BARLOW_E_CANCELLED,
+    TAP_STATUS(barlow_analysis_run(m, ds, &o, cancel_after_one, &n, &a), BARLOW_E_CANCELLED,
                "cancelled", "progress returning non-zero cancels");
     TAP_OK(a == (barlow_analysis *)(uintptr_t)0x1234 && n >= 1, "cancel: out untouched");
 }
@@ -449,115 +456,115 @@ static void test_errors(barlow_matrix *m, barlow_dataset *ds)
     barlow_analysis_options o;
     barlow_analysis_options_init(&o);
     o.k = 2;
-    TAP_STATUS(barlow_analyze(NULL, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
-               "barlow_analyze: features is NULL", "NULL features");
-    TAP_STATUS(barlow_analyze(m, NULL, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(NULL, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_run: features is NULL", "NULL features");
+    TAP_STATUS(barlow_analysis_run(m, NULL, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "dataset is NULL", "NULL dataset");
-    TAP_STATUS(barlow_analyze(m, ds, &o, NULL, NULL, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
+    TAP_STATUS(barlow_analysis_run(m, ds, &o, NULL, NULL, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
                "NULL out");
 
     barlow_matrix *short_m = NULL;
     barlow_matrix_wrap(X, N - 1, D, D, &short_m);
-    TAP_STATUS(barlow_analyze(short_m, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(short_m, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "features have 599 rows but the dataset has 600 rows", "features rows != dataset size");
     barlow_matrix_free(short_m);
 
     barlow_dataset *nopred = NULL;
     barlow_dataset_create(N, labels, NULL, names, K, &nopred);
-    TAP_STATUS(barlow_analyze(m, nopred, &o, NULL, NULL, &a), BARLOW_E_STATE, "no predictions",
+    TAP_STATUS(barlow_analysis_run(m, nopred, &o, NULL, NULL, &a), BARLOW_E_STATE, "no predictions",
                "dataset without predictions: STATE");
     barlow_dataset_free(nopred);
 
     barlow_analysis_options b = o;
     b.version = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "barlow_analysis_options", "options version 0");
     b.version = 2;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "barlow_analysis_options", "options version 2");
     b = o;
     b.groupings = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=0",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=0",
                "groupings 0");
     b.groupings = 4;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=4",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "groupings=4",
                "groupings 4");
     b = o;
     b.k = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "k=0 (must be 1..d=40)",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "k=0 (must be 1..d=40)",
                "k = 0");
     b.k = D + 1;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "k=41 (must be 1..d=40)", "k > d");
     int32_t d0[] = {0}, d17[] = {17}, drep[] = {1, 2, 1};
     b = o;
     b.depths = d0;
     b.n_depths = 1;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "depths[0]=0 (a tree's max_depth must be 1..16)", "depth 0");
     b.depths = d17;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "depths[0]=17 (a tree's max_depth must be 1..16)", "depth 17");
     b.depths = drep;
     b.n_depths = 3;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "depths[2]=1 repeats depths[0]", "repeated depth");
     b.depths = NULL;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "depths is NULL with n_depths=3", "NULL depths with n_depths");
     b.depths = drep;
     b.n_depths = 17;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_depths=17",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_depths=17",
                "more than 16 depths");
     barlow_tree_options to;
     barlow_tree_options_init(&to);
     to.max_depth = 0;
     b = o;
     b.tree = &to;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "1..16",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "1..16",
                "tree max_depth 0: the tree's message with the range");
-    TAP_OK(!strncmp(barlow_last_error(), "barlow_analyze: ", 16),
-           "tree option errors start with barlow_analyze");
+    TAP_OK(!strncmp(barlow_last_error(), "barlow_analysis_run: ", 16),
+           "tree option errors start with barlow_analysis_run");
     to.max_depth = 17;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "max_depth=17",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "max_depth=17",
                "tree max_depth 17");
     barlow_tree_options_init(&to);
     to.version = 9;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "barlow_tree_options", "tree options version 9");
     barlow_tree_options_init(&to);
     to.min_samples_leaf = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "min_samples_leaf", "tree min_samples_leaf 0");
     barlow_rule_options ro;
     barlow_rule_options_init(&ro);
     ro.min_coverage = 2.0;
     b = o;
     b.rules = &ro;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "min_coverage",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "min_coverage",
                "rule min_coverage 2");
     b = o;
     b.delta = -0.1;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "delta=-0.1 (must be 0..1)", "delta < 0");
     b.delta = NAN;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "delta=nan",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "delta=nan",
                "delta NaN");
     b = o;
     b.gamma = 1.5;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "gamma=1.5 (must be 0..1)", "gamma > 1");
     b = o;
     b.min_group_size = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "min_group_size=0", "min_group_size 0");
     b = o;
     b.estimator = (barlow_estimator)9;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "estimator=9",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "estimator=9",
                "estimator out of range");
     b = o;
     b.n_neighbors = 0;
-    TAP_STATUS(barlow_analyze(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_neighbors=0",
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_neighbors=0",
                "n_neighbors 0");
 
     /* NaN in a row of an analysed group: named by row and column */
@@ -567,26 +574,26 @@ static void test_errors(barlow_matrix *m, barlow_dataset *ds)
     Y[(size_t)126 * D + 9] = INFINITY; /* row 126: label 1 */
     barlow_matrix *bad = NULL;
     barlow_matrix_wrap(Y, N, D, D, &bad);
-    TAP_STATUS(barlow_analyze(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "row 126, column 9", "inf in features: names row and column");
-    TAP_OK(strstr(barlow_last_error(), "barlow_analyze: label group of class 1") != NULL,
+    TAP_OK(strstr(barlow_last_error(), "barlow_analysis_run: label group of class 1") != NULL,
            "non-finite message names the function and the group: %s", barlow_last_error());
     b = o;
     for (size_t th = 1; th <= 3; th++) {
         b.threads = th;
-        TAP_STATUS(barlow_analyze(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+        TAP_STATUS(barlow_analysis_run(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                    "label group of class 1: features[126][9] (row 126, column 9) is inf",
                    "the first bad group in group order is reported (%zu threads)", th);
     }
     Y[(size_t)126 * D + 9] = 0.5f;
     /* row 123 is in label group 3, which has no failures (no selection):
      * its rows are still checked */
-    TAP_STATUS(barlow_analyze(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(bad, ds, &o, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "label group of class 3: features[123][17] (row 123, column 17) is NaN",
                "NaN in a row of a group without failures: names the group, row and column");
     b = o;
     b.groupings = BARLOW_ANALYSIS_BY_PREDICTION;
-    TAP_STATUS(barlow_analyze(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
                "prediction group of class 3: features[123][17] (row 123, column 17) is NaN",
                "NaN found by the selector of an analysed group");
     barlow_matrix_free(bad);
@@ -611,12 +618,12 @@ static void test_mapped(barlow_matrix *m, barlow_dataset *ds)
     barlow_analysis_options_init(&o);
     o.k = 4;
     barlow_analysis *a = NULL, *b = NULL;
-    barlow_analyze(m, ds, &o, NULL, NULL, &a);
-    barlow_analyze(mm, ds, &o, NULL, NULL, &b);
+    barlow_analysis_run(m, ds, &o, NULL, NULL, &a);
+    barlow_analysis_run(mm, ds, &o, NULL, NULL, &b);
     char *ja = a ? json_of(a) : NULL, *jb = b ? json_of(b) : NULL;
     TAP_OK(ja && jb && !strcmp(ja, jb), "mapped .npy: the same JSON as the in-memory matrix");
-    barlow_free(ja);
-    barlow_free(jb);
+    text_free(ja);
+    text_free(jb);
     barlow_analysis_free(a);
     barlow_analysis_free(b);
     barlow_matrix_free(mm);
@@ -661,8 +668,8 @@ static int same_group(const barlow_analysis *a, size_t ia, const barlow_analysis
         barlow_tree_to_json(ta, NULL, NULL, &ja);
         barlow_tree_to_json(tb, NULL, NULL, &jb);
         same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
-        barlow_buffer_dispose(&ja);
-        barlow_buffer_dispose(&jb);
+        barlow_buffer_free(&ja);
+        barlow_buffer_free(&jb);
     }
     return same;
 }
@@ -704,8 +711,8 @@ static void test_sparse_ids(barlow_matrix *m)
     TAP_OK(st1 == BARLOW_OK && st2 == BARLOW_OK && barlow_dataset_class_count(sparse) == 1000001,
            "sparse ids: dataset without names, %zu classes", barlow_dataset_class_count(sparse));
     barlow_analysis *a = NULL, *b = NULL;
-    TAP_OK(barlow_analyze(m, dense, &o, NULL, NULL, &a) == BARLOW_OK &&
-               barlow_analyze(m, sparse, &o, NULL, NULL, &b) == BARLOW_OK,
+    TAP_OK(barlow_analysis_run(m, dense, &o, NULL, NULL, &a) == BARLOW_OK &&
+               barlow_analysis_run(m, sparse, &o, NULL, NULL, &b) == BARLOW_OK,
            "sparse ids: both analyses succeed");
     if (!a || !b) goto out;
     TAP_OK(barlow_analysis_group_count(b) == 2 * K,
@@ -739,8 +746,8 @@ static void test_sparse_ids(barlow_matrix *m)
                csv.size < 10000,
            "sparse ids: JSON of %zu bytes (< 100 KB), CSV of %zu bytes", js ? strlen(js) : 0,
            csv.size);
-    barlow_free(js);
-    barlow_buffer_dispose(&csv);
+    text_free(js);
+    barlow_buffer_free(&csv);
 out:
     barlow_analysis_free(a);
     barlow_analysis_free(b);
@@ -761,7 +768,7 @@ static void test_max_id(barlow_matrix *m)
     barlow_analysis_options_init(&o);
     o.k = 3;
     barlow_analysis *a = NULL;
-    TAP_OK(ds && barlow_analyze(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "id 16777215: analyze");
+    TAP_OK(ds && barlow_analysis_run(m, ds, &o, NULL, NULL, &a) == BARLOW_OK, "id 16777215: analyze");
     if (!a) {
         barlow_dataset_free(ds);
         return;
@@ -793,7 +800,7 @@ static void test_max_id(barlow_matrix *m)
     char *js = json_of(a);
     TAP_OK(js && strlen(js) < 100000 && strstr(js, "\"class\":16777215,\"name\":\"16777215\""),
            "id 16777215: JSON of %zu bytes (< 100 KB)", js ? strlen(js) : 0);
-    barlow_free(js);
+    text_free(js);
     /* the dataset's made-up names: on demand, stable, found by name */
     const char *n1 = barlow_dataset_class_name(ds, 16777214);
     int32_t id = -1, id0 = -1;
@@ -966,7 +973,7 @@ static void test_ranges(barlow_matrix *m, barlow_dataset *ds, const barlow_analy
     for (size_t first = 0; first < G; first++)
         for (size_t count = 1; first + count <= G; count++) {
             barlow_analysis *p = NULL;
-            int this_ok = barlow_analyze_groups(m, ds, &o, first, count, NULL, NULL, &p) ==
+            int this_ok = barlow_analysis_run_groups(m, ds, &o, first, count, NULL, NULL, &p) ==
                               BARLOW_OK && barlow_analysis_group_count(p) == G;
             for (size_t i = 0; this_ok && i < G; i++)
                 this_ok = i >= first && i < first + count ? same_group(full, i, p, i)
@@ -976,8 +983,8 @@ static void test_ranges(barlow_matrix *m, barlow_dataset *ds, const barlow_analy
             exports &= count_str(js, "\"status\":\"pending\"") == G - count &&
                        count_str(csv, ",pending,") == 2 * (G - count) &&
                        count_str(csv, "\n") == 1 + 2 * G;
-            barlow_free(js);
-            barlow_free(csv);
+            text_free(js);
+            text_free(csv);
             barlow_analysis_free(p);
             if (!this_ok && ok) {
                 bad_first = first;
@@ -1010,7 +1017,7 @@ static void test_merge(barlow_matrix *m, barlow_dataset *ds, const barlow_analys
             size_t np = 0;
             for (size_t k = 0; k < 3; k++)
                 if (cuts[k + 1] > cuts[k])
-                    barlow_analyze_groups(m, ds, &o, cuts[k], cuts[k + 1] - cuts[k], NULL, NULL,
+                    barlow_analysis_run_groups(m, ds, &o, cuts[k], cuts[k + 1] - cuts[k], NULL, NULL,
                                           &parts[np++]);
             /* the last part first */
             barlow_analysis *tmp = parts[0];
@@ -1021,8 +1028,8 @@ static void test_merge(barlow_matrix *m, barlow_dataset *ds, const barlow_analys
             for (size_t k = 0; k < np; k++) barlow_analysis_free(parts[k]);
             char *js = mg ? json_of(mg) : NULL, *csv = mg ? csv_of(mg) : NULL;
             ok &= st == BARLOW_OK && js && csv && !strcmp(js, want_js) && !strcmp(csv, want_csv);
-            barlow_free(js);
-            barlow_free(csv);
+            text_free(js);
+            text_free(csv);
             barlow_analysis_free(mg);
             merges++;
         }
@@ -1032,10 +1039,10 @@ static void test_merge(barlow_matrix *m, barlow_dataset *ds, const barlow_analys
     TAP_OK(barlow_analysis_merge(&full, 1, &one) == BARLOW_OK && one, "merge: one full part");
     char *js = one ? json_of(one) : NULL;
     TAP_OK(js && !strcmp(js, want_js), "merge: a copy of one full analysis is equal");
-    barlow_free(js);
+    text_free(js);
     barlow_analysis_free(one);
-    barlow_free(want_js);
-    barlow_free(want_csv);
+    text_free(want_js);
+    text_free(want_csv);
 }
 
 static void test_merge_errors(barlow_matrix *m, barlow_dataset *ds)
@@ -1043,11 +1050,11 @@ static void test_merge_errors(barlow_matrix *m, barlow_dataset *ds)
     barlow_analysis_options o;
     parts_options(&o);
     barlow_analysis *p[4] = {NULL, NULL, NULL, NULL};
-    barlow_analyze_groups(m, ds, &o, 0, 4, NULL, NULL, &p[0]);
-    barlow_analyze_groups(m, ds, &o, 4, 6, NULL, NULL, &p[1]);
-    barlow_analyze_groups(m, ds, &o, 3, 2, NULL, NULL, &p[2]);
+    barlow_analysis_run_groups(m, ds, &o, 0, 4, NULL, NULL, &p[0]);
+    barlow_analysis_run_groups(m, ds, &o, 4, 6, NULL, NULL, &p[1]);
+    barlow_analysis_run_groups(m, ds, &o, 3, 2, NULL, NULL, &p[2]);
     o.k = 4;
-    barlow_analyze_groups(m, ds, &o, 4, 6, NULL, NULL, &p[3]);
+    barlow_analysis_run_groups(m, ds, &o, 4, 6, NULL, NULL, &p[3]);
     barlow_analysis *sentinel = (barlow_analysis *)&rng_state, *out = sentinel;
     const barlow_analysis *ov[3] = {p[0], p[1], p[2]};
     TAP_STATUS(barlow_analysis_merge(ov, 3, &out), BARLOW_E_INVALID_ARG,
@@ -1064,7 +1071,7 @@ static void test_merge_errors(barlow_matrix *m, barlow_dataset *ds)
     barlow_dataset_create(N, lab2, preds, names, K, &other);
     barlow_analysis *q = NULL;
     o.k = 5;
-    barlow_analyze_groups(m, other, &o, 4, 6, NULL, NULL, &q);
+    barlow_analysis_run_groups(m, other, &o, 4, 6, NULL, NULL, &q);
     const barlow_analysis *dd[2] = {p[0], q};
     TAP_STATUS(barlow_analysis_merge(dd, 2, &out), BARLOW_E_INVALID_ARG, "group 1 is class 1",
                "merge: parts of another dataset name the group that differs");
@@ -1077,16 +1084,16 @@ static void test_merge_errors(barlow_matrix *m, barlow_dataset *ds)
                "merge: NULL parts");
     TAP_STATUS(barlow_analysis_merge(ov, 1, NULL), BARLOW_E_INVALID_ARG, "out is NULL",
                "merge: NULL out");
-    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 3, 0, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
-               "barlow_analyze_groups: count=0", "analyze_groups: count 0");
-    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 7, 4, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+    TAP_STATUS(barlow_analysis_run_groups(m, ds, &o, 3, 0, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_run_groups: count=0", "analyze_groups: count 0");
+    TAP_STATUS(barlow_analysis_run_groups(m, ds, &o, 7, 4, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
                "first=7 + count=4 is beyond the 10 groups of the plan",
                "analyze_groups: a range beyond the plan");
-    TAP_STATUS(barlow_analyze_groups(m, ds, &o, SIZE_MAX, 2, NULL, NULL, &out),
+    TAP_STATUS(barlow_analysis_run_groups(m, ds, &o, SIZE_MAX, 2, NULL, NULL, &out),
                BARLOW_E_INVALID_ARG, "is beyond the 10 groups", "analyze_groups: first overflows");
     o.k = 0;
-    TAP_STATUS(barlow_analyze_groups(m, ds, &o, 0, 1, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
-               "barlow_analyze_groups: k=0", "analyze_groups: option errors name the function");
+    TAP_STATUS(barlow_analysis_run_groups(m, ds, &o, 0, 1, NULL, NULL, &out), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_run_groups: k=0", "analyze_groups: option errors name the function");
     TAP_OK(out == sentinel, "merge / analyze_groups: out untouched by every failed call");
     for (int k = 0; k < 4; k++) barlow_analysis_free(p[k]);
     barlow_analysis_free(q);
@@ -1124,7 +1131,7 @@ static void test_own_rows(void)
     barlow_analysis_options_init(&o);
     o.k = 3;
     barlow_analysis *full = NULL;
-    barlow_analyze(m, ds, &o, NULL, NULL, &full);
+    barlow_analysis_run(m, ds, &o, NULL, NULL, &full);
     size_t G = barlow_analysis_group_count(full);
     int ok = full != NULL && G == 2 * KC;
     for (size_t first = 0; ok && first < G; first++) {
@@ -1143,7 +1150,7 @@ static void test_own_rows(void)
         }
         barlow_analysis *p = NULL;
         if (first + count > G) count = G - first;
-        barlow_status st = barlow_analyze_groups(m, ds, &o, first, count, NULL, NULL, &p);
+        barlow_status st = barlow_analysis_run_groups(m, ds, &o, first, count, NULL, NULL, &p);
         mprotect(x, NR * page, PROT_READ | PROT_WRITE);
         for (size_t r = 0; r < NR; r++) x[r * d + 1] = keep1[r];
         ok = st == BARLOW_OK;
@@ -1176,8 +1183,8 @@ static int trees_answer_alike(const barlow_analysis *a, const barlow_analysis *b
             barlow_buffer x = {NULL, 0}, y = {NULL, 0};
             ok = barlow_tree_to_svg(ta, NULL, &x) == BARLOW_OK &&
                  barlow_tree_to_svg(tb, NULL, &y) == BARLOW_OK && !strcmp(x.data, y.data);
-            barlow_buffer_dispose(&x);
-            barlow_buffer_dispose(&y);
+            barlow_buffer_free(&x);
+            barlow_buffer_free(&y);
             size_t ra[64], rb[64], nra = 0, nrb = 0;
             ok &= barlow_tree_rules(ta, NULL, ra, &nra) == BARLOW_OK &&
                   barlow_tree_rules(tb, NULL, rb, &nrb) == BARLOW_OK && nra == nrb &&
@@ -1212,12 +1219,12 @@ static int round_trip(const barlow_analysis *a, const barlow_matrix *m, barlow_a
     char *j1 = json_of(a), *j2 = c ? json_of(c) : NULL, *c1 = csv_of(a), *c2 = c ? csv_of(c) : NULL;
     ok &= j1 && j2 && c1 && c2 && !strcmp(j1, j2) && !strcmp(c1, c2) &&
           trees_answer_alike(a, c, m);
-    barlow_free(j1);
-    barlow_free(j2);
-    barlow_free(c1);
-    barlow_free(c2);
-    barlow_buffer_dispose(&b);
-    barlow_buffer_dispose(&b2);
+    text_free(j1);
+    text_free(j2);
+    text_free(c1);
+    text_free(c2);
+    barlow_buffer_free(&b);
+    barlow_buffer_free(&b2);
     if (copy) *copy = c;
     else barlow_analysis_free(c);
     return ok;
@@ -1230,8 +1237,8 @@ static void test_serialize(barlow_matrix *m, barlow_dataset *ds, const barlow_an
     TAP_OK(round_trip(full, m, NULL), "serialize: a full analysis round-trips (bytes, JSON, CSV, "
            "and every tree's SVG, rules, rows, samples and apply)");
     barlow_analysis *p1 = NULL, *p2 = NULL, *c1 = NULL, *c2 = NULL, *mg = NULL;
-    barlow_analyze_groups(m, ds, &o, 0, 3, NULL, NULL, &p1);
-    barlow_analyze_groups(m, ds, &o, 3, 7, NULL, NULL, &p2);
+    barlow_analysis_run_groups(m, ds, &o, 0, 3, NULL, NULL, &p1);
+    barlow_analysis_run_groups(m, ds, &o, 3, 7, NULL, NULL, &p2);
     TAP_OK(p1 && p2 && round_trip(p1, m, &c1) && round_trip(p2, m, &c2),
            "serialize: partial analyses round-trip");
     barlow_analysis_free(p1);
@@ -1241,8 +1248,8 @@ static void test_serialize(barlow_matrix *m, barlow_dataset *ds, const barlow_an
     TAP_OK(barlow_analysis_merge(parts, 2, &mg) == BARLOW_OK && (got = json_of(mg)) &&
                !strcmp(want, got),
            "serialize: the deserialized parts merge into the full analysis");
-    barlow_free(want);
-    barlow_free(got);
+    text_free(want);
+    text_free(got);
     barlow_analysis_free(mg);
     barlow_analysis_free(c1);
     barlow_analysis_free(c2);
@@ -1350,11 +1357,11 @@ static void fuzz_analysis(const uint8_t *blob, size_t size, const barlow_matrix 
         barlow_buffer b = {NULL, 0};
         fine &= barlow_analysis_serialize(a, &b) == BARLOW_OK && b.size == size &&
                 !memcmp(b.data, mut, size);
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
         char *js = json_of(a), *csv = csv_of(a);
         fine &= js && csv;
-        barlow_free(js);
-        barlow_free(csv);
+        text_free(js);
+        text_free(csv);
         size_t leaves[SN];
         for (size_t i = 0; i < barlow_analysis_group_count(a); i++)
             for (size_t j = 0; j < barlow_analysis_depth_count(a); j++) {
@@ -1395,7 +1402,7 @@ static void test_hostile(void)
     o.n_depths = 2;
     barlow_analysis *a = NULL;
     barlow_buffer b = {NULL, 0};
-    barlow_status st = barlow_analyze_groups(x, ds, &o, 1, 4, NULL, NULL, &a);
+    barlow_status st = barlow_analysis_run_groups(x, ds, &o, 1, 4, NULL, NULL, &a);
     if (st == BARLOW_OK) st = barlow_analysis_serialize(a, &b);
     TAP_OK(st == BARLOW_OK, "small partial analysis: %zu bytes serialized", b.size);
     int all = st == BARLOW_OK;
@@ -1413,7 +1420,7 @@ static void test_hostile(void)
         hostile_edits(b.data, b.size);
         fuzz_analysis(b.data, b.size, x);
     }
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
     barlow_analysis_free(a);
     barlow_dataset_free(ds);
     barlow_matrix_free(x);
@@ -1424,7 +1431,7 @@ static void test_distributed(barlow_matrix *m, barlow_dataset *ds)
     barlow_analysis_options o;
     parts_options(&o);
     barlow_analysis *full = NULL;
-    TAP_OK(barlow_analyze(m, ds, &o, NULL, NULL, &full) == BARLOW_OK, "distributed: the full "
+    TAP_OK(barlow_analysis_run(m, ds, &o, NULL, NULL, &full) == BARLOW_OK, "distributed: the full "
            "analysis");
     if (!full) return;
     test_count_groups(m, ds);

@@ -64,14 +64,14 @@ static int on_progress(size_t done, size_t total, void *user)
 
 typedef struct op {
     const char *name;
-    size_t threads, first, count; /* count 0: barlow_analyze */
+    size_t threads, first, count; /* count 0: barlow_analysis_run */
 } op;
 
 static const op ops[] = {
-    {"barlow_analyze, 1 thread", 1, 0, 0},
-    {"barlow_analyze, 2 threads", 2, 0, 0},
-    {"barlow_analyze_groups (groups 2..6), 1 thread", 1, 2, 5},
-    {"barlow_analyze_groups (groups 2..6), 2 threads", 2, 2, 5},
+    {"barlow_analysis_run, 1 thread", 1, 0, 0},
+    {"barlow_analysis_run, 2 threads", 2, 0, 0},
+    {"barlow_analysis_run_groups (groups 2..6), 1 thread", 1, 2, 5},
+    {"barlow_analysis_run_groups (groups 2..6), 2 threads", 2, 2, 5},
 };
 
 static barlow_status run_op(const op *o, counter *c, barlow_analysis **out)
@@ -80,8 +80,8 @@ static barlow_status run_op(const op *o, counter *c, barlow_analysis **out)
     barlow_analysis_options_init(&opts);
     opts.k = 3;
     opts.threads = o->threads;
-    if (o->count == 0) return barlow_analyze(in.x, in.ds, &opts, on_progress, c, out);
-    return barlow_analyze_groups(in.x, in.ds, &opts, o->first, o->count, on_progress, c, out);
+    if (o->count == 0) return barlow_analysis_run(in.x, in.ds, &opts, on_progress, c, out);
+    return barlow_analysis_run_groups(in.x, in.ds, &opts, o->first, o->count, on_progress, c, out);
 }
 
 /* The analysis' JSON (malloc'd by the test), to compare runs. */
@@ -90,7 +90,7 @@ static char *json_of(const barlow_analysis *a)
     barlow_buffer b = {NULL, 0};
     if (barlow_analysis_to_json(a, &b) != BARLOW_OK) return NULL;
     char *s = strdup(b.data);
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
     return s;
 }
 

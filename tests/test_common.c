@@ -77,10 +77,9 @@ int main(void)
     TAP_OK(bw_check_options_version(2, 1, "f: opts") == BARLOW_E_INVALID_ARG,
            "future options version rejected");
     TAP_OK(bw_check_options_version(1, 1, "f: opts") == BARLOW_OK, "current version ok");
-    barlow_free(NULL);
-    barlow_buffer_dispose(NULL);
+    barlow_buffer_free(NULL);
     barlow_buffer b = {malloc(4), 4};
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
     TAP_OK(b.data == NULL && b.size == 0, "buffer dispose resets");
 
     /* parallel_for: same result for any thread count */
@@ -154,7 +153,7 @@ int main(void)
     TAP_OK(bw_sb_finish(&sb, &out, "t") == BARLOW_OK, "finish");
     TAP_OK(strcmp(out.data, "\"a\\\"b\\\\c\\n\\u0001\" 0.1 0.3333333333333333 null") == 0,
            "json text: %s", (char *)out.data);
-    barlow_buffer_dispose(&out);
+    barlow_buffer_free(&out);
 
     /* JSON text is valid whatever the bytes; UTF-8 checks (RFC 3629) */
     static const struct {
@@ -176,7 +175,7 @@ int main(void)
         st = bw_sb_finish(&sb, &out, "t");
         TAP_OK(st == BARLOW_OK && !strcmp(out.data, js[k].json), "json string %zu: %s", k,
                (char *)out.data);
-        barlow_buffer_dispose(&out);
+        barlow_buffer_free(&out);
     }
     static const struct {
         const char *s;

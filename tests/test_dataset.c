@@ -444,10 +444,11 @@ static void test_csv(void)
     TAP_OK(barlow_dataset_class_counts(ds, BARLOW_GROUP_BY_LABEL, sizes, fails) == BARLOW_OK &&
                sizes[1] == 2 && fails[1] == 1 && sizes[3] == 1 && fails[3] == 0 && fails[0] == 1,
            "per-class failures from the CSV");
-    char *path = NULL;
-    TAP_OK(barlow_dataset_image_path(ds, 0, &path) == BARLOW_OK && !strcmp(path, "a/0.jpg"),
+    barlow_buffer path = {NULL, 0};
+    TAP_OK(barlow_dataset_image_path(ds, 0, &path) == BARLOW_OK && !strcmp(path.data, "a/0.jpg") &&
+               path.size == 7,
            "image path without a root is the filename");
-    barlow_free(path);
+    barlow_buffer_free(&path);
     barlow_dataset_free(ds);
 
     /* the same rows in another order, LF, final newline: same ids */
@@ -485,15 +486,14 @@ static void test_csv(void)
                barlow_dataset_labels(ds)[0] == 2 && barlow_dataset_labels(ds)[1] == 0 &&
                barlow_dataset_predictions(ds)[2] == 3,
            "ids follow the given class-name list");
-    path = NULL;
-    TAP_OK(barlow_dataset_image_path(ds, 1, &path) == BARLOW_OK && !strcmp(path, "/data/imgs/b,1.jpg") &&
+    TAP_OK(barlow_dataset_image_path(ds, 1, &path) == BARLOW_OK && !strcmp(path.data, "/data/imgs/b,1.jpg") &&
                !strcmp(barlow_dataset_image_root(ds), "/data/imgs/"),
            "image root joined to the filename");
-    barlow_free(path);
-    char *pout = (char *)&sentinel_storage;
+    barlow_buffer_free(&path);
+    barlow_buffer pout = {&sentinel_storage, 3};
     st = barlow_dataset_image_path(ds, 4, &pout);
     TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_image_path", "row 4", NULL) &&
-               pout == (char *)&sentinel_storage,
+               pout.data == (void *)&sentinel_storage && pout.size == 3,
            "image path of a row out of range");
     barlow_dataset_free(ds);
 
@@ -509,10 +509,9 @@ static void test_csv(void)
                !strcmp(barlow_dataset_class_name(ds, 1), "bucket, pail") &&
                barlow_dataset_labels(ds)[0] == 2,
            "class names from a file");
-    path = NULL;
-    TAP_OK(barlow_dataset_image_path(ds, 0, &path) == BARLOW_OK && !strcmp(path, "root/c.jpg"),
+    TAP_OK(barlow_dataset_image_path(ds, 0, &path) == BARLOW_OK && !strcmp(path.data, "root/c.jpg"),
            "root without a trailing slash");
-    barlow_free(path);
+    barlow_buffer_free(&path);
     barlow_dataset_free(ds);
 
     /* a name not in the list */
@@ -567,10 +566,9 @@ static void test_csv(void)
     TAP_OK(st == BARLOW_OK && barlow_dataset_size(ds) == 2 && barlow_dataset_has_predictions(ds) == 0 &&
                barlow_dataset_predictions(ds) == NULL,
            "without a Predictions column the dataset has no predictions");
-    path = NULL;
-    TAP_OK(barlow_dataset_image_path(ds, 1, &path) == BARLOW_OK && !strcmp(path, "/abs/y.png"),
+    TAP_OK(barlow_dataset_image_path(ds, 1, &path) == BARLOW_OK && !strcmp(path.data, "/abs/y.png"),
            "an absolute filename ignores the image root");
-    barlow_free(path);
+    barlow_buffer_free(&path);
     barlow_dataset_free(ds);
 
     /* lone CR line ends, quote inside an unquoted field */
@@ -695,8 +693,8 @@ static void test_npy(void)
     char lp[512], pp[512];
     snprintf(lp, sizeof lp, "%s", tmp_path("labels.npy"));
     snprintf(pp, sizeof pp, "%s", tmp_path("preds.npy"));
-    int ok = barlow_npy_save(lp, BARLOW_DTYPE_INT64, 1, shape, lab) == BARLOW_OK &&
-             barlow_npy_save(pp, BARLOW_DTYPE_INT32, 1, shape, pred) == BARLOW_OK;
+    int ok = barlow_array_save_npy(BARLOW_DTYPE_INT64, 1, shape, lab, lp) == BARLOW_OK &&
+             barlow_array_save_npy(BARLOW_DTYPE_INT32, 1, shape, pred, pp) == BARLOW_OK;
     TAP_OK(ok, "wrote labels/predictions .npy (%s)", barlow_last_error());
     const char *np = WRITE("npy-names.txt", "cat\ndog\nbird");
     barlow_dataset *ds = NULL;
@@ -748,14 +746,14 @@ static void test_npy(void)
            "a missing .npz member is named");
     const char *short_p = tmp_path("preds3.npy");
     size_t s3[1] = {3};
-    barlow_npy_save(short_p, BARLOW_DTYPE_INT32, 1, s3, pred);
+    barlow_array_save_npy(BARLOW_DTYPE_INT32, 1, s3, pred, short_p);
     st = barlow_dataset_load_npy(lp, short_p, NULL, &out);
     TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_load_npy", "3 predictions", "4 labels") &&
                out == SENTINEL_DS,
            "predictions of the wrong length");
     const char *l2d = tmp_path("labels2d.npy");
     size_t s22[2] = {2, 2};
-    barlow_npy_save(l2d, BARLOW_DTYPE_INT64, 2, s22, lab);
+    barlow_array_save_npy(BARLOW_DTYPE_INT64, 2, s22, lab, l2d);
     st = barlow_dataset_load_npy(l2d, NULL, NULL, &out);
     TAP_OK(err_is(st, BARLOW_E_INVALID_ARG, "barlow_dataset_load_npy", "1-D", "labels2d.npy") &&
                out == SENTINEL_DS,
@@ -768,7 +766,7 @@ static void test_npy(void)
     const float frac[] = {0.0f, 1.5f};
     const char *fp = tmp_path("frac.npy");
     size_t s2[1] = {2};
-    barlow_npy_save(fp, BARLOW_DTYPE_FLOAT32, 1, s2, frac);
+    barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, s2, frac, fp);
     st = barlow_dataset_load_npy(fp, NULL, NULL, &out);
     TAP_OK(err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_npy", "frac.npy", NULL) &&
                out == SENTINEL_DS,
@@ -853,7 +851,7 @@ static void test_nul_bytes(void)
     size_t shape[1] = {2};
     char lp[512];
     snprintf(lp, sizeof lp, "%s", tmp_path("nul-labels.npy"));
-    st = barlow_npy_save(lp, BARLOW_DTYPE_INT32, 1, shape, lab);
+    st = barlow_array_save_npy(BARLOW_DTYPE_INT32, 1, shape, lab, lp);
     if (st == BARLOW_OK) st = barlow_dataset_load_npy(lp, NULL, o.class_names_path, &out);
     TAP_OK(err_is(st, BARLOW_E_FORMAT, "barlow_dataset_load_npy", "nul-names.txt: line 2",
                   nul_rule) &&
@@ -993,10 +991,10 @@ static void test_fixture(void)
     }
     TAP_OK(barlow_dataset_class_count(ds) == 50 && bad_names == 0,
            "sample: 50 distinct class names, sorted, no stray quotes or spaces");
-    char *ip = NULL;
-    TAP_OK(barlow_dataset_image_path(ds, 0, &ip) == BARLOW_OK && !strcmp(ip, "0.jpg"),
+    barlow_buffer ip = {NULL, 0};
+    TAP_OK(barlow_dataset_image_path(ds, 0, &ip) == BARLOW_OK && !strcmp(ip.data, "0.jpg"),
            "sample: first filename");
-    barlow_free(ip);
+    barlow_buffer_free(&ip);
     barlow_dataset_free(ds);
 }
 

@@ -112,7 +112,7 @@ static void test_tiny_cnn(void)
     barlow_status st = barlow_extractor_create_from_file(path_of("tiny_cnn.pt"), &o, &ex);
     TAP_OK(st == BARLOW_OK, "tiny_cnn loads (%s)", barlow_last_error());
     if (st != BARLOW_OK) exit(1);
-    size_t D = barlow_extractor_feature_dim(ex), K = barlow_extractor_num_classes(ex);
+    size_t D = barlow_extractor_feature_count(ex), K = barlow_extractor_class_count(ex);
     size_t h = barlow_extractor_feature_map_height(ex), w = barlow_extractor_feature_map_width(ex);
     TAP_OK(D == 16 && K == 5 && h == 16 && w == 16, "dims D=%zu K=%zu map %zux%zu", D, K, h, w);
     TAP_OK(barlow_extractor_has_forward_features(ex) == 1, "native forward_features");
@@ -483,7 +483,7 @@ static void test_resnet_style(void)
            barlow_last_error());
     if (st != BARLOW_OK) exit(1);
     TAP_OK(barlow_extractor_has_forward_features(ex) == 0 &&
-               barlow_extractor_feature_dim(ex) == 24 && barlow_extractor_num_classes(ex) == 7,
+               barlow_extractor_feature_count(ex) == 24 && barlow_extractor_class_count(ex) == 7,
            "children conv1..layer4 are used: D=24, K=7");
     float f[4 * 24], l[4 * 7];
     st = barlow_extractor_run(ex, x, 4, f, l);

@@ -120,7 +120,7 @@ static void test_options(void)
            "NULL data -> INVALID_ARG");
     barlow_extractor_free(NULL);
     barlow_extraction_free(NULL);
-    TAP_OK(barlow_extractor_feature_dim(NULL) == 0 && barlow_extraction_count(NULL) == 0 &&
+    TAP_OK(barlow_extractor_feature_count(NULL) == 0 && barlow_extraction_count(NULL) == 0 &&
                barlow_extraction_row_status(NULL, 0) == BARLOW_E_INVALID_ARG &&
                barlow_extraction_row_reason(NULL, 0) == NULL,
            "accessors accept NULL");

@@ -160,7 +160,7 @@ static char *lib_sentence(const barlow_tree *t, size_t id, const char *const *na
     barlow_buffer b = {NULL, 0};
     char *s = NULL;
     if (barlow_tree_rule_text_named(t, id, names, n, &b) == BARLOW_OK) s = strdup(b.data);
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
     return s;
 }
 

@@ -122,7 +122,7 @@ static void test_inputs(void)
     TAP_OK(barlow_file_read(reg, BARLOW_LIMIT_TEXT_BYTES, &buf) == BARLOW_OK && buf.size == 10 &&
                !memcmp(buf.data, "0123456789", 11),
            "barlow_file_read: the bytes, NUL-terminated");
-    barlow_buffer_dispose(&buf);
+    barlow_buffer_free(&buf);
 
     /* every public reader, through the same layer */
     barlow_dataset *ds = NULL;

@@ -112,8 +112,8 @@ static void test_files(void)
 
     bw_preprocess pp;
     bw_preprocess_init(&pp);
-    TAP_OK(pp.resize == 256 && pp.crop == 224 && pp.channels == 3 && pp.max_width == 32768 &&
-               pp.max_pixels == ((uint64_t)1 << 28) && bw_preprocess_floats(&pp) == 3 * 224 * 224,
+    TAP_OK(pp.resize == 256 && pp.crop == 224 && pp.channels == 3 && pp.lim.max_side == 32768 &&
+               pp.lim.max_pixels == ((uint64_t)1 << 28) && bw_preprocess_floats(&pp) == 3 * 224 * 224,
            "bw_preprocess_init: 256/224/3, default limits");
     pp.resize = 48;
     pp.crop = 40;
@@ -190,10 +190,10 @@ static void test_files(void)
                strstr(barlow_last_error(), "who: channels=2"),
            "bw_preprocess_check names the field: %s", barlow_last_error());
     bad = pp;
-    bad.max_pixels = 0;
+    bad.lim.max_pixels = 0;
     TAP_OK(bw_preprocess_check(&bad, "who") == BARLOW_E_INVALID_ARG, "max_pixels 0 refused");
     bad = pp;
-    bad.max_width = 30; /* every image is wider */
+    bad.lim.max_side = 30; /* every image is wider */
     TAP_OK(bw_image_load_row(ds, 0, &bad, out1, r, sizeof r) == BARLOW_E_UNSUPPORTED &&
                strstr(r, "exceeds"),
            "custom limits apply: %s", r);
@@ -242,7 +242,7 @@ static void test_memory(void)
             for (int x = 0; x < 5; x++)
                 ok &= out[ch * 25 + y * 5 + x] == (float)(uint8_t)((30 + y * 5 + x) * 3) / 255.0f;
     TAP_OK(ok, "in-memory row: crop, grey repeated to 3 channels");
-    pp.max_height = 5;
+    pp.lim.max_side = 5;
     TAP_OK(bw_image_load_row(ds, 1, &pp, out, r, sizeof r) == BARLOW_E_UNSUPPORTED &&
                strstr(r, "row 1"),
            "in-memory image over the limits: %s", r);

@@ -32,7 +32,7 @@
 static struct {
     barlow_matrix *x; /* 600 x 16: ~38 KB of .npy, several write(2)s */
     uint8_t fail[600];
-    double wide[6000]; /* barlow_npy_save's array */
+    double wide[6000]; /* barlow_array_save_npy's array */
     barlow_tree *tree;
     barlow_analysis *an;
     barlow_image *img;
@@ -69,7 +69,7 @@ static void make_analysis(void)
     barlow_tree_options_init(&to);
     to.max_depth = 3;
     if (barlow_dataset_create(600, labels, preds, NULL, 3, &ds) ||
-        barlow_analyze(in.x, ds, &o, NULL, NULL, &in.an) ||
+        barlow_analysis_run(in.x, ds, &o, NULL, NULL, &in.an) ||
         barlow_tree_fit(in.x, in.fail, NULL, 0, &to, &in.tree))
         TAP_SKIP_ALL("cannot make the analysis and the tree");
     barlow_dataset_free(ds);
@@ -104,7 +104,7 @@ static barlow_status npy_matrix(const char *path) { return barlow_matrix_save_np
 static barlow_status npy_array(const char *path)
 {
     size_t shape[2] = {60, 100};
-    return barlow_npy_save(path, BARLOW_DTYPE_FLOAT64, 2, shape, in.wide);
+    return barlow_array_save_npy(BARLOW_DTYPE_FLOAT64, 2, shape, in.wide, path);
 }
 static barlow_status npz(const char *path)
 {
@@ -148,7 +148,7 @@ static barlow_status png(const char *path) { return barlow_image_save_png(in.img
 
 static const writer writers[] = {
     {"barlow_matrix_save_npy", npy_matrix, false},
-    {"barlow_npy_save", npy_array, false},
+    {"barlow_array_save_npy", npy_array, false},
     {"barlow_npz_writer (open, add, add, commit)", npz, false},
     {"barlow_npz_writer, a failed add made again", npz_retry, true},
     {"barlow_tree_save_json", tree_json, false},
@@ -325,7 +325,7 @@ static int fsize_child(const char *path)
     size_t n = 1 << 20;
     float *data = calloc(n, sizeof *data);
     if (!data) return 2;
-    barlow_status st = barlow_npy_save(path, BARLOW_DTYPE_FLOAT32, 1, &n, data);
+    barlow_status st = barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, &n, data, path);
     free(data);
     printf("# RLIMIT_FSIZE child: status %d (%s)\n", st, barlow_last_error());
     fflush(stdout);

@@ -82,7 +82,7 @@ static void test_folder(void)
     TAP_OK(barlow_dataset_check_images(ds, NULL, rs, &bad, &rep) == BARLOW_OK && bad == 0 &&
                rs[0] == 0 && rs[3] == 0 && rep.size == 0,
            "check_images: all rows fine");
-    barlow_buffer_dispose(&rep);
+    barlow_buffer_free(&rep);
     write_file(tmp_path("f/a_cat/2.png"), "garbage!", 8);
     unlink(tmp_path("f/b_dog/x.JPG"));
     TAP_OK(barlow_dataset_check_images(ds, NULL, rs, &bad, &rep) == BARLOW_OK && bad == 2 &&
@@ -100,12 +100,12 @@ static void test_folder(void)
         printf("# %.*s\n", len, p);
         p += len + (nl ? 1 : 0);
     }
-    barlow_buffer_dispose(&rep);
+    barlow_buffer_free(&rep);
     TAP_OK(barlow_dataset_check_images(ds, NULL, NULL, &bad, NULL) == BARLOW_OK && bad == 2,
            "check_images with NULL outputs");
     barlow_image_options o;
     barlow_image_options_init(&o);
-    o.max_width = 3;
+    o.max_side = 3;
     TAP_OK(barlow_dataset_check_images(ds, &o, rs, &bad, NULL) == BARLOW_OK && bad == 4 &&
                rs[0] == BARLOW_E_UNSUPPORTED && rs[2] == BARLOW_E_UNSUPPORTED,
            "check_images applies the size limits");
@@ -185,7 +185,7 @@ static void test_csv_missing_files(void)
                bad == 1 && rs[0] == 0 && rs[1] == BARLOW_E_IO && rs[2] == 0 && rep.data &&
                strstr(rep.data, "row 1: ") && strstr(rep.data, "b.png"),
            "the missing file is reported for its row only: %s", rep.data ? rep.data : "");
-    barlow_buffer_dispose(&rep);
+    barlow_buffer_free(&rep);
     barlow_dataset_free(ds);
 }
 

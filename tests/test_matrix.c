@@ -355,7 +355,7 @@ static void test_array_roundtrips(void)
             size_t nbytes = count * barlow_dtype_size(dts[d]);
             const char *p = tpath("rt.npy");
             barlow_array *a = NULL;
-            barlow_status st = barlow_npy_save(p, dts[d], nd, shapes[nd], data);
+            barlow_status st = barlow_array_save_npy(dts[d], nd, shapes[nd], data, p);
             st = st ? st : barlow_array_load_npy(p, &a);
             TAP_OK(st == BARLOW_OK && array_is(a, dts[d], nd, shapes[nd], data, nbytes),
                    "npy_save/array_load_npy round trip: %s, %zu-d",
@@ -367,7 +367,7 @@ static void test_array_roundtrips(void)
     size_t shp[2] = {0, 5};
     barlow_array *a = NULL;
     barlow_matrix *m = NULL;
-    TAP_OK(barlow_npy_save(tpath("empty.npy"), BARLOW_DTYPE_FLOAT32, 2, shp, NULL) == BARLOW_OK &&
+    TAP_OK(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 2, shp, NULL, tpath("empty.npy")) == BARLOW_OK &&
                barlow_array_load_npy(tpath("empty.npy"), &a) == BARLOW_OK &&
                barlow_array_size(a) == 0 && barlow_array_dim(a, 1) == 5,
            "0x5 array: saved without data, read back");
@@ -376,20 +376,20 @@ static void test_array_roundtrips(void)
                "an empty array is not a matrix");
     /* npy_save argument errors, nothing written */
     const char *p = tpath("bad-save.npy");
-    EXPECT_ERR(barlow_npy_save(NULL, BARLOW_DTYPE_FLOAT32, 1, shapes[1], raw),
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, shapes[1], raw, NULL),
                BARLOW_E_INVALID_ARG, "path is NULL", "npy_save: NULL path");
-    EXPECT_ERR(barlow_npy_save(p, (barlow_dtype)17, 1, shapes[1], raw), BARLOW_E_INVALID_ARG,
+    EXPECT_ERR(barlow_array_save_npy((barlow_dtype)17, 1, shapes[1], raw, p), BARLOW_E_INVALID_ARG,
                "dtype=17", "npy_save: unknown dtype");
-    EXPECT_ERR(barlow_npy_save(p, BARLOW_DTYPE_FLOAT32, 9, shapes[1], raw), BARLOW_E_INVALID_ARG,
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 9, shapes[1], raw, p), BARLOW_E_INVALID_ARG,
                "ndim=9", "npy_save: ndim 9");
-    EXPECT_ERR(barlow_npy_save(p, BARLOW_DTYPE_FLOAT32, 1, NULL, raw), BARLOW_E_INVALID_ARG,
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, NULL, raw, p), BARLOW_E_INVALID_ARG,
                "shape is NULL", "npy_save: NULL shape");
-    EXPECT_ERR(barlow_npy_save(p, BARLOW_DTYPE_FLOAT32, 1, shapes[1], NULL), BARLOW_E_INVALID_ARG,
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, shapes[1], NULL, p), BARLOW_E_INVALID_ARG,
                "data is NULL", "npy_save: NULL data");
     size_t huge[2] = {SIZE_MAX / 2, 4};
-    EXPECT_ERR(barlow_npy_save(p, BARLOW_DTYPE_FLOAT32, 2, huge, raw), BARLOW_E_INVALID_ARG,
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 2, huge, raw, p), BARLOW_E_INVALID_ARG,
                "overflows", "npy_save: shape overflow");
-    EXPECT_ERR(barlow_npy_save(tpath("nodir/x.npy"), BARLOW_DTYPE_FLOAT32, 1, shapes[1], raw),
+    EXPECT_ERR(barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 1, shapes[1], raw, tpath("nodir/x.npy")),
                BARLOW_E_IO, "nodir/x.npy", "npy_save: missing directory is IO naming the path");
     struct stat sb;
     TAP_OK(stat(p, &sb) != 0 && count_tmp_entries() == 0, "npy_save failures write nothing");

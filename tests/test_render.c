@@ -433,14 +433,14 @@ static void test_png_memory(void)
     TAP_OK(st == BARLOW_OK && same_image(back, p, W, H, 3), "37x23 RGB round trip: same bytes");
     barlow_image_free(back);
     back = NULL;
-    barlow_buffer_dispose(&buf);
+    barlow_buffer_free(&buf);
     st = barlow_image_encode_png(grey, &buf);
     b = buf.data;
     TAP_OK(st == BARLOW_OK && b[24] == 8 && b[25] == 0, "grey encodes as an 8-bit grey PNG");
     st = barlow_image_decode_memory(buf.data, buf.size, NULL, &back);
     TAP_OK(st == BARLOW_OK && same_image(back, g, W, H, 1), "37x23 grey round trip: same bytes");
     barlow_image_free(back);
-    barlow_buffer_dispose(&buf);
+    barlow_buffer_free(&buf);
 
     barlow_buffer keep = {(void *)"x", 1};
     st = barlow_image_encode_png(NULL, &keep);

@@ -210,7 +210,7 @@ static int fixture_analyze(fixture *fx)
     o.depths = depths;
     o.n_depths = 2;
     o.threads = 1;
-    return barlow_analyze(fx->X, fx->ds, &o, NULL, NULL, &fx->an) == BARLOW_OK ? 0 : -1;
+    return barlow_analysis_run(fx->X, fx->ds, &o, NULL, NULL, &fx->an) == BARLOW_OK ? 0 : -1;
 }
 
 /* A w x h PNG at rel in both run directories. */
@@ -717,7 +717,7 @@ static void check_weak_best(const char *dir)
               barlow_matrix_create(M, 1, &X) == BARLOW_OK;
     for (size_t i = 0; ok && i < M; i++)
         barlow_matrix_data_mut(X)[i] = (float)(i < 180 ? (double)i / 400 : 0.6 + (i - 180) / 100.0);
-    ok = ok && barlow_analyze(X, ds, &o, NULL, NULL, &an) == BARLOW_OK;
+    ok = ok && barlow_analysis_run(X, ds, &o, NULL, NULL, &an) == BARLOW_OK;
     size_t g = ok ? group_index(an, BARLOW_GROUP_BY_LABEL, 0) : SIZE_MAX;
     TAP_OK(ok && g != SIZE_MAX && weak_best_leaves(an, g) == 1,
            "a group whose best leaf has ER <= BER: %s", barlow_last_error());

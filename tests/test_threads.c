@@ -79,7 +79,7 @@ static barlow_status analyse(const shared *sh, barlow_analysis **out)
     barlow_analysis_options_init(&o);
     o.k = TOP;
     o.threads = 1;
-    return barlow_analyze(sh->X, sh->ds, &o, NULL, NULL, out);
+    return barlow_analysis_run(sh->X, sh->ds, &o, NULL, NULL, out);
 }
 
 static void *work(void *arg)
@@ -119,8 +119,8 @@ static int same(const result *a, const result *b)
 
 static void release(result *r)
 {
-    barlow_buffer_dispose(&r->tree_json);
-    barlow_buffer_dispose(&r->analysis_json);
+    barlow_buffer_free(&r->tree_json);
+    barlow_buffer_free(&r->analysis_json);
 }
 
 /* Runs work() on T threads at once with `sh`; counts those equal to ref. */

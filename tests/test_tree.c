@@ -169,7 +169,7 @@ static void test_range_sentence(void)
     TAP_OK(txt.data && !strcmp(txt.data, "When 3.5000 < feature 0 \xe2\x89\xa4 6.5000 the error rate "
                                          "rises from 30.0% to 100.0% (3 of 3 failures, 3 images)"),
            "a feature split twice reads as one range: '%s'", (char *)txt.data);
-    barlow_buffer_dispose(&txt);
+    barlow_buffer_free(&txt);
     barlow_tree_free(t);
     barlow_matrix_free(m);
 }
@@ -263,7 +263,7 @@ static void test_svg(const barlow_tree *t)
            "to_svg: one box per node (%zu), a label per edge", n);
     TAP_OK(svg.data && count_of(svg.data, " best\"") == 1 && !strstr(svg.data, "<a "),
            "to_svg: the best leaf outlined, no links by default");
-    barlow_buffer_dispose(&svg);
+    barlow_buffer_free(&svg);
 
     const char *names[640] = {NULL};
     names[638] = "<b>&\"buckle\" \xff\x01 with a long name that does not fit its label";
@@ -287,7 +287,7 @@ static void test_svg(const barlow_tree *t)
            "to_svg: highlight -2 outlines nothing");
     TAP_OK(svg.data && strstr(svg.data, "style=\"min-width:") && strstr(svg.data, "viewBox=\"0 0 "),
            "to_svg: max_width scales with a viewBox and a least width");
-    barlow_buffer_dispose(&svg);
+    barlow_buffer_free(&svg);
 }
 
 /* ---- serialization ------------------------------------------------------ */
@@ -332,18 +332,18 @@ static int trees_agree(const barlow_tree *a, const barlow_tree *b, const barlow_
     barlow_tree_to_json(a, NULL, NULL, &ja);
     barlow_tree_to_json(b, NULL, NULL, &jb);
     same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
-    barlow_buffer_dispose(&ja);
-    barlow_buffer_dispose(&jb);
+    barlow_buffer_free(&ja);
+    barlow_buffer_free(&jb);
     barlow_tree_to_svg(a, NULL, &ja);
     barlow_tree_to_svg(b, NULL, &jb);
     same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
-    barlow_buffer_dispose(&ja);
-    barlow_buffer_dispose(&jb);
+    barlow_buffer_free(&ja);
+    barlow_buffer_free(&jb);
     barlow_tree_to_dot(a, &ja);
     barlow_tree_to_dot(b, &jb);
     same &= ja.data && jb.data && !strcmp(ja.data, jb.data);
-    barlow_buffer_dispose(&ja);
-    barlow_buffer_dispose(&jb);
+    barlow_buffer_free(&ja);
+    barlow_buffer_free(&jb);
     size_t la[SER_N], lb[SER_N];
     same &= barlow_tree_apply(a, x, la) == BARLOW_OK && barlow_tree_apply(b, x, lb) == BARLOW_OK &&
             !memcmp(la, lb, sizeof la);
@@ -387,19 +387,19 @@ static void fuzz_tree(const uint8_t *blob, size_t size, const barlow_matrix *x)
         barlow_buffer b = {NULL, 0};
         crashes_avoided &= barlow_tree_serialize(t, &b) == BARLOW_OK && b.size == size &&
                            !memcmp(b.data, mut, size);
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
         crashes_avoided &= barlow_tree_to_json(t, NULL, NULL, &b) == BARLOW_OK;
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
         crashes_avoided &= barlow_tree_to_svg(t, NULL, &b) == BARLOW_OK;
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
         size_t leaves[SER_N], rows[SER_N], nr = 0;
         if (barlow_tree_input_columns(t) == SER_D)
             crashes_avoided &= barlow_tree_apply(t, x, leaves) == BARLOW_OK;
         for (size_t i = 0; i < barlow_tree_node_count(t); i++) {
             crashes_avoided &= barlow_tree_node_rows(t, i, BARLOW_ROWS_ALL, rows, &nr) == BARLOW_OK;
-            barlow_buffer_dispose(&b);
+            barlow_buffer_free(&b);
             crashes_avoided &= barlow_tree_rule_text(t, i, &b) == BARLOW_OK;
-            barlow_buffer_dispose(&b);
+            barlow_buffer_free(&b);
         }
         barlow_tree_free(t);
     }
@@ -496,7 +496,7 @@ static void test_serialize(void)
     barlow_tree_eval_free(e);
     barlow_tree_free(c);
     c = NULL;
-    barlow_buffer_dispose(&b2);
+    barlow_buffer_free(&b2);
 
     /* other options and a one-leaf tree survive too */
     barlow_tree_options_init(&o);
@@ -517,7 +517,7 @@ static void test_serialize(void)
         ok &= barlow_tree_serialize(gs[k], &b2) == BARLOW_OK &&
               barlow_tree_deserialize(b2.data, b2.size, &c) == BARLOW_OK &&
               trees_agree(gs[k], c, x);
-        barlow_buffer_dispose(&b2);
+        barlow_buffer_free(&b2);
         barlow_tree_free(c);
         c = NULL;
     }
@@ -549,7 +549,7 @@ static void test_serialize(void)
     TAP_OK(barlow_tree_serialize(NULL, &b2) == BARLOW_E_INVALID_ARG && !b2.data &&
                barlow_tree_serialize(t, NULL) == BARLOW_E_INVALID_ARG && msg_has("out is NULL"),
            "serialize: NULL tree or out");
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
     barlow_tree_free(t);
     barlow_matrix_free(x);
 }
@@ -632,12 +632,12 @@ int main(void)
                strcmp(txt.data, "When feature 638 \xe2\x89\xa4 0.2325 the error rate rises from "
                                 "20.2% to 35.2% (139 of 284 failures, 395 images)") == 0,
            "syringe: rule sentence '%s'", (char *)txt.data);
-    barlow_buffer_dispose(&txt);
+    barlow_buffer_free(&txt);
     barlow_tree_rule_text(t, 2, &txt);
     TAP_OK(strcmp(txt.data, "When feature 638 > 0.2325 the error rate falls from 20.2% to "
                             "14.3% (145 of 284 failures, 1011 images)") == 0,
            "syringe: falling rule '%s'", (char *)txt.data);
-    barlow_buffer_dispose(&txt);
+    barlow_buffer_free(&txt);
     {
         /* named features: the name before the index; an empty name or a
          * column past n_names reads as the bare index */
@@ -648,24 +648,24 @@ int main(void)
                                     "error rate rises from 20.2% to 35.2% (139 of 284 failures, "
                                     "395 images)") == 0,
                "named rule sentence '%s'", (char *)txt.data);
-        barlow_buffer_dispose(&txt);
+        barlow_buffer_free(&txt);
         st = barlow_tree_rule_text_named(t, 2, names, 638, &txt);
         TAP_OK(st == BARLOW_OK && strncmp(txt.data, "When feature 638 > 0.2325", 25) == 0,
                "a column past n_names is unnamed '%s'", (char *)txt.data);
-        barlow_buffer_dispose(&txt);
+        barlow_buffer_free(&txt);
         TAP_OK(barlow_tree_rule_text_named(t, 1, NULL, 3, &txt) == BARLOW_E_INVALID_ARG &&
                    strstr(barlow_last_error(), "names is NULL"),
                "NULL names with n_names > 0: '%s'", barlow_last_error());
         TAP_OK(barlow_tree_rule_text_named(t, 1, NULL, 0, &txt) == BARLOW_OK &&
                    strncmp(txt.data, "When feature 638 ", 17) == 0,
                "NULL names, n_names 0: the plain sentence");
-        barlow_buffer_dispose(&txt);
+        barlow_buffer_free(&txt);
     }
     barlow_tree_rule_text(t, 0, &txt);
     TAP_OK(strcmp(txt.data, "For all 1406 images the error rate is 20.2% (284 of 284 "
                             "failures, 1406 images)") == 0,
            "root sentence '%s'", (char *)txt.data);
-    barlow_buffer_dispose(&txt);
+    barlow_buffer_free(&txt);
     barlow_condition conds[BARLOW_TREE_MAX_DEPTH];
     size_t nc = 99;
     TAP_OK(barlow_tree_path(t, 2, conds, &nc) == BARLOW_OK && nc == 1 &&
@@ -785,13 +785,13 @@ int main(void)
         TAP_OK(th && strtod(th + 12, NULL) == root.threshold,
                "JSON threshold round-trips at full precision");
     }
-    barlow_buffer_dispose(&js);
+    barlow_buffer_free(&js);
     barlow_buffer dot = {NULL, 0};
     TAP_OK(barlow_tree_to_dot(t, &dot) == BARLOW_OK && !strncmp(dot.data, "digraph", 7) &&
                strstr(dot.data, "n0 -> n1") && strstr(dot.data, "n0 -> n2") &&
                strstr(dot.data, "feature 638"),
            "to_dot");
-    barlow_buffer_dispose(&dot);
+    barlow_buffer_free(&dot);
 
     /* save_json: atomic, clear error for a missing directory */
     char dir[] = "/tmp/barlow-tree-XXXXXX";
@@ -834,7 +834,7 @@ int main(void)
         TAP_OK(strcmp(txt.data, "When feature 1378 \xe2\x89\xa4 0.0893 the error rate rises from "
                                 "50.0% to 100.0% (72 of 72 failures, 72 images)") == 0,
                "water jug sentence '%s'", (char *)txt.data);
-        barlow_buffer_dispose(&txt);
+        barlow_buffer_free(&txt);
         /* a row only needs the columns the tree reads, but apply checks width */
         float row[1400] = {0};
         row[1378] = 0.01f;
@@ -994,7 +994,7 @@ int main(void)
         barlow_tree_rule_text(r, 0, &txt);
         TAP_OK(txt.data && strstr(txt.data, value ? "is 100.0%" : "is 0.0%"),
                "one-leaf sentence '%s'", (char *)txt.data);
-        barlow_buffer_dispose(&txt);
+        barlow_buffer_free(&txt);
         barlow_tree_free(r);
         barlow_matrix_free(m);
     }
@@ -1206,7 +1206,7 @@ int main(void)
         TAP_OK(res[0] && res[1] && jobs[0].json && jobs[1].json &&
                    !strcmp(jobs[0].json, b.data) && !strcmp(jobs[1].json, b.data),
                "concurrent fits on two threads equal the serial fit");
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
         free(jobs[0].json);
         free(jobs[1].json);
         barlow_tree_free(r);
@@ -1410,7 +1410,7 @@ int main(void)
         TAP_OK(barlow_tree_to_json(t, NULL, te, &js) == BARLOW_OK &&
                    strstr(js.data, "\"held_out\":{"),
                "to_json with its own evaluation adds held_out");
-        barlow_buffer_dispose(&js);
+        barlow_buffer_free(&js);
         barlow_tree_eval_free(te);
         barlow_tree_eval_free(oe);
         barlow_tree_free(other);

@@ -109,7 +109,7 @@ static size_t busy_feature(const barlow_extraction *r)
 static void test_rank(void)
 {
     fixture f = setup("tiny_cnn.pt", NULL);
-    size_t m = barlow_extraction_count(f.r), d = barlow_extractor_feature_dim(f.ex);
+    size_t m = barlow_extraction_count(f.r), d = barlow_extractor_feature_count(f.ex);
     const size_t *index = barlow_extraction_index(f.r);
     TAP_OK(m == 6 && index[5] == 5, "6 of 8 rows extracted (rows 6, 7 fail)");
     float *X = calloc(m * d, sizeof *X);

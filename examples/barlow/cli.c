@@ -234,13 +234,13 @@ int cli_split_spec(const char *spec, char **path, const char **member)
 
 barlow_status cli_load_member(const char *path, const char *member, barlow_array **out)
 {
-    return barlow_is_manifest(path) ? barlow_array_load_manifest(path, member, out)
+    return barlow_manifest_probe(path) ? barlow_array_load_manifest(path, member, out)
                                     : barlow_array_load_npz(path, member, out);
 }
 
 int cli_is_extraction(const char *path)
 {
-    return ends_with(path, ".npz") || barlow_is_manifest(path);
+    return ends_with(path, ".npz") || barlow_manifest_probe(path);
 }
 
 barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
@@ -249,7 +249,7 @@ barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
     const char *member;
     if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
     barlow_status st;
-    bool manifest = barlow_is_manifest(path);
+    bool manifest = barlow_manifest_probe(path);
     if (manifest && member && strcmp(member, "features") != 0) {
         cli_set_error("%s: a manifest's matrix is its features (give %s or %s:features)", spec,
                       path, path);

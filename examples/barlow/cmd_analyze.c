@@ -133,7 +133,7 @@ static barlow_status load_features(const char *spec, barlow_matrix **out)
 {
     size_t n = strlen(spec);
     if (strstr(spec, ".npz:") || (n >= 4 && !strcmp(spec + n - 4, ".npz")) ||
-        strstr(spec, ".json:") || barlow_is_manifest(spec))
+        strstr(spec, ".json:") || barlow_manifest_probe(spec))
         return cli_load_matrix(spec, out);
     barlow_status st = barlow_matrix_map_npy(spec, out);
     /* float64 or Fortran-order features cannot be mapped: read and convert */
@@ -235,7 +235,7 @@ int cmd_analyze(int argc, char **argv)
     if (st == BARLOW_OK) {
         progress_state ps = {.last_permille = -1, .t0 = t0};
         bool bar = !quiet && isatty(STDERR_FILENO);
-        st = barlow_analyze(X, ds, &ao, bar ? draw_progress : NULL, &ps, &an);
+        st = barlow_analysis_run(X, ds, &ao, bar ? draw_progress : NULL, &ps, &an);
     }
     if (st == BARLOW_OK) st = save_results(an, out_t, csv_t);
     if (st != BARLOW_OK) {

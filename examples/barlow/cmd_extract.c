@@ -185,7 +185,7 @@ int cmd_extract(int argc, char **argv)
                 "barlow extract: %zu of %zu images -> %s (%zu features%s) in %.1f s "
                 "(%.1f img/s)\n",
                 barlow_extraction_count(r), barlow_extraction_dataset_size(r), out,
-                barlow_extractor_feature_dim(ex), logits ? " + logits" : "", secs,
+                barlow_extractor_feature_count(ex), logits ? " + logits" : "", secs,
                 secs > 0 ? (double)barlow_extraction_dataset_size(r) / secs : 0.0);
     barlow_extraction_free(r);
     barlow_extraction_free(rp);

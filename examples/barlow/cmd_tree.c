@@ -122,7 +122,7 @@ static void print_text(const barlow_tree *tree, const barlow_tree_eval *ev,
         if (barlow_tree_rule_text(tree, rules[i], &text) != BARLOW_OK) continue;
         printf("  leaf %zu  IV %.4f  p %.3g  %s\n", rules[i], nd.importance, nd.p_value,
                (const char *)text.data);
-        barlow_buffer_dispose(&text);
+        barlow_buffer_free(&text);
         if (ev) {
             barlow_tree_node h = {.version = BARLOW_TREE_NODE_VERSION};
             barlow_tree_eval_get_node(ev, rules[i], &h);
@@ -318,7 +318,7 @@ int cmd_tree(int argc, char **argv)
             print_text(tree, ev, rules, n_rules);
         }
     }
-    barlow_buffer_dispose(&buf);
+    barlow_buffer_free(&buf);
     free(rules);
     barlow_tree_eval_free(ev);
     barlow_tree_free(tree);

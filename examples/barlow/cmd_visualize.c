@@ -605,11 +605,11 @@ static barlow_status write_outputs(vis_run *r)
     barlow_status st = barlow_image_save_png(barlow_feature_view_panel(r->fv), of[OUT_PANEL].path);
     of[OUT_PANEL].written = st == BARLOW_OK;
     if (st == BARLOW_OK) {
-        st = barlow_npy_save(of[OUT_MAPS].path, BARLOW_DTYPE_FLOAT32, 3, maps_shape, maps);
+        st = barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 3, maps_shape, maps, of[OUT_MAPS].path);
         of[OUT_MAPS].written = st == BARLOW_OK;
     }
     if (st == BARLOW_OK && attacks) {
-        st = barlow_npy_save(of[OUT_ATTACKS].path, BARLOW_DTYPE_FLOAT32, 4, att_shape, attacks);
+        st = barlow_array_save_npy(BARLOW_DTYPE_FLOAT32, 4, att_shape, attacks, of[OUT_ATTACKS].path);
         of[OUT_ATTACKS].written = st == BARLOW_OK;
     }
     if (st == BARLOW_OK && r->fail_img) {

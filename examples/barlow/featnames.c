@@ -117,7 +117,7 @@ void rule_sentence(const barlow_tree *tree, size_t id, const feature_names *fn,
         barlow_tree_rule_text_named(tree, id, names, n, &txt) != BARLOW_OK)
         out->failed = true;
     else sbuf_add(out, txt.data, txt.size);
-    barlow_buffer_dispose(&txt);
+    barlow_buffer_free(&txt);
     free(names);
 }
 
@@ -143,15 +143,12 @@ void feature_names_template(const feature_names *fn, const size_t *features, siz
 /* The whole of a regular file within the TEXT_BYTES limit, read by the
  * library's one reader (barlow_file_read: devices, FIFOs and directories
  * are refused before they are opened). */
-static int read_text(const char *path, char **text, size_t *len)
+static int read_text(const char *path, barlow_buffer *text)
 {
-    barlow_buffer buf = {NULL, 0};
-    if (barlow_file_read(path, BARLOW_LIMIT_TEXT_BYTES, &buf) != BARLOW_OK) {
+    if (barlow_file_read(path, BARLOW_LIMIT_TEXT_BYTES, text) != BARLOW_OK) {
         cli_set_error("%s", barlow_last_error());
         return CLI_ERROR;
     }
-    *text = buf.data;
-    *len = buf.size;
     return CLI_OK;
 }
 
@@ -367,16 +364,15 @@ static bool load_names(const char *path, const bw_json *root, const barlow_datas
 int feature_names_load(const char *path, const barlow_dataset *ds, size_t n_features,
                        feature_names **out)
 {
-    char *text = NULL;
-    size_t len = 0;
+    barlow_buffer text = {NULL, 0};
     bw_json *root = NULL;
     feature_names *fn = NULL;
     int rc = CLI_ERROR;
     *out = NULL;
-    if (read_text(path, &text, &len) != CLI_OK) goto done;
+    if (read_text(path, &text) != CLI_OK) goto done;
     /* a syntax error: bw_error() (the CLI's, examples/barlow/cli.c) has set
      * the message "PATH: line L, column C: ..." */
-    if (bw_json_parse(text, len, path, FN_MAX_DEPTH, &root) != BARLOW_OK) goto done;
+    if (bw_json_parse(text.data, text.size, path, FN_MAX_DEPTH, &root) != BARLOW_OK) goto done;
     fn = calloc(1, sizeof *fn);
     if (fn) {
         fn->d = n_features;
@@ -393,6 +389,6 @@ int feature_names_load(const char *path, const barlow_dataset *ds, size_t n_feat
 done:
     feature_names_free(fn);
     bw_json_free(root);
-    barlow_free(text);
+    barlow_buffer_free(&text);
     return rc;
 }

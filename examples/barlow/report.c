@@ -1011,7 +1011,7 @@ static int put_tree_svg(report_ctx *c, const group_view *v, const tree_view *t)
     if (st != BARLOW_OK) return lib_error("tree drawing");
     sbuf_puts(o, "<div class=\"tree\">");
     sbuf_add(o, svg.data, svg.size);
-    barlow_buffer_dispose(&svg);
+    barlow_buffer_free(&svg);
     sbuf_puts(o, "</div>\n<p class=\"legend\">Each box: images, error rate (ER), "
                  "failures and error coverage (EC, also the bar). Colour from the group's base "
                  "error rate (pale) to the highest ER of the tree (red); grey where ER " U_LE

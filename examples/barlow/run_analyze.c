@@ -106,7 +106,7 @@ int run_analyze(run_state *s)
     ao.n_depths = s->a.n_depths;
     ao.threads = s->a.threads;
     ao.seed = s->a.seed;
-    if (barlow_analyze(s->X, s->ads, &ao, cli_progress_fn, &s->progress, &s->an) != BARLOW_OK)
+    if (barlow_analysis_run(s->X, s->ads, &ao, cli_progress_fn, &s->progress, &s->an) != BARLOW_OK)
         return run_lib_error("analyze");
     return compute_leaves(s);
 }

@@ -259,7 +259,7 @@ static int load_inputs(run_state *s)
     if (barlow_extractor_create_from_file(s->a.model, &eo, &s->ex) != BARLOW_OK)
         return run_lib_error("--model");
     if (s->a.names_t)
-        return feature_names_load(s->a.names_t, s->ds, barlow_extractor_feature_dim(s->ex),
+        return feature_names_load(s->a.names_t, s->ds, barlow_extractor_feature_count(s->ex),
                                   &s->names);
     return CLI_OK;
 }
@@ -270,7 +270,7 @@ static int features_given(run_state *s)
 {
     int rc = extract_reuse(s, s->a.features, "--features", "give the dataset it was extracted "
                                                           "from");
-    size_t d = barlow_extractor_feature_dim(s->ex);
+    size_t d = barlow_extractor_feature_count(s->ex);
     if (rc == CLI_OK && barlow_matrix_cols(s->X) != d) {
         cli_set_error("--features %s has %zu features per image but --model gives %zu: were "
                       "they extracted with another model?", s->a.features,

@@ -176,7 +176,7 @@ void run_json(const run_result *r, sbuf *b)
     }
     sbuf_puts(b, ",\"analysis\":");
     sbuf_add(b, an.data, an.size);
-    barlow_buffer_dispose(&an);
+    barlow_buffer_free(&an);
     sbuf_puts(b, "}\n");
 }
 

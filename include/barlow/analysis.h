@@ -31,16 +31,16 @@
  * so the results are bit-identical for every thread count.
  *
  * Distributed analysis. barlow_analysis_count_groups() gives the number of
- * groups of the plan; barlow_analyze_groups() computes a contiguous range
+ * groups of the plan; barlow_analysis_run_groups() computes a contiguous range
  * of them (on another process or machine: see barlow_analysis_serialize()
  * and barlow_analysis_deserialize() to ship the result), leaving the other
  * groups PENDING; barlow_analysis_merge() joins parts that together
- * analyse every group exactly once into the analysis barlow_analyze()
+ * analyse every group exactly once into the analysis barlow_analysis_run()
  * gives.
  *
- * Thread safety: an analysis is immutable after barlow_analyze() returns;
+ * Thread safety: an analysis is immutable after barlow_analysis_run() returns;
  * every function taking a `const barlow_analysis *` may run concurrently on
- * one analysis. barlow_analyze() only reads the features and the dataset.
+ * one analysis. barlow_analysis_run() only reads the features and the dataset.
  */
 #ifndef BARLOW_ANALYSIS_H
 #define BARLOW_ANALYSIS_H
@@ -72,7 +72,7 @@ typedef enum barlow_analysis_status {
     BARLOW_ANALYSIS_NO_CORRECT = 3,  /* every row a failure: one-leaf tree */
     BARLOW_ANALYSIS_TOO_SMALL = 4,   /* fewer than min_group_size rows: one-leaf tree */
     BARLOW_ANALYSIS_PENDING = 5      /* outside the groups a partial analysis
-                                        (barlow_analyze_groups) computed: no
+                                        (barlow_analysis_run_groups) computed: no
                                         selection, no tree, left out of the
                                         evaluation */
 } barlow_analysis_status;
@@ -85,7 +85,7 @@ enum {
     BARLOW_ANALYSIS_MAX_DEPTHS = 16 /* most entries of the depths list */
 };
 
-/* Options of barlow_analyze(). The pointers are read during the call only. */
+/* Options of barlow_analysis_run(). The pointers are read during the call only. */
 typedef struct barlow_analysis_options {
     uint32_t version;                /* BARLOW_ANALYSIS_OPTIONS_VERSION */
     uint32_t groupings;              /* barlow_analysis_groupings; default BOTH */
@@ -178,7 +178,7 @@ typedef struct barlow_analysis_evaluation {
  * the row and the column; the first such group in group order is named), STATE (the dataset has no
  * predictions), CANCELLED (progress returned non-zero; nothing is
  * returned), NOMEM. *out is untouched on error. */
-BARLOW_API barlow_status barlow_analyze(const barlow_matrix *features,
+BARLOW_API barlow_status barlow_analysis_run(const barlow_matrix *features,
                                         const barlow_dataset *dataset,
                                         const barlow_analysis_options *opts,
                                         barlow_progress_fn progress, void *user_data,
@@ -186,12 +186,12 @@ BARLOW_API barlow_status barlow_analyze(const barlow_matrix *features,
 
 /* ---- distributed analysis: parts of the plan ---------------------------------- */
 
-/* The number of groups barlow_analyze() would make for `dataset` with `opts`
+/* The number of groups barlow_analysis_run() would make for `dataset` with `opts`
  * (NULL for defaults): classes present × groupings, computed from the
  * labels and predictions alone (no features; O(rows + largest class id /
  * 64) time), for a scheduler that splits the groups into parts for
- * barlow_analyze_groups(). Only opts->version and opts->groupings are read
- * (the other options are checked by barlow_analyze_groups()). Errors:
+ * barlow_analysis_run_groups(). Only opts->version and opts->groupings are read
+ * (the other options are checked by barlow_analysis_run_groups()). Errors:
  * INVALID_ARG (NULL dataset or n_groups, unknown options version,
  * groupings not 1..3), STATE (no predictions), NOMEM. *n_groups is
  * untouched on error. Thread safety: reads the dataset only. */
@@ -199,12 +199,12 @@ BARLOW_API barlow_status barlow_analysis_count_groups(const barlow_dataset *data
                                                       const barlow_analysis_options *opts,
                                                       size_t *n_groups);
 
-/* As barlow_analyze(), but only groups [first, first + count) of the plan
+/* As barlow_analysis_run(), but only groups [first, first + count) of the plan
  * are analysed: a part of a distributed analysis, which
  * barlow_analysis_merge() joins with the other parts. The plan is the
  * whole analysis' (the same groups in the same order, with their
  * identities, sizes, failures, base error rates and class names); the
- * analysed groups get exactly barlow_analyze()'s selection, scores, trees
+ * analysed groups get exactly barlow_analysis_run()'s selection, scores, trees
  * and results (bit-identical: each group depends on its own rows only, the
  * knn noise on the group's row count and the seed); every other group gets
  * status BARLOW_ANALYSIS_PENDING, no selection and no tree
@@ -215,22 +215,22 @@ BARLOW_API barlow_status barlow_analysis_count_groups(const barlow_dataset *data
  * (barlow_analysis_get_evaluation(), the JSON's) counts only the analysed
  * groups; the JSON and CSV list the pending groups with status "pending"
  * and no numbers, as empty groups. progress counts the `count` groups.
- * Errors: those of barlow_analyze() (the non-finite check covers the
+ * Errors: those of barlow_analysis_run() (the non-finite check covers the
  * analysed groups only), and INVALID_ARG for count 0 or first + count
  * beyond the plan's groups (naming first, count and the number of groups).
  * *out is untouched on error. */
-BARLOW_API barlow_status barlow_analyze_groups(const barlow_matrix *features,
+BARLOW_API barlow_status barlow_analysis_run_groups(const barlow_matrix *features,
                                                const barlow_dataset *dataset,
                                                const barlow_analysis_options *opts,
                                                size_t first, size_t count,
                                                barlow_progress_fn progress, void *user_data,
                                                barlow_analysis **out);
 
-/* Joins the parts of one plan (barlow_analyze_groups() results, full
+/* Joins the parts of one plan (barlow_analysis_run_groups() results, full
  * analyses or deserialized copies, in any order) into a new analysis that
- * equals barlow_analyze()'s: each group is taken from the one part that
+ * equals barlow_analysis_run()'s: each group is taken from the one part that
  * analysed it, the evaluation is computed again, and JSON and CSV are
- * byte-identical to barlow_analyze()'s. The result is a deep copy: the
+ * byte-identical to barlow_analysis_run()'s. The result is a deep copy: the
  * parts may be freed afterwards (free it with barlow_analysis_free()).
  * Errors: INVALID_ARG (NULL parts, out or a part; n_parts 0; parts of
  * different plans, naming the part and what differs from part 0: rows,
@@ -246,7 +246,7 @@ BARLOW_API barlow_status barlow_analysis_merge(const barlow_analysis *const *par
  * little-endian binary format (docs/formats.md, "Binary tree and
  * analysis") holding the options, the class names, and per group its
  * counts, status, selection and trees (each in barlow_tree_serialize()'s
- * format). Release *out with barlow_buffer_dispose(). Errors: INVALID_ARG
+ * format). Release *out with barlow_buffer_free(). Errors: INVALID_ARG
  * (NULL), NOMEM. */
 BARLOW_API barlow_status barlow_analysis_serialize(const barlow_analysis *a,
                                                    barlow_buffer *out);
@@ -256,7 +256,7 @@ BARLOW_API barlow_status barlow_analysis_serialize(const barlow_analysis *a,
  * same JSON and CSV, merges like the original, and its trees work with
  * every tree function. The bytes are treated as hostile: every count,
  * length, index and option is checked against the bytes present and
- * against the others (the options as barlow_analyze() checks them, class
+ * against the others (the options as barlow_analysis_run() checks them, class
  * ids ascending and below the class count, group sizes adding up to the
  * rows in each grouping, each status the one the counts give or pending,
  * selected columns distinct and below the column count, finite scores,
@@ -324,7 +324,7 @@ BARLOW_API barlow_status barlow_analysis_get_evaluation(const barlow_analysis *a
  * identity, counts, selected features with scores and, per depth, the best
  * leaf, the validity flag and the tree (barlow_tree_to_json()'s object,
  * with the rules that pass the rule filter). Release *out with
- * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+ * barlow_buffer_free(). Errors: INVALID_ARG (NULL), NOMEM. */
 BARLOW_API barlow_status barlow_analysis_to_json(const barlow_analysis *a,
                                                  barlow_buffer *out);
 
@@ -332,7 +332,7 @@ BARLOW_API barlow_status barlow_analysis_to_json(const barlow_analysis *a,
  * group and depth with grouping, class id, class name, depth, size,
  * failures, BER, ALER, best leaf, its ER, EC and IV, the validity flag, the
  * status and the best passing rule's sentence. Release with
- * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+ * barlow_buffer_free(). Errors: INVALID_ARG (NULL), NOMEM. */
 BARLOW_API barlow_status barlow_analysis_to_csv(const barlow_analysis *a,
                                                 barlow_buffer *out);
 

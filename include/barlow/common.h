@@ -14,8 +14,9 @@
  *  - Options are structs that begin with `uint32_t version`, filled with
  *    defaults by the matching *_options_init(). A NULL options pointer means
  *    "all defaults". Out-of-range values are rejected, never clamped.
- *  - Buffers the library allocates for the caller are released with
- *    barlow_free() (plain arrays, strings) or barlow_buffer_dispose().
+ *  - Memory the library allocates for the caller (text, PNG bytes, file
+ *    contents, paths) comes in a barlow_buffer and is released with
+ *    barlow_buffer_free(); a handle is released with its own *_free().
  *  - No function aborts, exits or prints.
  *
  * Thread safety: functions taking `const barlow_x *` may run concurrently on
@@ -89,10 +90,6 @@ BARLOW_API const char *barlow_status_str(barlow_status status);
  * the next fallible libbarlow call on this thread. */
 BARLOW_API const char *barlow_last_error(void);
 
-/* Releases memory that a libbarlow function allocated for the caller and
- * documented as "free with barlow_free()". NULL is allowed. */
-BARLOW_API void barlow_free(void *ptr);
-
 /* A variable-size byte buffer returned by the library (JSON text, PNG bytes). */
 typedef struct barlow_buffer {
     void *data;  /* owned by the buffer; NUL-terminated when it holds text */
@@ -100,7 +97,7 @@ typedef struct barlow_buffer {
 } barlow_buffer;
 
 /* Frees buf->data and sets buf to {NULL, 0}. NULL is allowed. */
-BARLOW_API void barlow_buffer_dispose(barlow_buffer *buf);
+BARLOW_API void barlow_buffer_free(barlow_buffer *buf);
 
 /* Progress callback of long operations: `done` of `total` units finished.
  * Called only on the thread that made the library call. A non-zero return
@@ -151,7 +148,7 @@ BARLOW_API barlow_status barlow_limit_set(barlow_limit which, uint64_t value);
  * acts), symbolic links are followed, and the size must be within the limit
  * `which` (never more is read, even from a file that grows meanwhile).
  * out->data receives the bytes plus a terminating NUL (out->size excludes
- * it); release it with barlow_buffer_dispose(). For a program's own inputs
+ * it); release it with barlow_buffer_free(). For a program's own inputs
  * (e.g. a JSON file of its own) under the same rules. Thread-safe.
  * Errors: INVALID_ARG (NULL path or out, an unknown limit), IO (missing,
  * unreadable, or not a regular file, naming the path and what it is),

@@ -220,11 +220,13 @@ BARLOW_API const char *barlow_dataset_filename(const barlow_dataset *ds, size_t 
 BARLOW_API const char *barlow_dataset_image_root(const barlow_dataset *ds);
 
 /* The path to open for row i: the filename joined to the image root with
- * '/' (unless there is no root or the filename is absolute). *out is a new
- * string; free it with barlow_free(). Errors: INVALID_ARG (NULL argument,
- * i >= size naming i, a row with no source file naming i), NOMEM. */
+ * '/' (unless there is no root or the filename is absolute), as text in
+ * *out (NUL-terminated; out->size excludes the NUL); release it with
+ * barlow_buffer_free(). Errors: INVALID_ARG (NULL argument, i >= size
+ * naming i, a row with no source file naming i), NOMEM. *out is untouched
+ * on error. */
 BARLOW_API barlow_status barlow_dataset_image_path(const barlow_dataset *ds, size_t i,
-                                                   char **out);
+                                                   barlow_buffer *out);
 
 /* Number of kept extra CSV columns (0 when none or ds is NULL). */
 BARLOW_API size_t barlow_dataset_extra_column_count(const barlow_dataset *ds);

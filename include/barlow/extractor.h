@@ -91,9 +91,10 @@ typedef struct barlow_extractor_options {
                               default) */
     int32_t normalize;     /* 0 (default): the model normalises itself;
                               1: (x - mean[c]) / std[c] is applied before
-                              the model, inside the differentiable path */
-    float mean[3];         /* default ImageNet's 0.485, 0.456, 0.406 */
-    float std[3];          /* default ImageNet's 0.229, 0.224, 0.225; > 0 */
+                              the model, inside the differentiable path.
+                              0 or 1 */
+    float mean[3];         /* default ImageNet's 0.485, 0.456, 0.406; finite */
+    float std[3];          /* default ImageNet's 0.229, 0.224, 0.225; finite, > 0 */
     size_t batch_size;     /* images decoded and run per step (the unit of
                               the decode/model overlap, of progress and of
                               cancel; the network sees pieces of
@@ -117,7 +118,8 @@ typedef struct barlow_extractor_options {
     int32_t optimize;      /* 1 (default): inference runs a frozen copy
                               optimised by libtorch (conv+bn folding, oneDNN
                               kernels; results agree with the loaded model to
-                              ~1e-5 relative); 0: the model as loaded */
+                              ~1e-5 relative); 0: the model as loaded.
+                              0 or 1 */
     size_t max_image_side;     /* images wider or taller are refused (from
                                   the header, before decoding); default
                                   32768; 1..2^31-1 */
@@ -129,24 +131,19 @@ typedef struct barlow_extractor_options {
                               at most this many. 0 (default) = automatic:
                               on "cpu" about 2.4 MB of input per piece
                               (4 images of 3x224x224; small images: the
-                              whole batch), as small pieces keep the
-                              activations in cache (ResNet-50 at 224 ran
-                              ~1.3x faster per image at 4 than at 32 on a
-                              2-core AVX2 machine); batch_size on CUDA.
-                              Results do not depend on it beyond float
-                              rounding (~1e-6 relative). 0..65536 */
+                              whole batch), batch_size on CUDA. Results do
+                              not depend on it beyond float rounding (~1e-6
+                              relative). 0..65536 (docs/extractor.md) */
     int32_t tune_malloc;   /* 1 (default): when the model runs on the CPU,
                               raise glibc malloc's mmap threshold to
                               256 MiB and its trim threshold to 1 GiB
                               (mallopt; PROCESS-WIDE, once, at the first
-                              such create), so that libtorch's large
-                              activation buffers are reused from the heap
-                              instead of being mapped, faulted in and
-                              unmapped on every forward call (ResNet-50:
-                              ~20% faster, system time 5.5 s -> 0.8 s per
-                              96 images); freed memory up to 1 GiB then
-                              stays with the process. 0: leave the
-                              allocator alone. No effect without glibc. */
+                              such create), so that libtorch's activation
+                              buffers are reused instead of mapped and
+                              unmapped on every forward call; freed memory
+                              up to 1 GiB then stays with the process.
+                              0: leave the allocator alone. No effect
+                              without glibc. 0 or 1 (docs/extractor.md) */
 } barlow_extractor_options;
 
 /* 1 when the feature extractor works: this libbarlow was built with
@@ -195,7 +192,7 @@ BARLOW_API barlow_status barlow_extractor_create_from_memory(
 BARLOW_API void barlow_extractor_free(barlow_extractor *ex);
 
 /* D, the number of penultimate features (0 for NULL). */
-BARLOW_API size_t barlow_extractor_feature_dim(const barlow_extractor *ex);
+BARLOW_API size_t barlow_extractor_feature_count(const barlow_extractor *ex);
 
 /* The SHA-256 of the model's bytes (64 lowercase hex digits, owned by the
  * extractor), computed at load; NULL for NULL. */
@@ -207,7 +204,7 @@ BARLOW_API void barlow_extractor_get_options(const barlow_extractor *ex,
                                              barlow_extractor_options *opts);
 
 /* K, the number of logits; 0 when logits were not requested (or NULL). */
-BARLOW_API size_t barlow_extractor_num_classes(const barlow_extractor *ex);
+BARLOW_API size_t barlow_extractor_class_count(const barlow_extractor *ex);
 
 /* The input the model takes: channels C and size H = W (0 for NULL). */
 BARLOW_API size_t barlow_extractor_input_channels(const barlow_extractor *ex);

@@ -64,8 +64,9 @@ typedef struct barlow_image_options {
     uint32_t version;    /* BARLOW_IMAGE_OPTIONS_VERSION */
     size_t channels;     /* 0 (default): 1 for grey sources, 3 for all
                             others; 1: grey ('L'); 3: RGB */
-    size_t max_width;    /* default 32768; 1..2^31-1 */
-    size_t max_height;   /* default 32768; 1..2^31-1 */
+    size_t max_side;     /* wider or taller images are refused (from the
+                            header, before decoding); default 32768;
+                            1..2^31-1 */
     uint64_t max_pixels; /* width*height limit, default 2^28; 1..2^40 */
 } barlow_image_options;
 
@@ -167,7 +168,7 @@ BARLOW_API barlow_status barlow_image_preprocess(const barlow_image *img,
 
 /* Encodes img as a PNG (8-bit grey for 1 channel, 8-bit RGB for 3; zlib
  * deflate, default level) into *out: out->data holds out->size bytes, owned
- * by the caller (free with barlow_buffer_dispose()). The image is unchanged.
+ * by the caller (free with barlow_buffer_free()). The image is unchanged.
  * Errors: INVALID_ARG (NULL img or out), UNSUPPORTED (an image of more than
  * about 2^31 bytes of pixels, over the encoder's limit), NOMEM; *out is
  * untouched on failure. */

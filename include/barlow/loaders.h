@@ -80,7 +80,7 @@ BARLOW_API barlow_status barlow_dataset_load_image(const barlow_dataset *ds, siz
  *   row_status: NULL, or barlow_dataset_size(ds) entries: BARLOW_OK or the
  *               status of that row's problem (IO, FORMAT, UNSUPPORTED, ...);
  *   n_bad:      NULL, or the number of rows that failed;
- *   report:     NULL, or a text buffer (free with barlow_buffer_dispose())
+ *   report:     NULL, or a text buffer (free with barlow_buffer_free())
  *               with one line per failed row, "row I: reason\n" (empty
  *               text when all pass).
  * A failing row is not an error of this call: it returns BARLOW_OK.

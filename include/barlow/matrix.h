@@ -6,7 +6,7 @@
  *
  * barlow_array is an n-dimensional array of any supported dtype as read from
  * a .npy file or an .npz member (labels, predictions, logits...). Writing
- * goes through barlow_npy_save() or a barlow_npz_writer.
+ * goes through barlow_array_save_npy() or a barlow_npz_writer.
  *
  * File formats (docs/formats.md): .npy versions 1.0, 2.0 and 3.0,
  * little-endian float32/float64/int32/int64/bool/uint8, C order (Fortran
@@ -145,14 +145,14 @@ BARLOW_API barlow_status barlow_array_to_int32(const barlow_array *a, int32_t *o
  * FORMAT (a finite float64 beyond float32 range, naming its index). */
 BARLOW_API barlow_status barlow_array_to_float32(const barlow_array *a, float *out);
 
-/* Writes one array as a .npy file (version 1.0 header), atomically.
+/* Writes one array as a .npy file (version 1.0 header) at path, atomically.
  * shape has ndim (0..8) entries (may be NULL when ndim is 0); data holds
  * the product of shape elements of dtype in C order (may be NULL when that
  * product is 0). Errors: INVALID_ARG (NULL path, unknown dtype, ndim > 8,
  * size overflow), IO (naming the path; nothing left behind). */
-BARLOW_API barlow_status barlow_npy_save(const char *path, barlow_dtype dtype,
-                                         size_t ndim, const size_t *shape,
-                                         const void *data);
+BARLOW_API barlow_status barlow_array_save_npy(barlow_dtype dtype, size_t ndim,
+                                               const size_t *shape, const void *data,
+                                               const char *path);
 
 /* ---- .npz writer --------------------------------------------------------- */
 
@@ -162,7 +162,7 @@ BARLOW_API barlow_status barlow_npy_save(const char *path, barlow_dtype dtype,
 BARLOW_API barlow_status barlow_npz_writer_open(const char *path, barlow_npz_writer **out);
 
 /* Adds member `name` (".npy" is appended when missing) holding an array
- * (arguments as barlow_npy_save), deflated. ZIP64 records are written when
+ * (arguments as barlow_array_save_npy), deflated. ZIP64 records are written when
  * sizes or offsets need them. A failed add leaves the archive as it was
  * before the call. Errors: INVALID_ARG (NULL, empty name, bad dtype,
  * duplicate name), STATE (already committed), IO, NOMEM. */

@@ -124,7 +124,7 @@ BARLOW_API barlow_status barlow_array_load_manifest(const char *path, const char
 /* 1 when path names a manifest (its first non-blank byte is '{' and it
  * holds "barlow-features-manifest" in its first 4 KiB), else 0 (also for a
  * file that cannot be read). Cheap; never sets an error. */
-BARLOW_API int barlow_is_manifest(const char *path);
+BARLOW_API int barlow_manifest_probe(const char *path);
 
 #ifdef __cplusplus
 }

@@ -248,7 +248,7 @@ BARLOW_API barlow_status barlow_tree_path(const barlow_tree *tree, size_t id,
  * "falls" when the node's ER is below the BER, "stays at" when equal; the
  * root reads "For all 1406 images the error rate is 20.2% (...)".
  * Thresholds are shown rounded (docs/tree.md); use barlow_tree_path() for
- * full precision. Release *out with barlow_buffer_dispose().
+ * full precision. Release *out with barlow_buffer_free().
  * Errors: INVALID_ARG (NULL, id out of range), NOMEM. */
 BARLOW_API barlow_status barlow_tree_rule_text(const barlow_tree *tree, size_t id,
                                                barlow_buffer *out);
@@ -334,7 +334,7 @@ BARLOW_API barlow_status barlow_tree_eval_leaves_by_importance(const barlow_tree
  * importance, and the rules passing `rules` (NULL: all leaves) with their
  * conditions and sentences. With `held_out` (an evaluation of this tree, or
  * NULL) each node also gets a "held_out" object and the document a
- * "held_out" summary. Release *out with barlow_buffer_dispose().
+ * "held_out" summary. Release *out with barlow_buffer_free().
  * Errors: INVALID_ARG (NULL tree/out, bad rule options, an evaluation of
  * another tree), NOMEM. */
 BARLOW_API barlow_status barlow_tree_to_json(const barlow_tree *tree,
@@ -353,7 +353,7 @@ BARLOW_API barlow_status barlow_tree_save_json(const barlow_tree *tree,
 /* The tree as a Graphviz DOT digraph: one box per node with its split
  * ("feature 638 ≤ 0.232549"), size, failures, ER, EC and (leaves) IV;
  * edges labelled "≤"/">"; failure leaves filled. Thresholds with %.6g in
- * labels. Release with barlow_buffer_dispose(). Errors: INVALID_ARG, NOMEM. */
+ * labels. Release with barlow_buffer_free(). Errors: INVALID_ARG, NOMEM. */
 BARLOW_API barlow_status barlow_tree_to_dot(const barlow_tree *tree, barlow_buffer *out);
 
 /* Options of barlow_tree_to_svg(). */
@@ -388,7 +388,7 @@ BARLOW_API void barlow_svg_options_init(barlow_svg_options *opts);
  * --barlow-accent): a page may set them, else it reads on light and dark
  * pages alike. Every text and attribute is XML-escaped; ill-formed UTF-8
  * in a name reads U+FFFD. opts: NULL for defaults. Release *out with
- * barlow_buffer_dispose().
+ * barlow_buffer_free().
  * Errors: INVALID_ARG (NULL tree/out, unknown options version, n_names > 0
  * with NULL names, highlight below -2 or not a node id, max_width negative
  * or not finite), NOMEM. *out is untouched on error.
@@ -404,7 +404,7 @@ BARLOW_API barlow_status barlow_tree_to_svg(const barlow_tree *tree,
  * binary format (docs/formats.md, "Binary tree and analysis") holding the
  * options, the nodes and the training rows with their failure flags, about
  * 48 bytes per node plus 5 per training row. Release *out with
- * barlow_buffer_dispose(). Errors: INVALID_ARG (NULL), NOMEM. */
+ * barlow_buffer_free(). Errors: INVALID_ARG (NULL), NOMEM. */
 BARLOW_API barlow_status barlow_tree_serialize(const barlow_tree *tree, barlow_buffer *out);
 
 /* A new tree from barlow_tree_serialize()'s bytes (free it with

@@ -19,7 +19,7 @@ int main(void)
         return 1;
     }
     /* a call with a documented no-op on an empty buffer */
-    barlow_buffer_dispose(&buf);
+    barlow_buffer_free(&buf);
     if (barlow_cpu_count() < 1 || strcmp(barlow_last_error(), "") != 0) return 1;
     printf("%s\n", v);
     return 0;

@@ -40,9 +40,10 @@ static void walk_rows(const barlow_dataset *ds)
         const char *f = barlow_dataset_filename(ds, i);
         fuzz_check(f && f[0]);
         for (size_t j = 0; j < extra; j++) fuzz_check(barlow_dataset_extra_value(ds, i, j) != NULL);
-        char *p = NULL;
-        fuzz_check(barlow_dataset_image_path(ds, i, &p) == BARLOW_OK && p && strstr(p, f));
-        barlow_free(p);
+        barlow_buffer p = {NULL, 0};
+        fuzz_check(barlow_dataset_image_path(ds, i, &p) == BARLOW_OK && p.data &&
+                   strstr(p.data, f) && strlen(p.data) == p.size);
+        barlow_buffer_free(&p);
     }
 }
 

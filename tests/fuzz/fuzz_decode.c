@@ -20,8 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     barlow_image_options o;
     barlow_image_options_init(&o);
-    o.max_width = 4096;
-    o.max_height = 4096;
+    o.max_side = 4096;
     o.max_pixels = (uint64_t)1 << 22;
     o.channels = size % 3; /* native, grey or RGB from the same input */
     barlow_image *img = NULL;

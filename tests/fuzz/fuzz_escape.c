@@ -25,7 +25,7 @@ static void check_json(const barlow_tree *t)
     fuzz_check(barlow_tree_to_json(t, NULL, NULL, &b) == BARLOW_OK);
     fuzz_check(bw_json_parse(b.data, b.size, NULL, 0, &root) == BARLOW_OK);
     bw_json_free(root);
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&b);
 }
 
 static barlow_tree *fixed_tree(void)
@@ -130,7 +130,7 @@ static void check_rules(const barlow_tree *t, const char *const *names, size_t n
         fuzz_check(barlow_tree_rule_text_named(t, id, names, n, &b) == BARLOW_OK);
         fuzz_check(b.data && strlen(b.data) == b.size);
         fuzz_check(!utf8 || bw_utf8_check(b.data, b.size) == b.size);
-        barlow_buffer_dispose(&b);
+        barlow_buffer_free(&b);
     }
 }
 
@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     barlow_buffer svg = {0};
     fuzz_check(barlow_tree_to_svg(t, &o, &svg) == BARLOW_OK);
     check_xml(&svg);
-    barlow_buffer_dispose(&svg);
+    barlow_buffer_free(&svg);
     check_rules(t, names, n);
     return 0;
 }

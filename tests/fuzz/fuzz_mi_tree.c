@@ -125,8 +125,8 @@ static void check_serial(const barlow_tree *t)
     barlow_tree *cut = NULL;
     fuzz_check(barlow_tree_deserialize(a.data, a.size / 2, &cut) == BARLOW_E_FORMAT && !cut);
     barlow_tree_free(back);
-    barlow_buffer_dispose(&a);
-    barlow_buffer_dispose(&b);
+    barlow_buffer_free(&a);
+    barlow_buffer_free(&b);
 }
 
 static void check_tree(const input *in, const barlow_matrix *m, const size_t *top, size_t k)

@@ -3,7 +3,7 @@
  * reader (lib/shards.c, lib/shards_map.c). Each input is written to a
  * scratch file, read as an .npz (members "features", "labels" and one that
  * no archive holds) and, written again as manifest.json, given to
- * barlow_is_manifest, barlow_matrix_open_manifest and
+ * barlow_manifest_probe, barlow_matrix_open_manifest and
  * barlow_array_load_manifest. Shard paths in a manifest are relative to the
  * scratch directory, where "in.npz" (this same input) is the only file: the
  * point is the parser and its checks. Invariants: a member that loads has
@@ -33,7 +33,7 @@ static void read_member(const char *path, const char *name)
 
 static void read_manifest(const char *path)
 {
-    int is = barlow_is_manifest(path);
+    int is = barlow_manifest_probe(path);
     fuzz_check(is == 0 || is == 1);
     barlow_matrix *m = NULL;
     barlow_status st = barlow_matrix_open_manifest(path, &m);

@@ -250,7 +250,7 @@ def test_bad_input(cli, tmp_path):
     Xn[17, 30] = np.nan
     np.save(tmp_path / "X_nan.npy", Xn)
     se = expect_error(cli, dict(paths, X=tmp_path / "X_nan.npy"), "(row 17, column 30) is NaN")
-    assert "barlow_analyze" in se
+    assert "barlow_analysis_run" in se
     # a missing features file
     expect_error(cli, dict(paths, X=tmp_path / "nope.npy"), "nope.npy")
 

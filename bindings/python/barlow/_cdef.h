@@ -42,14 +42,12 @@ const char *barlow_status_str(barlow_status status);
 
 const char *barlow_last_error(void);
 
-void barlow_free(void *ptr);
-
 typedef struct barlow_buffer {
     void *data;
     size_t size;
 } barlow_buffer;
 
-void barlow_buffer_dispose(barlow_buffer *buf);
+void barlow_buffer_free(barlow_buffer *buf);
 
 typedef int (*barlow_progress_fn)(size_t done, size_t total, void *user_data);
 
@@ -138,9 +136,9 @@ barlow_status barlow_array_to_int32(const barlow_array *a, int32_t *out);
 
 barlow_status barlow_array_to_float32(const barlow_array *a, float *out);
 
-barlow_status barlow_npy_save(const char *path, barlow_dtype dtype,
-                                         size_t ndim, const size_t *shape,
-                                         const void *data);
+barlow_status barlow_array_save_npy(barlow_dtype dtype, size_t ndim,
+                                               const size_t *shape, const void *data,
+                                               const char *path);
 
 barlow_status barlow_npz_writer_open(const char *path, barlow_npz_writer **out);
 
@@ -217,7 +215,7 @@ const char *barlow_dataset_filename(const barlow_dataset *ds, size_t i);
 const char *barlow_dataset_image_root(const barlow_dataset *ds);
 
 barlow_status barlow_dataset_image_path(const barlow_dataset *ds, size_t i,
-                                                   char **out);
+                                                   barlow_buffer *out);
 
 size_t barlow_dataset_extra_column_count(const barlow_dataset *ds);
 
@@ -584,7 +582,7 @@ typedef struct barlow_analysis_evaluation {
     double valid_fraction;
 } barlow_analysis_evaluation;
 
-barlow_status barlow_analyze(const barlow_matrix *features,
+barlow_status barlow_analysis_run(const barlow_matrix *features,
                                         const barlow_dataset *dataset,
                                         const barlow_analysis_options *opts,
                                         barlow_progress_fn progress, void *user_data,
@@ -594,7 +592,7 @@ barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
                                                       const barlow_analysis_options *opts,
                                                       size_t *n_groups);
 
-barlow_status barlow_analyze_groups(const barlow_matrix *features,
+barlow_status barlow_analysis_run_groups(const barlow_matrix *features,
                                                const barlow_dataset *dataset,
                                                const barlow_analysis_options *opts,
                                                size_t first, size_t count,
@@ -693,14 +691,14 @@ barlow_status barlow_extractor_create_from_memory(
 
 void barlow_extractor_free(barlow_extractor *ex);
 
-size_t barlow_extractor_feature_dim(const barlow_extractor *ex);
+size_t barlow_extractor_feature_count(const barlow_extractor *ex);
 
 const char *barlow_extractor_model_sha256(const barlow_extractor *ex);
 
 void barlow_extractor_get_options(const barlow_extractor *ex,
                                              barlow_extractor_options *opts);
 
-size_t barlow_extractor_num_classes(const barlow_extractor *ex);
+size_t barlow_extractor_class_count(const barlow_extractor *ex);
 
 size_t barlow_extractor_input_channels(const barlow_extractor *ex);
 size_t barlow_extractor_input_size(const barlow_extractor *ex);
@@ -801,8 +799,7 @@ enum {
 typedef struct barlow_image_options {
     uint32_t version;
     size_t channels;
-    size_t max_width;
-    size_t max_height;
+    size_t max_side;
     uint64_t max_pixels;
 } barlow_image_options;
 
@@ -917,7 +914,7 @@ barlow_status barlow_matrix_open_manifest(const char *path, barlow_matrix **out)
 barlow_status barlow_array_load_manifest(const char *path, const char *name,
                                                     barlow_array **out);
 
-int barlow_is_manifest(const char *path);
+int barlow_manifest_probe(const char *path);
 
 /* visualizer.h */
 typedef struct barlow_visualizer barlow_visualizer;

@@ -100,11 +100,11 @@ def string(ptr):
 
 
 def take_buffer(buf):
-    """The bytes of a barlow_buffer, which is then disposed."""
+    """The bytes of a barlow_buffer, which is then freed."""
     try:
         return ffi.unpack(ffi.cast("char *", buf.data), buf.size) if buf.data else b""
     finally:
-        lib.barlow_buffer_dispose(buf)
+        lib.barlow_buffer_free(buf)
 
 
 def path_bytes(path):

@@ -123,9 +123,9 @@ def analyze(features, labels, predictions=None, *, class_names=None,
     out = ffi.new("barlow_analysis **")
     with _progress.call(progress, "analyze", "groups") as c:
         if span is None:
-            st = lib.barlow_analyze(m.ptr, ds.ptr, o, c.fn, c.user, out)
+            st = lib.barlow_analysis_run(m.ptr, ds.ptr, o, c.fn, c.user, out)
         else:
-            st = lib.barlow_analyze_groups(m.ptr, ds.ptr, o, span[0], span[1], c.fn, c.user,
+            st = lib.barlow_analysis_run_groups(m.ptr, ds.ptr, o, span[0], span[1], c.fn, c.user,
                                            out)
         res = Analysis(out[0]) if st == 0 else None
         c.finish(st)

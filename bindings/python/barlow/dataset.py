@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 
 from . import _array, errors
-from ._ffi import ffi, lib, path_bytes, string
+from ._ffi import ffi, lib, path_bytes, string, take_buffer
 from ._handle import Handle, new_handle
 from .errors import check
 from .matrix import Matrix, as_matrix
@@ -109,7 +109,7 @@ class Dataset(Handle):
         predictions and class_names when present), or from a manifest of
         shards (`barlow merge`: their members joined)."""
         path = os.fspath(path)
-        if lib.barlow_is_manifest(path_bytes(path)):
+        if lib.barlow_manifest_probe(path_bytes(path)):
             try:
                 return cls.from_npy(f"{path}:labels", f"{path}:predictions", class_names)
             except errors.InvalidArgument:  # shards without predictions
@@ -232,12 +232,9 @@ class Dataset(Handle):
         return string(lib.barlow_dataset_image_root(self.ptr))
 
     def image_path(self, i):
-        out = ffi.new("char **")
-        check(lib.barlow_dataset_image_path(self.ptr, i, out))
-        try:
-            return ffi.string(out[0]).decode("utf-8", "surrogateescape")
-        finally:
-            lib.barlow_free(out[0])
+        buf = ffi.new("barlow_buffer *")
+        check(lib.barlow_dataset_image_path(self.ptr, i, buf))
+        return take_buffer(buf).decode("utf-8", "surrogateescape")
 
     @property
     def extra_columns(self):

@@ -238,12 +238,12 @@ class Extractor(Handle):
     @property
     def feature_dim(self):
         """D, the number of penultimate features."""
-        return lib.barlow_extractor_feature_dim(self.ptr)
+        return lib.barlow_extractor_feature_count(self.ptr)
 
     @property
     def num_classes(self):
         """K, the number of logits (0 when logits were not requested)."""
-        return lib.barlow_extractor_num_classes(self.ptr)
+        return lib.barlow_extractor_class_count(self.ptr)
 
     @property
     def input_size(self):

@@ -55,7 +55,7 @@ def merge_shards(paths, out):
 
 def is_manifest(path):
     """True when `path` is a manifest (cheap; never raises)."""
-    return bool(lib.barlow_is_manifest(path_bytes(path)))
+    return bool(lib.barlow_manifest_probe(path_bytes(path)))
 
 
 def load_member(path, name):
