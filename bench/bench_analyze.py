@@ -256,7 +256,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.classes = 50
-    cli = Path(args.build_dir) / "examples" / "barlow"
+    cli = Path(args.build_dir) / "programs" / "barlow" / "barlow"
     if not cli.exists():
         sys.exit(f"{cli} is not built (ninja -C {args.build_dir})")
     work = Path(args.workdir)

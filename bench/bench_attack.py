@@ -200,7 +200,7 @@ def view(args, build, driver, tmp, img, lab, feature):
     print(f"\nwhole feature view, small CNN, 6 tiles, 1000 attack steps, feature {feature}, the "
           f"{lb['view_rows']} test images of class 0, {args.threads} threads (goal < 15 s):")
     print(f"  library calls (barlow_visualizer_create + _view + panel PNG): {lb['view_s']:.2f} s")
-    cli = build / "examples" / "barlow"
+    cli = build / "programs" / "barlow" / "barlow"
     if not has_visualize(cli):
         print(f"  `barlow visualize`: {cli} has no visualize command (not built); the library "
               f"calls above stand for it")

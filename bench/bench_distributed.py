@@ -50,7 +50,7 @@ def main():
     models = ROOT / "models"
     cores = barlow.cpu_count()
     tmp = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
-    cli = Path(a.build) / "examples" / "barlow"
+    cli = Path(a.build) / "programs" / "barlow" / "barlow"
     try:
         t0 = time.perf_counter()
         subprocess.run([str(cli), "extract", "--model", str(models / "fmnist_robust.pt"),

@@ -2,7 +2,9 @@
  * friends, stb's and zlib's hooks), and its test-only fault injection:
  * bw_alloc_fail_set makes the Nth allocation fail, once or from then on,
  * and counts allocations minus frees (tests/test_alloc_fail.c). Compiled
- * into the library and, for lib/json.c, into the CLI (examples/barlow). */
+ * into the library and, for lib/json.c and the report, into the barlow
+ * program (programs/barlow). */
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@ static atomic_long bw_fail_at;    /* 1-based allocation to fail; 0: none */
 static atomic_int bw_fail_forever; /* fail bw_fail_at and every later one */
 static atomic_long bw_alloc_seq;  /* allocations since bw_alloc_fail_set */
 static atomic_long bw_live;       /* allocations minus frees */
+static atomic_llong bw_live_bytes; /* their usable bytes (malloc_usable_size) */
 
 void bw_alloc_fail_set(long n, int forever)
 {
@@ -28,6 +31,8 @@ void bw_alloc_fail_set(long n, int forever)
 long bw_alloc_count(void) { return atomic_load(&bw_alloc_seq); }
 
 long bw_alloc_live(void) { return atomic_load(&bw_live); }
+
+long long bw_alloc_live_bytes(void) { return atomic_load(&bw_live_bytes); }
 
 /* The slow path of an allocation while the hook is on: counts it and says
  * whether it is to fail. */
@@ -48,8 +53,10 @@ static inline bool bw_injected_failure(void)
 /* Counts a new block (p non-NULL) while the hook is on; returns p. */
 static inline void *bw_track(void *p)
 {
-    if (p && atomic_load_explicit(&bw_hook_on, memory_order_relaxed))
+    if (p && atomic_load_explicit(&bw_hook_on, memory_order_relaxed)) {
         atomic_fetch_add(&bw_live, 1);
+        atomic_fetch_add(&bw_live_bytes, (long long)malloc_usable_size(p));
+    }
     return p;
 }
 
@@ -82,7 +89,14 @@ void *bw_calloc(size_t n, size_t size, const char *who)
 void *bw_realloc(void *ptr, size_t size, const char *who)
 {
     if (!ptr) return bw_malloc(size, who);
-    void *p = bw_injected_failure() ? NULL : realloc(ptr, size ? size : 1);
+    if (bw_injected_failure()) {
+        bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
+        return NULL;
+    }
+    int on = atomic_load_explicit(&bw_hook_on, memory_order_relaxed);
+    long long old = on ? (long long)malloc_usable_size(ptr) : 0;
+    void *p = realloc(ptr, size ? size : 1);
+    if (p && on) atomic_fetch_add(&bw_live_bytes, (long long)malloc_usable_size(p) - old);
     if (!p) bw_error(BARLOW_E_NOMEM, "%s: out of memory allocating %zu bytes", who, size);
     return p;
 }
@@ -113,8 +127,10 @@ char *bw_strndup(const char *s, size_t n, const char *who)
 
 void bw_free(void *ptr)
 {
-    if (ptr && atomic_load_explicit(&bw_hook_on, memory_order_relaxed))
+    if (ptr && atomic_load_explicit(&bw_hook_on, memory_order_relaxed)) {
         atomic_fetch_sub(&bw_live, 1);
+        atomic_fetch_sub(&bw_live_bytes, (long long)malloc_usable_size(ptr));
+    }
     free(ptr);
 }
 

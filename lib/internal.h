@@ -65,13 +65,15 @@ void bw_zfree(void *opaque, void *ptr);
  * and with `forever` every later one too. The first call also starts
  * counting live blocks, so make it before the library allocates anything.
  * bw_alloc_count: allocations attempted since the last bw_alloc_fail_set;
- * bw_alloc_live: blocks allocated minus blocks freed since the first. */
+ * bw_alloc_live: blocks allocated minus blocks freed since the first;
+ * bw_alloc_live_bytes: their usable bytes (malloc_usable_size). */
 void bw_alloc_fail_set(long n, int forever);
 /* For an allocation not made by malloc (an anonymous mmap): counts it as
  * one and says whether the hook fails it (then act as if mmap failed). */
 bool bw_alloc_injected_failure(void);
 long bw_alloc_count(void);
 long bw_alloc_live(void);
+long long bw_alloc_live_bytes(void);
 
 /* ---- threads ------------------------------------------------------------- */
 

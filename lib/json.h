@@ -2,8 +2,8 @@
  * library and the command-line program read (a manifest, --feature-names).
  * Internal: not installed, not part of the ABI. Like lib/utf8.c it needs no
  * other part of the library but bw_error(), so that the command-line
- * program compiles this file too (examples/meson.build; its bw_error() is
- * in examples/barlow/cli.c): one parser for both.
+ * program compiles this file too (programs/barlow/meson.build; its
+ * bw_error() is in programs/barlow/cli.c): one parser for both.
  *
  * What is accepted: UTF-8 text holding one value, white space around it.
  * One byte order mark (EF BB BF) at the very start is skipped (RFC 8259

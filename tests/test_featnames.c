@@ -1,9 +1,9 @@
-/* The CLI's feature names (examples/barlow/featnames.c): F.json with global
+/* The CLI's feature names (programs/barlow/featnames.c): F.json with global
  * and per-class names, labels, rule sentences on a fitted tree, the
  * template, every error of the strict JSON parser and of the shape, the
  * file checks (directory, device, FIFO, missing, over the text limit); and
- * the CLI's string builder (examples/barlow/sbuf.c). Compiled with those
- * sources, examples/barlow/cli.c (cli_set_error, and the bw_error of the
+ * the CLI's string builder (programs/barlow/sbuf.c). Compiled with those
+ * sources, programs/barlow/cli.c (cli_set_error, and the bw_error of the
  * parser), lib/utf8.c and lib/json.c (the parser itself: tests/test_json.c). */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,7 +23,7 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-/* The CLI's message (examples/barlow/cli.c, linked in), as text to search. */
+/* The CLI's message (programs/barlow/cli.c, linked in), as text to search. */
 #define err cli_error_text()
 #define clear_err() cli_set_error("%s", "")
 

@@ -1,26 +1,32 @@
-/* The HTML report of `barlow run` (examples/barlow/report.c) and the
- * run_result look-ups (examples/barlow/run.c), on a real analysis of a
+/* The HTML report of `barlow run` (programs/barlow/report.c) and the
+ * run_result look-ups (programs/barlow/run.c), on a real analysis of a
  * small synthetic dataset whose class and feature names are hostile HTML:
  * both layouts (pages, single file), escaping, Table 1 against
  * barlow_analysis_get_evaluation, one SVG box per tree node and balanced
  * SVG markup, inlined images, no network reference, the notes of groups
  * without failures / empty / all failures, a model without mistakes,
  * --classes, and the error paths (a FIFO or a directory as an image, a
- * path leaving the run directory, an unwritable directory). Compiled with
- * the CLI's sources (report.c, run.c, featnames.c, cli.c, sbuf.c,
- * lib/utf8.c, lib/json.c). */
+ * path leaving the run directory, an unwritable directory); and every
+ * allocation of the report failed in turn, once and from then on, in a
+ * child process each (white-box: bw_alloc_fail_set, lib/alloc.c): an error
+ * with a message or the same report, no leaked block or byte, no partial or
+ * temporary file. Compiled with the CLI's sources (report.c, run.c,
+ * featnames.c, cli.c, sbuf.c, lib/utf8.c, lib/json.c, lib/alloc.c). */
 #include <dirent.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "barlow/barlow.h"
 #include "cli.h"
 #include "featnames.h"
+#include "internal.h" /* bw_alloc_fail_set, bw_alloc_live, bw_alloc_live_bytes */
 #include "run.h"
 #include "sbuf.h"
 #include "tap.h"
@@ -28,7 +34,7 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-/* The CLI's message (examples/barlow/cli.c, linked in), as text to search. */
+/* The CLI's message (programs/barlow/cli.c, linked in), as text to search. */
 #define err cli_error_text()
 #define clear_err() cli_set_error("%s", "")
 
@@ -44,13 +50,20 @@ static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    sbuf b = SBUF_INIT;
+    char *text = NULL;
+    size_t len = 0, n;
     char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sbuf_add(&b, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0 || !text) {
+        char *t = realloc(text, len + n + 1);
+        if (!t) break;
+        text = t;
+        memcpy(text + len, buf, n);
+        len += n;
+        text[len] = '\0';
+        if (n == 0) break;
+    }
     fclose(f);
-    if (!b.data) sbuf_puts(&b, "");
-    return b.data;
+    return text;
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -796,6 +809,202 @@ static void check_errors(fixture *fx, const char *base)
            "an unwritable directory names the file: %s", err);
 }
 
+/* ---- allocation failures --------------------------------------------------------- */
+
+/* The state of a run directory as text: every file and directory below it
+ * (sorted, relative names; directories end in '/') with each file's size
+ * and FNV-1a hash (not for the input images in panels/ and samples/, which
+ * the report only reads). Equal fingerprints: the same files, the same
+ * bytes. */
+enum { FP_MAX = 256 };
+static char fp_names[FP_MAX][300];
+static size_t fp_n;
+static size_t fp_root;
+
+static int fp_visit(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (strlen(path) <= fp_root || fp_n == FP_MAX) return 0;
+    snprintf(fp_names[fp_n++], sizeof fp_names[0], "%s%s", path + fp_root + 1,
+             flag == FTW_D ? "/" : S_ISREG(sb->st_mode) ? "" : "?");
+    return 0;
+}
+
+static int fp_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static void dir_fingerprint(const char *dir, char *out, size_t size)
+{
+    fp_n = 0;
+    fp_root = strlen(dir);
+    nftw(dir, fp_visit, 16, FTW_PHYS);
+    qsort(fp_names, fp_n, sizeof fp_names[0], fp_cmp);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < fp_n; i++) {
+        uint64_t h = 1469598103934665603ull;
+        size_t bytes = 0;
+        const char *name = fp_names[i];
+        bool input = !strncmp(name, "panels/", 7) || !strncmp(name, "samples/", 8);
+        char path[1400];
+        int pn = snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = input || name[strlen(name) - 1] == '/' || pn < 0 || (size_t)pn >= sizeof path
+                      ? NULL
+                      : fopen(path, "rb");
+        unsigned char buf[65536];
+        size_t n;
+        while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            for (size_t k = 0; k < n; k++, bytes++) h = (h ^ buf[k]) * 1099511628211ull;
+        if (f) fclose(f);
+        int w = snprintf(out + len, size - len, "%s %zu %016llx\n", fp_names[i], bytes,
+                         (unsigned long long)h);
+        if (w < 0 || (size_t)w >= size - len) break;
+        len += (size_t)w;
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+/* Back to the run directory before the report: only panels/ and samples/. */
+static void reset_run_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char names[64][256];
+    size_t n = 0;
+    while (d && (e = readdir(d)) != NULL && n < 64)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "panels") &&
+            strcmp(e->d_name, "samples"))
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    if (d) closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        char path[1400];
+        int pn = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (pn > 0 && (size_t)pn < sizeof path) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+/* What one child saw. */
+typedef struct fail_run {
+    long count;  /* allocations attempted */
+    int rc;
+    bool wrong;  /* an error without an out-of-memory message */
+    bool differs; /* success, but not the report of the unfailed run */
+    bool leak;   /* blocks or bytes still allocated */
+    bool left;   /* a failure that left files (partial, temporary, groups/) */
+} fail_run;
+
+typedef struct sweep_figures {
+    long sites, crashes, leaks, wrong, leftovers, tolerated;
+} sweep_figures;
+
+enum { FP_SIZE = 32768 };
+
+/* report_write with allocation n failing (once, or from then on), in a
+ * child process; false when the child crashed. */
+static bool fail_once(const run_result *r, const char *dir, bool single, long n, bool forever,
+                      const char *want, const char *before, fail_run *out)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        static char got[FP_SIZE];
+        fail_run fr = {0};
+        bw_alloc_fail_set(0, 0);
+        long live = bw_alloc_live();
+        long long bytes = bw_alloc_live_bytes();
+        clear_err();
+        bw_alloc_fail_set(n, forever);
+        fr.rc = report_write(r, dir, single);
+        fr.count = bw_alloc_count();
+        bw_alloc_fail_set(0, 0);
+        fr.leak = bw_alloc_live() != live || bw_alloc_live_bytes() != bytes;
+        fr.wrong = fr.rc != CLI_OK && !strstr(cli_error_text(), "out of memory");
+        dir_fingerprint(dir, got, sizeof got);
+        fr.differs = fr.rc == CLI_OK && strcmp(got, want) != 0;
+        fr.left = fr.rc != CLI_OK && strcmp(got, before) != 0;
+        if (fr.wrong && getenv("REPORT_FAIL_VERBOSE"))
+            fprintf(stderr, "n=%ld: %s\n", n, cli_error_text());
+        ssize_t w = write(fds[1], &fr, sizeof fr);
+        _exit(w == (ssize_t)sizeof fr ? 0 : 3);
+    }
+    close(fds[1]);
+    ssize_t got = pid > 0 ? read(fds[0], out, sizeof *out) : -1;
+    close(fds[0]);
+    int status = 0;
+    if (pid > 0) waitpid(pid, &status, 0);
+    return pid > 0 && got == (ssize_t)sizeof *out && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+}
+
+/* Fails allocation 1, 2, ... of one report layout until a write completes
+ * without reaching the failing one. */
+static void sweep(const fixture *fx, const char *dir, bool single, bool forever,
+                  sweep_figures *total)
+{
+    static char want[FP_SIZE], before[FP_SIZE];
+    run_result r = fixture_result(fx);
+    reset_run_dir(dir);
+    dir_fingerprint(dir, before, sizeof before);
+    clear_err();
+    bool ok = report_write(&r, dir, single) == CLI_OK;
+    dir_fingerprint(dir, want, sizeof want);
+    sweep_figures fg = {0};
+    long n = 1, wrong_results = 0;
+    for (; ok && n <= 200000; n++) {
+        fail_run fr;
+        reset_run_dir(dir);
+        if (!fail_once(&r, dir, single, n, forever, want, before, &fr)) {
+            fg.crashes++;
+            continue;
+        }
+        fg.leaks += fr.leak;
+        fg.wrong += fr.wrong || fr.differs;
+        wrong_results += fr.differs;
+        fg.leftovers += fr.left;
+        if (fr.rc == CLI_OK && fr.count >= n) fg.tolerated++;
+        if (fr.count < n) {
+            ok = fr.rc == CLI_OK && !fr.differs;
+            break;
+        }
+    }
+    fg.sites = n - 1;
+    TAP_OK(ok && n <= 200000 && fg.crashes == 0 && fg.leaks == 0 && fg.wrong == 0 &&
+               fg.leftovers == 0,
+           "report write, %s, fail-%s: %ld allocation sites; %ld crashes, %ld leaks, %ld wrong "
+           "status (%ld wrong reports), %ld leftover files; %ld OK despite a failure",
+           single ? "single file" : "pages", forever ? "forever" : "once", fg.sites, fg.crashes,
+           fg.leaks, fg.wrong, wrong_results, fg.leftovers, fg.tolerated);
+    if (!forever) total->sites += fg.sites; /* the same sites in both modes */
+    total->crashes += fg.crashes;
+    total->leaks += fg.leaks;
+    total->wrong += fg.wrong;
+    total->leftovers += fg.leftovers;
+    reset_run_dir(dir); /* the report as the unfailed write left it */
+    clear_err();
+    report_write(&r, dir, single);
+}
+
+static void check_alloc_failures(const fixture *fx, const char *pages, const char *single)
+{
+    sweep_figures total = {0};
+    for (int layout = 0; layout < 2; layout++)
+        for (int forever = 0; forever < 2; forever++)
+            sweep(fx, layout ? single : pages, layout == 1, forever == 1, &total);
+    printf("# report write: %ld allocation sites, %ld crashes, %ld leaks, %ld wrong status, "
+           "%ld leftover files\n",
+           total.sites, total.crashes, total.leaks, total.wrong, total.leftovers);
+}
+
 int main(int argc, char **argv)
 {
     fixture fx;
@@ -825,6 +1034,7 @@ int main(int argc, char **argv)
     check_classes(&fx, path2(base, "classes"));
     check_weak_best(path2(base, "weak"));
     check_errors(&fx, base);
+    check_alloc_failures(&fx, pages, single);
     barlow_analysis_free(fx.an);
     barlow_matrix_free(fx.X);
     barlow_dataset_free(fx.ds);

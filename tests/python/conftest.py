@@ -17,12 +17,26 @@ def build_dir():
     return BUILD
 
 
+def build_option(name):
+    """The value of a meson option of the build (None when unknown)."""
+    try:
+        opts = json.loads((BUILD / "meson-info" / "intro-buildoptions.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return next((o["value"] for o in opts if o.get("name") == name), None)
+
+
+# The barlow program in a build tree (programs/meson.build, -Dprogram).
+CLI = BUILD / "programs" / "barlow" / "barlow"
+
+
 @pytest.fixture(scope="session")
 def cli():
-    exe = BUILD / "examples" / "barlow"
-    if not exe.exists():
-        pytest.fail(f"the barlow CLI is not built at {exe}")
-    return exe
+    if build_option("program") is False:
+        pytest.skip(f"the barlow program is not built in {BUILD} (-Dprogram=false)")
+    if not CLI.exists():
+        pytest.fail(f"the barlow program is not built at {CLI}")
+    return CLI
 
 
 @pytest.fixture(scope="session")

@@ -82,9 +82,9 @@ def extraction(ds, robust, predicted):
 
 
 @pytest.fixture(scope="module")
-def cli_npz(tmp_path_factory):
+def cli_npz(cli, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "features.npz"
-    run_cli(BUILD / "examples" / "barlow", "extract", "--model", ROBUST, "--predict", STANDARD,
+    run_cli(cli, "extract", "--model", ROBUST, "--predict", STANDARD,
             "--idx", IMAGES, "--idx-labels", LABELS, "--class-names", CLASSES, "--out", out)
     with np.load(out) as z:
         return {k: z[k] for k in z.files}

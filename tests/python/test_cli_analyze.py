@@ -210,7 +210,8 @@ def test_progress_bar_only_on_a_terminal(cli, tmp_path):
         err += chunk
     os.close(master)
     assert p.returncode == 0
-    assert b"analyze [" in err and b"8/8 groups" in err
+    # the one progress bar of every command (cli.c): done/total, rate, ETA
+    assert b"analyze [" in err and b"] 8/8 " in err and b" groups/s  ETA " in err
 
 
 def expect_error(cli, paths, needle, *extra, code=1):

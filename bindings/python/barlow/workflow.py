@@ -14,7 +14,7 @@ DIR, --force, the report), not a reimplementation: the bindings' objects
 (Extractor, analyze, Visualizer) give the same pieces in-process.
 
 The program is looked for: ``$BARLOW_CLI``; next to the loaded libbarlow
-(``<build>/examples/barlow`` of a build tree, ``<prefix>/bin/barlow`` of an
+(``<build>/programs/barlow/barlow`` of a build tree, ``<prefix>/bin/barlow`` of an
 install); ``barlow`` on PATH.
 
 Ctrl-C while it runs is passed to the program, which removes its staging
@@ -66,7 +66,7 @@ def find_cli():
     libpath = getattr(_ffi, "library_path", None)
     if libpath and os.sep in libpath:
         d = Path(os.path.realpath(libpath)).parent
-        for cand in (d.parent / "examples" / "barlow", d.parent / "bin" / "barlow",
+        for cand in (d.parent / "programs" / "barlow" / "barlow", d.parent / "bin" / "barlow",
                      d.parent.parent / "bin" / "barlow"):
             tried.append(str(cand))
             if cand.is_file() and os.access(cand, os.X_OK):

@@ -22,11 +22,6 @@ typedef struct job_list {
     size_t n, cap;
 } job_list;
 
-static const char *grouping_name(barlow_group_by by)
-{
-    return by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction";
-}
-
 static int push(job_list *l, job j)
 {
     if (!j.file) return -1;
@@ -65,7 +60,7 @@ static int group_jobs(const run_state *s, size_t g, job_list *l)
     barlow_analysis_group gr = {.version = BARLOW_ANALYSIS_GROUP_VERSION};
     barlow_analysis_get_group(s->an, g, &gr);
     if (gr.status != BARLOW_ANALYSIS_ANALYSED) return 0;
-    const char *gn = grouping_name(gr.grouping);
+    const char *gn = cli_grouping_name(gr.grouping);
     for (size_t j = 0; j < barlow_analysis_depth_count(s->an); j++) {
         barlow_analysis_result res = {.version = BARLOW_ANALYSIS_RESULT_VERSION};
         const barlow_tree *t = barlow_analysis_group_tree(s->an, g, j);
@@ -116,11 +111,11 @@ static barlow_status make_image(run_state *s, barlow_visualizer *v, const job *j
     if (!path) return BARLOW_E_NOMEM;
     if (jb->leaf >= 0)
         snprintf(caption, sizeof caption, "%s: %.160s, depth-%d tree, leaf %d (%zu images)",
-                 grouping_name(gr.grouping), gr.class_name,
+                 cli_grouping_name(gr.grouping), gr.class_name,
                  (int)barlow_analysis_depth(s->an, jb->depth_index), (int)jb->leaf, n);
     else
         snprintf(caption, sizeof caption, "%s: %.160s (%zu images)",
-                 grouping_name(gr.grouping), gr.class_name, n);
+                 cli_grouping_name(gr.grouping), gr.class_name, n);
     barlow_status st;
     if (jb->leaf >= 0) {
         barlow_image *img = NULL;

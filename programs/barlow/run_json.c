@@ -146,7 +146,7 @@ static void json_groups(const run_result *r, sbuf *b)
         run_group_page(r, g, &page);
         sbuf_printf(b, "%s{\"index\":%zu,\"grouping\":\"%s\",\"class_id\":%d,\"class_name\":",
                     shown++ ? "," : "", g,
-                    gr.grouping == BARLOW_GROUP_BY_LABEL ? "label" : "prediction",
+                    cli_grouping_name(gr.grouping),
                     (int)gr.class_id);
         sbuf_json_str(b, gr.class_name);
         sbuf_puts(b, ",\"page\":");
@@ -209,7 +209,7 @@ static int write_leaves(run_state *s)
         if (!(s->a.groupings & (1u << b))) continue;
         for (size_t j = 0; j < nd && st == BARLOW_OK; j++) {
             char name[48];
-            snprintf(name, sizeof name, "%s_depth%d", b == 0 ? "label" : "prediction",
+            snprintf(name, sizeof name, "%s_depth%d", cli_grouping_name((barlow_group_by)b),
                      (int)barlow_analysis_depth(s->an, j));
             st = barlow_npz_writer_add(w, name, BARLOW_DTYPE_INT32, 1, &n,
                                        s->leaves + (b * nd + j) * n);

@@ -54,26 +54,10 @@ int cmd_select(int argc, char **argv)
     barlow_selector_options_init(&o);
     size_t k = 0;
     if (k_text && cli_size("k", k_text, 1, SIZE_MAX, &k) != 0) return CLI_USAGE;
-    if (est_text) {
-        if (!strcmp(est_text, "knn")) {
-            o.estimator = BARLOW_ESTIMATOR_KNN;
-        } else if (!strcmp(est_text, "split-gain")) {
-            o.estimator = BARLOW_ESTIMATOR_SPLIT_GAIN;
-        } else if (!strcmp(est_text, "mean")) {
-            o.estimator = BARLOW_ESTIMATOR_MEAN;
-        } else {
-            return cli_usage_error("select", "--estimator=%s (must be knn, split-gain or mean)",
-                                   est_text);
-        }
-    }
-    if (nn_text && cli_size("n-neighbors", nn_text, 1, 1000000, &o.n_neighbors) != 0)
-        return CLI_USAGE;
-    if (seed_text) {
-        size_t seed;
-        if (cli_size("seed", seed_text, 0, UINT32_MAX, &seed) != 0) return CLI_USAGE;
-        o.seed = (uint32_t)seed;
-    }
-    if (threads_text && cli_size("threads", threads_text, 0, 4096, &o.threads) != 0)
+    if (est_text && cli_estimator("select", est_text, &o.estimator) != CLI_OK) return CLI_USAGE;
+    if ((nn_text && cli_size("n-neighbors", nn_text, 1, 1000000, &o.n_neighbors)) ||
+        (seed_text && cli_u32("seed", seed_text, &o.seed)) ||
+        (threads_text && cli_size("threads", threads_text, 0, 4096, &o.threads)))
         return CLI_USAGE;
 
     barlow_matrix *X = NULL;

@@ -15,9 +15,9 @@
 #include "run_dir.h"
 
 typedef struct run_args {
-    const char *model, *predict, *size, *resize, *channels, *by, *k_t, *depth_t, *top_t,
-        *steps_t, *classes_t, *names_t, *threads_t, *seed_t, *sha, *psha, *out, *features;
-    cli_dataset_args da;
+    const char *model, *predict, *by, *k_t, *depth_t, *top_t, *steps_t, *classes_t,
+        *names_t, *threads_t, *seed_t, *sha, *psha, *out, *features;
+    cli_dataset_args da; /* the dataset and the model input */
     bool no_attack, single_file, force, quiet;
     /* parsed */
     barlow_extractor_options eo;

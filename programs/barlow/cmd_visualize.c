@@ -82,92 +82,34 @@ static const char usage_text[] =
 
 #define CMD "visualize"
 
-/* A JSON string literal; bytes that are not valid UTF-8 become U+FFFD. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            putchar('\\');
-            putchar((int)c);
-            p++;
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            putchar((int)c);
-            p++;
-        } else {
-            size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-            size_t k = 1;
-            while (len && k < len && (p[k] & 0xC0) == 0x80) k++;
-            /* overlong 3/4-byte forms and surrogates are not checked: names
-             * come from the library, which validated class names */
-            if (len && k == len) {
-                fwrite(p, 1, len, stdout);
-                p += len;
-            } else {
-                fputs("\\ufffd", stdout);
-                p++;
-            }
-        }
-    }
-    putchar('"');
-}
-
 /* A class name as JSON, null for none. */
 static void json_class(const barlow_dataset *ds, int32_t id)
 {
     const char *name = id >= 0 ? barlow_dataset_class_name(ds, id) : NULL;
-    if (name) json_string(name);
-    else fputs("null", stdout);
-}
-
-/* dir + "/" + name, a new string. */
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", dir, name);
-    return s;
+    cli_json_string(name);
 }
 
 /* ---- inputs ------------------------------------------------------------------ */
 
-/* A 1-D integer array of non-negative values from F.npy or F.npz:member (an
- * .npz needs the member) as size_t. `what` names it in messages. */
-static barlow_status load_rows_array(const char *spec, const char *what, size_t **out,
-                                     size_t *n_out)
+/* The dataset rows in a 1-D array of non-negative integers, as size_t.
+ * Messages name it "WHAT PATH[:MEMBER]". */
+static barlow_status rows_of_array(const barlow_array *a, const char *what, const char *path,
+                                   const char *member, size_t **out, size_t *n_out)
 {
-    char *path;
-    const char *member;
-    if (cli_split_spec(spec, &path, &member) != 0) return BARLOW_E_NOMEM;
-    barlow_array *a = NULL;
-    barlow_status st;
-    if (member) {
-        st = cli_load_member(path, member, &a);
-    } else if (cli_is_extraction(path)) {
-        cli_set_error("%s %s is an .npz archive or a manifest: name the member as %s:MEMBER",
-                      what, spec, spec);
-        st = BARLOW_E_INVALID_ARG;
-    } else {
-        st = barlow_array_load_npy(path, &a);
-    }
-    free(path);
-    if (st != BARLOW_OK) return st;
+    const char *colon = member ? ":" : "", *mem = member ? member : "";
     size_t n = barlow_array_size(a);
     barlow_dtype dt = barlow_array_dtype(a);
+    barlow_status st = BARLOW_OK;
     size_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows) {
         st = BARLOW_E_NOMEM;
     } else if (barlow_array_ndim(a) != 1) {
-        cli_set_error("%s %s must be a 1-D array of dataset rows (it has %zu dimensions)", what,
-                      spec, barlow_array_ndim(a));
+        cli_set_error("%s %s%s%s must be a 1-D array of dataset rows (it has %zu dimensions)",
+                      what, path, colon, mem, barlow_array_ndim(a));
         st = BARLOW_E_INVALID_ARG;
     } else if (dt != BARLOW_DTYPE_INT64 && dt != BARLOW_DTYPE_INT32 && dt != BARLOW_DTYPE_UINT8) {
-        cli_set_error("%s %s must hold integers (it holds %s)", what, spec, barlow_dtype_name(dt));
+        cli_set_error("%s %s%s%s must hold integers (it holds %s)", what, path, colon, mem,
+                      barlow_dtype_name(dt));
         st = BARLOW_E_INVALID_ARG;
     }
     const void *data = barlow_array_data(a);
@@ -176,13 +118,12 @@ static barlow_status load_rows_array(const char *spec, const char *what, size_t 
                     : dt == BARLOW_DTYPE_INT32 ? ((const int32_t *)data)[i]
                                                : ((const uint8_t *)data)[i];
         if (v < 0) {
-            cli_set_error("%s %s: entry %zu is %lld (dataset rows are >= 0)", what, spec, i,
-                          (long long)v);
+            cli_set_error("%s %s%s%s: entry %zu is %lld (dataset rows are >= 0)", what, path,
+                          colon, mem, i, (long long)v);
             st = BARLOW_E_INVALID_ARG;
         }
         rows[i] = (size_t)v;
     }
-    barlow_array_free(a);
     if (st != BARLOW_OK) {
         free(rows);
         return st;
@@ -192,19 +133,22 @@ static barlow_status load_rows_array(const char *spec, const char *what, size_t 
     return BARLOW_OK;
 }
 
+/* --rows ROWS.npy or F.npz:MEMBER: the dataset rows it lists. */
+static barlow_status load_rows_array(const char *spec, size_t **out, size_t *n_out)
+{
+    barlow_array *a = NULL;
+    barlow_status st = cli_load_array(spec, "--rows", &a);
+    if (st == BARLOW_OK) st = rows_of_array(a, "--rows", spec, NULL, out, n_out);
+    barlow_array_free(a);
+    return st;
+}
+
 /* A class by name, else by decimal id. */
 static barlow_status class_of(const barlow_dataset *ds, const char *spec, const char *text,
                               int32_t *id)
 {
-    if (barlow_dataset_class_id(ds, text, id) == BARLOW_OK) return BARLOW_OK;
+    if (cli_class_id(ds, text, id)) return BARLOW_OK;
     size_t nc = barlow_dataset_class_count(ds);
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
-    if (end && !*end && !errno && v < nc) {
-        *id = (int32_t)v;
-        return BARLOW_OK;
-    }
     cli_set_error("--rows %s: the dataset has no class named \"%s\" and it is not a class id "
                   "(0..%zu)", spec, text, nc ? nc - 1 : 0);
     return BARLOW_E_INVALID_ARG;
@@ -223,7 +167,7 @@ static barlow_status parse_rows(const barlow_dataset *ds, const char *spec, size
         return BARLOW_OK;
     }
     int by_label = !strncmp(spec, "label:", 6), by_pred = !strncmp(spec, "prediction:", 11);
-    if (!by_label && !by_pred) return load_rows_array(spec, "--rows", rows, n);
+    if (!by_label && !by_pred) return load_rows_array(spec, rows, n);
     int32_t id = 0;
     barlow_status st = class_of(ds, spec, spec + (by_label ? 6 : 11), &id);
     barlow_group *g = NULL;
@@ -256,13 +200,10 @@ static barlow_status load_features(const char *spec, barlow_matrix **X, size_t *
     *index = NULL;
     *n_index = 0;
     if (st == BARLOW_OK && npz) {
-        char *ispec = malloc(strlen(path) + 7);
-        if (!ispec) st = BARLOW_E_NOMEM;
-        else {
-            sprintf(ispec, "%s:index", path);
-            st = load_rows_array(ispec, "--features", index, n_index);
-            free(ispec);
-        }
+        barlow_array *a = NULL;
+        st = cli_load_member(path, "index", &a);
+        if (st == BARLOW_OK) st = rows_of_array(a, "--features", path, "index", index, n_index);
+        barlow_array_free(a);
     }
     free(path);
     return st;
@@ -344,18 +285,6 @@ static void remove_outputs(const out_file *f)
         if (f[i].written && !f[i].existed) unlink(f[i].path);
 }
 
-/* The attack's progress: timed from its first step (the view loads the
- * images and computes the maps before it). */
-static int attack_progress(size_t done, size_t total, void *user)
-{
-    cli_progress *p = user;
-    if (!p->drawn) {
-        p->start = cli_now();
-        p->base = done;
-    }
-    return cli_progress_fn(done, total, user);
-}
-
 /* ---- the command ------------------------------------------------------------ */
 
 /* The command line, parsed and checked. */
@@ -373,19 +302,12 @@ typedef struct vis_args {
  * printed), or CLI_OK with *help set. */
 static int parse_args(int argc, char **argv, vis_args *a, bool *help)
 {
-    const char *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
-               *idx_labels = NULL, *class_names = NULL, *size_s = NULL, *resize_t = NULL,
-               *channels_t = NULL, *top_t = NULL, *steps_t = NULL, *seed_t = NULL,
-               *threads_t = NULL;
+    const char *top_t = NULL, *steps_t = NULL, *seed_t = NULL, *threads_t = NULL;
     bool no_attack = false, shared = false, per_image = false;
     memset(a, 0, sizeof *a);
     const cli_opt opts[] = {
         {"model", true, &a->model, NULL},          {"features", true, &a->features, NULL},
-        {"metadata", true, &metadata, NULL},       {"images", true, &images, NULL},
-        {"folder", true, &folder, NULL},           {"idx", true, &idx, NULL},
-        {"idx-labels", true, &idx_labels, NULL},   {"class-names", true, &class_names, NULL},
-        {"size", true, &size_s, NULL},             {"resize", true, &resize_t, NULL},
-        {"channels", true, &channels_t, NULL},     {"feature", true, &a->feature_t, NULL},
+        CLI_DATASET_OPTIONS(a->da),                {"feature", true, &a->feature_t, NULL},
         {"rows", true, &a->rows, NULL},            {"top", true, &top_t, NULL},
         {"least", false, NULL, &a->least},         {"attack-steps", true, &steps_t, NULL},
         {"attack-step", true, &a->step_t, NULL},   {"attack-eps", true, &a->eps_t, NULL},
@@ -402,7 +324,6 @@ static int parse_args(int argc, char **argv, vis_args *a, bool *help)
     if (!a->features) return cli_usage_error(CMD, "--features is required");
     if (!a->feature_t) return cli_usage_error(CMD, "--feature is required");
     if (!a->out) return cli_usage_error(CMD, "--out is required");
-    a->da = (cli_dataset_args){metadata, images, folder, idx, idx_labels, class_names};
     if (cli_check_dataset_args(CMD, &a->da) != CLI_OK) return CLI_USAGE;
     if (no_attack && (steps_t || a->step_t || a->eps_t))
         return cli_usage_error(CMD, "--no-attack excludes --attack-steps, --attack-step and "
@@ -410,7 +331,7 @@ static int parse_args(int argc, char **argv, vis_args *a, bool *help)
     if (shared && per_image)
         return cli_usage_error(CMD, "--shared-scale and --per-image-scale exclude each other");
     if (!*a->out) return cli_usage_error(CMD, "--out is empty");
-    if (cli_input_options(CMD, &a->da, size_s, resize_t, channels_t, &a->eo) != CLI_OK)
+    if (cli_input_options(CMD, &a->da, &a->eo) != CLI_OK)
         return CLI_USAGE;
     barlow_visualizer_options_init(&a->vo);
     if (cli_size("feature", a->feature_t, 0, SIZE_MAX, &a->feature) ||
@@ -464,7 +385,8 @@ static int prepare_dir(vis_run *r, barlow_status *st)
     snprintf(name, sizeof name, "feature_%zu.png", r->a.feature);
     const char *names[N_OUT] = {name, "maps.npy", "attacks.npy", "failures.png"};
     for (int i = 0; i < N_OUT; i++) {
-        r->of[i] = (out_file){join(r->dir, names[i]), i != OUT_ATTACKS || r->a.vo.attack, 0, 0};
+        bool write = i != OUT_ATTACKS || r->a.vo.attack;
+        r->of[i] = (out_file){cli_path_join(r->dir, names[i]), write, 0, 0};
         if (!r->of[i].path) return *st = BARLOW_E_NOMEM, CLI_ERROR;
     }
     struct stat sb;
@@ -582,8 +504,9 @@ static barlow_status compute(vis_run *r)
     char caption[512];
     snprintf(caption, sizeof caption, "rows: %s", r->rows_name);
     cli_progress_start(&r->ps, "attack", "steps", a->quiet);
+    r->ps.from_first = true; /* the view loads the images and computes the maps first */
     st = barlow_visualizer_view(r->v, a->feature, r->rows, r->n_rows, caption,
-                                a->vo.attack ? attack_progress : NULL, &r->ps, &r->fv);
+                                a->vo.attack ? cli_progress_fn : NULL, &r->ps, &r->fv);
     cli_progress_end(&r->ps);
     if (st == BARLOW_OK && r->n_fail) {
         snprintf(caption, sizeof caption, "feature %zu, rows: %s", a->feature, r->rows_name);
@@ -680,18 +603,18 @@ static void print_json(const vis_run *r)
     double astep = 0, aeps = 0;
     barlow_visualizer_attack_budget(r->v, &astep, &aeps);
     printf("{\"feature\": %zu, \"rows\": ", r->a.feature);
-    json_string(r->rows_name);
+    cli_json_string(r->rows_name);
     printf(", \"rows_considered\": %zu, \"panels\": [",
            barlow_feature_view_rows_considered(r->fv));
-    json_string(of[OUT_PANEL].path);
+    cli_json_string(of[OUT_PANEL].path);
     if (of[OUT_FAILURES].written) {
         fputs(", ", stdout);
-        json_string(of[OUT_FAILURES].path);
+        cli_json_string(of[OUT_FAILURES].path);
     }
     fputs("], \"maps\": ", stdout);
-    json_string(of[OUT_MAPS].path);
+    cli_json_string(of[OUT_MAPS].path);
     fputs(", \"attacks\": ", stdout);
-    if (of[OUT_ATTACKS].written) json_string(of[OUT_ATTACKS].path);
+    if (of[OUT_ATTACKS].written) cli_json_string(of[OUT_ATTACKS].path);
     else fputs("null", stdout);
     fputs(", \"attack\": ", stdout);
     if (r->a.vo.attack) {

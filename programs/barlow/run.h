@@ -83,8 +83,12 @@ const run_samples *run_find_samples(const run_result *r, size_t group, size_t de
 
 /* The report's page for a group, relative to the run directory:
  * "groups/<label|prediction>-<class id>.html", or with single_file its
- * section "index.html#<label|prediction>-<class id>". */
+ * section "index.html#<label|prediction>-<class id>". run_group_page
+ * appends it to out; run_group_page_name writes it into buf (size at least
+ * RUN_PAGE_NAME_MAX; no allocation). */
+enum { RUN_PAGE_NAME_MAX = 64 };
 void run_group_page(const run_result *r, size_t group, sbuf *out);
+void run_group_page_name(const run_result *r, size_t group, char *buf, size_t size);
 
 /* results.json: schema in docs/formats.md ("barlow run"). Appends to out. */
 void run_json(const run_result *r, sbuf *out);

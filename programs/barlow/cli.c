@@ -1,5 +1,7 @@
-/* Option parsing, number parsing, error printing and loading helpers shared
- * by the subcommands of the barlow program. */
+/* The helpers every command of the barlow program shares (cli.h): option
+ * parsing, option values (numbers, enumerations, lists, classes), messages,
+ * JSON, F.npz:member specs and loading, output checks, datasets, the
+ * progress bar. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -130,27 +132,37 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
-int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *out)
+bool cli_parse_size(const char *text, size_t min, size_t max, size_t *out)
 {
+    if (!text || !*text || *text == '-' || *text == '+') return false;
     char *end;
     errno = 0;
-    unsigned long long v = 0;
-    bool ok = text && *text && *text != '-' && *text != '+';
-    if (ok) {
-        v = strtoull(text, &end, 10);
-        ok = !errno && !*end && v >= min && v <= max;
-    }
-    if (!ok) {
-        if (max == SIZE_MAX)
-            fprintf(stderr, "barlow: --%s=%s is not an integer >= %zu\n", opt, text ? text : "",
-                    min);
-        else
-            fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt,
-                    text ? text : "", min, max);
-        return -1;
-    }
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || *end || v < min || v > max) return false;
     *out = (size_t)v;
-    return 0;
+    return true;
+}
+
+bool cli_parse_double(const char *text, double *out)
+{
+    if (!text || !*text) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+int cli_size(const char *opt, const char *text, size_t min, size_t max, size_t *out)
+{
+    if (cli_parse_size(text, min, max, out)) return 0;
+    if (max == SIZE_MAX)
+        fprintf(stderr, "barlow: --%s=%s is not an integer >= %zu\n", opt, text ? text : "", min);
+    else
+        fprintf(stderr, "barlow: --%s=%s is not an integer in %zu..%zu\n", opt, text ? text : "",
+                min, max);
+    return -1;
 }
 
 int cli_u32(const char *opt, const char *text, uint32_t *out)
@@ -163,24 +175,195 @@ int cli_u32(const char *opt, const char *text, uint32_t *out)
 
 int cli_double(const char *opt, const char *text, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = text ? strtod(text, &end) : 0;
-    if (!text || !*text || errno || *end || !isfinite(v)) {
-        fprintf(stderr, "barlow: --%s=%s is not a finite number\n", opt, text ? text : "");
-        return -1;
+    if (cli_parse_double(text, out)) return 0;
+    fprintf(stderr, "barlow: --%s=%s is not a finite number\n", opt, text ? text : "");
+    return -1;
+}
+
+/* ---- enumerated options ------------------------------------------------------ */
+
+bool cli_choice_find(const cli_choice *choices, size_t n, const char *text, int *value)
+{
+    for (size_t i = 0; text && i < n; i++)
+        if (!strcmp(choices[i].word, text)) {
+            *value = choices[i].value;
+            return true;
+        }
+    return false;
+}
+
+int cli_enum(const char *cmd, const char *opt, const char *text, const cli_choice *choices,
+             size_t n, int *value)
+{
+    if (cli_choice_find(choices, n, text, value)) return CLI_OK;
+    /* "a, b or c": the first word of each value (later ones are aliases) */
+    char words[256] = "";
+    size_t listed = 0, len = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool alias = false;
+        for (size_t j = 0; j < i && !alias; j++) alias = choices[j].value == choices[i].value;
+        if (alias) continue;
+        size_t rest = 0; /* values after this one still to list */
+        for (size_t k = i + 1; k < n; k++) {
+            bool seen = false;
+            for (size_t j = 0; j < k && !seen; j++) seen = choices[j].value == choices[k].value;
+            rest += !seen;
+        }
+        const char *sep = listed == 0 ? "" : rest == 0 ? " or " : ", ";
+        int w = snprintf(words + len, sizeof words - len, "%s%s", sep, choices[i].word);
+        if (w > 0) len = len + (size_t)w < sizeof words ? len + (size_t)w : sizeof words - 1;
+        listed++;
+    }
+    return cli_usage_error(cmd, "--%s=%s (must be %s)", opt, text ? text : "", words);
+}
+
+static const cli_choice estimators[] = {
+    {"knn", BARLOW_ESTIMATOR_KNN},
+    {"split-gain", BARLOW_ESTIMATOR_SPLIT_GAIN},
+    {"mean", BARLOW_ESTIMATOR_MEAN},
+};
+
+/* The groupings by name; "label,prediction" and its aliases are both. */
+static const cli_choice groupings[] = {
+    {"label", BARLOW_ANALYSIS_BY_LABEL},
+    {"prediction", BARLOW_ANALYSIS_BY_PREDICTION},
+    {"label,prediction", BARLOW_ANALYSIS_BY_BOTH},
+    {"prediction,label", BARLOW_ANALYSIS_BY_BOTH},
+    {"both", BARLOW_ANALYSIS_BY_BOTH},
+};
+
+int cli_estimator(const char *cmd, const char *text, barlow_estimator *out)
+{
+    int v;
+    int rc = cli_enum(cmd, "estimator", text, estimators, sizeof estimators / sizeof estimators[0],
+                      &v);
+    if (rc == CLI_OK) *out = (barlow_estimator)v;
+    return rc;
+}
+
+int cli_group_by(const char *cmd, const char *text, barlow_group_by *out)
+{
+    int v; /* label or prediction: the first two groupings */
+    int rc = cli_enum(cmd, "by", text, groupings, 2, &v);
+    if (rc == CLI_OK)
+        *out = v == BARLOW_ANALYSIS_BY_LABEL ? BARLOW_GROUP_BY_LABEL : BARLOW_GROUP_BY_PREDICTION;
+    return rc;
+}
+
+int cli_groupings(const char *cmd, const char *text, uint32_t *out)
+{
+    int v;
+    int rc = cli_enum(cmd, "by", text, groupings, sizeof groupings / sizeof groupings[0], &v);
+    if (rc == CLI_OK) *out = (uint32_t)v;
+    return rc;
+}
+
+const char *cli_grouping_name(barlow_group_by by)
+{
+    return groupings[by == BARLOW_GROUP_BY_LABEL ? 0 : 1].word;
+}
+
+/* ---- lists ------------------------------------------------------------------- */
+
+bool cli_list_next(const char **p, char sep, const char **item, size_t *len)
+{
+    if (!*p) return false;
+    const char *s = *p, *e = strchr(s, sep);
+    *item = s;
+    *len = e ? (size_t)(e - s) : strlen(s);
+    *p = e ? e + 1 : NULL;
+    return true;
+}
+
+int cli_list_sizes(const char *cmd, const char *opt, const char *text, size_t min, size_t max,
+                   size_t max_n, bool distinct, const char *what, size_t **out, size_t *n_out)
+{
+    size_t cap = 1, n = 0;
+    for (const char *q = text; *q; q++) cap += *q == ',';
+    size_t *v = malloc(cap * sizeof *v);
+    if (!v) {
+        cli_set_error("out of memory");
+        return CLI_ERROR;
+    }
+    bool ok = n < max_n;
+    const char *p = text, *item;
+    size_t len;
+    while (ok && cli_list_next(&p, ',', &item, &len)) {
+        char buf[32];
+        ok = len > 0 && len < sizeof buf && n < max_n;
+        if (ok) {
+            memcpy(buf, item, len);
+            buf[len] = '\0';
+            ok = cli_parse_size(buf, min, max, &v[n]);
+        }
+        for (size_t j = 0; ok && distinct && j < n; j++) ok = v[j] != v[n];
+        n += ok;
+    }
+    if (!ok) {
+        free(v);
+        char range[64] = "", most[48] = "";
+        if (max != SIZE_MAX) snprintf(range, sizeof range, " in %zu..%zu", min, max);
+        if (max_n != SIZE_MAX && !(distinct && max != SIZE_MAX && max_n > max - min))
+            snprintf(most, sizeof most, ", at most %zu", max_n);
+        return cli_usage_error(cmd, "--%s=%s (must be a comma-separated list of %s%s%s%s)", opt,
+                               text, distinct ? "distinct " : "", what, range, most);
     }
     *out = v;
-    return 0;
+    *n_out = n;
+    return CLI_OK;
+}
+
+int cli_rule_options(const cli_rule_args *a, barlow_rule_options *ro)
+{
+    const char *cov = a->min_coverage, *er = a->min_error_rate, *p = a->max_p_value;
+    barlow_rule_options_init(ro);
+    if ((cov && cli_double("min-coverage", cov, &ro->min_coverage)) ||
+        (er && cli_double("min-error-rate", er, &ro->min_error_rate)) ||
+        (p && cli_double("max-p-value", p, &ro->max_p_value)))
+        return CLI_USAGE;
+    return CLI_OK;
+}
+
+/* ---- classes, JSON ----------------------------------------------------------- */
+
+bool cli_class_id(const barlow_dataset *ds, const char *text, int32_t *id)
+{
+    if (barlow_dataset_class_id(ds, text, id) == BARLOW_OK) return true;
+    size_t v, nc = barlow_dataset_class_count(ds);
+    if (!nc || *text < '0' || *text > '9' || !cli_parse_size(text, 0, nc - 1, &v)) return false;
+    *id = (int32_t)v;
+    return true;
+}
+
+static void emit_stdout(void *ctx, const char *bytes, size_t n)
+{
+    (void)ctx;
+    fwrite(bytes, 1, n, stdout);
+}
+
+void cli_json_string(const char *s)
+{
+    if (!s) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    bw_json_escape(s, emit_stdout, NULL);
+    putchar('"');
 }
 
 static char cli_err[1024];
+
+static void cli_vset_error(const char *fmt, va_list ap)
+{
+    vsnprintf(cli_err, sizeof cli_err, fmt, ap);
+}
 
 void cli_set_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cli_err, sizeof cli_err, fmt, ap);
+    cli_vset_error(fmt, ap);
     va_end(ap);
 }
 
@@ -194,7 +377,7 @@ barlow_status bw_error(barlow_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cli_err, sizeof cli_err, fmt, ap);
+    cli_vset_error(fmt, ap);
     va_end(ap);
     return status;
 }
@@ -262,8 +445,7 @@ barlow_status cli_load_matrix(const char *spec, barlow_matrix **out)
     return st;
 }
 
-/* A 1-D array from F.npy or F.npz:member (an .npz needs the member). */
-static barlow_status load_array(const char *spec, barlow_array **out)
+barlow_status cli_load_array(const char *spec, const char *what, barlow_array **out)
 {
     char *path;
     const char *member;
@@ -272,8 +454,8 @@ static barlow_status load_array(const char *spec, barlow_array **out)
     if (member) {
         st = cli_load_member(path, member, out);
     } else if (cli_is_extraction(path)) {
-        cli_set_error("%s is an .npz archive or a manifest: name the member as %s:MEMBER", spec,
-                      spec);
+        cli_set_error("%s%s%s is an .npz archive or a manifest: name the member as %s:MEMBER",
+                      what ? what : "", what ? " " : "", spec, spec);
         st = BARLOW_E_INVALID_ARG;
     } else {
         st = barlow_array_load_npy(path, out);
@@ -285,7 +467,7 @@ static barlow_status load_array(const char *spec, barlow_array **out)
 barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out)
 {
     barlow_array *a = NULL;
-    barlow_status st = load_array(path, &a);
+    barlow_status st = cli_load_array(path, NULL, &a);
     if (st != BARLOW_OK) return st;
     size_t m = barlow_array_size(a);
     int32_t *v = malloc((m ? m : 1) * sizeof *v);
@@ -326,6 +508,14 @@ barlow_status cli_load_failures(const char *path, size_t n, uint8_t **out)
     return BARLOW_OK;
 }
 
+char *cli_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
 /* realpath of path's directory + "/" + its last component (the file need
  * not exist); NULL when the directory cannot be resolved. */
 static char *canonical(const char *path)
@@ -336,9 +526,7 @@ static char *canonical(const char *path)
     char *real = dir ? realpath(dir, NULL) : NULL;
     free(dir);
     if (!real) return NULL;
-    size_t n = strlen(real) + strlen(base) + 2;
-    char *c = malloc(n);
-    if (c) snprintf(c, n, "%s/%s", real, base);
+    char *c = cli_path_join(real, base);
     free(real);
     return c;
 }
@@ -405,9 +593,9 @@ int cli_check_dataset_args(const char *cmd, const cli_dataset_args *a)
     return CLI_OK;
 }
 
-int cli_input_options(const char *cmd, const cli_dataset_args *a, const char *size,
-                      const char *resize, const char *channels, barlow_extractor_options *eo)
+int cli_input_options(const char *cmd, const cli_dataset_args *a, barlow_extractor_options *eo)
 {
+    const char *size = a->size, *resize = a->resize, *channels = a->channels;
     barlow_extractor_options_init(eo);
     if (a->idx) { /* MNIST-family images: no resize, 28x28 grey by default */
         eo->resize = 0;
@@ -474,12 +662,17 @@ void cli_progress_start(cli_progress *p, const char *what, const char *unit, boo
     p->base = 0;
     p->tty = !quiet && isatty(STDERR_FILENO);
     p->drawn = 0;
+    p->from_first = false;
 }
 
 int cli_progress_fn(size_t done, size_t total, void *user)
 {
     cli_progress *ps = user;
     if (!ps->tty) return 0;
+    if (ps->from_first && !ps->drawn) { /* timed from here, not from the start */
+        ps->start = cli_now();
+        ps->base = done;
+    }
     double el = cli_now() - ps->start;
     double rate = el > 0 && done > ps->base ? (double)(done - ps->base) / el : 0;
     double eta = rate > 0 ? (double)(total - done) / rate : 0;

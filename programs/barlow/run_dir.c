@@ -49,14 +49,6 @@ static void set_cleanup(const char *path)
     }
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* 1 when dir has no entries, 0 when it has some, -1 on error. */
 static int dir_is_empty(const char *dir)
 {
@@ -78,7 +70,7 @@ static int dir_is_empty(const char *dir)
 /* Reads DIR/.barlow-run (a small regular file) into d->old. */
 static void read_old_keys(run_dir *d)
 {
-    char *path = join(d->final, keys_file);
+    char *path = cli_path_join(d->final, keys_file);
     int fd = path ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) : -1;
     free(path);
     struct stat sb;
@@ -120,7 +112,7 @@ static int check_final(const char *dir, bool *exists, mode_t *mode)
     }
     *exists = true;
     *mode = sb.st_mode & 07777;
-    char *keys = join(dir, keys_file);
+    char *keys = cli_path_join(dir, keys_file);
     struct stat kb;
     int is_run = keys && lstat(keys, &kb) == 0 && S_ISREG(kb.st_mode);
     free(keys);
@@ -187,7 +179,7 @@ fail:
 
 char *run_dir_path(const run_dir *d, const char *rel, bool old)
 {
-    return join(old ? d->final : d->stage, rel);
+    return cli_path_join(old ? d->final : d->stage, rel);
 }
 
 int run_dir_mkdir(const run_dir *d, const char *rel)

@@ -24,27 +24,6 @@ static const char groups_usage[] =
     "\n"
     "Exit status: 0 success, 1 error, 2 bad usage.\n";
 
-/* A JSON string literal; UTF-8 is passed through. */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        default:
-            if (*p < 0x20)
-                printf("\\u%04x", *p);
-            else
-                putchar(*p);
-        }
-    }
-    putchar('"');
-}
-
 int cmd_groups(int argc, char **argv)
 {
     const char *metadata = NULL, *by_text = NULL, *class_names = NULL;
@@ -60,13 +39,7 @@ int cmd_groups(int argc, char **argv)
     if (!metadata) return cli_usage_error("groups", "--metadata is required");
     if (!by_text) return cli_usage_error("groups", "--by is required (label or prediction)");
     barlow_group_by by;
-    if (!strcmp(by_text, "label")) {
-        by = BARLOW_GROUP_BY_LABEL;
-    } else if (!strcmp(by_text, "prediction")) {
-        by = BARLOW_GROUP_BY_PREDICTION;
-    } else {
-        return cli_usage_error("groups", "--by=%s (must be label or prediction)", by_text);
-    }
+    if (cli_group_by("groups", by_text, &by) != CLI_OK) return CLI_USAGE;
 
     barlow_dataset_csv_options o;
     barlow_dataset_csv_options_init(&o);
@@ -99,7 +72,7 @@ int cmd_groups(int argc, char **argv)
             if (!sizes[c]) continue;
             fputs(first ? "\n  {\"name\": " : ",\n  {\"name\": ", stdout);
             first = false;
-            json_string(barlow_dataset_class_name(ds, (int32_t)c));
+            cli_json_string(barlow_dataset_class_name(ds, (int32_t)c));
             printf(", \"size\": %zu, \"failures\": %zu, \"base_error_rate\": ", sizes[c],
                    fails[c]);
             cli_json_double((double)fails[c] / (double)sizes[c]);
@@ -112,8 +85,8 @@ int cmd_groups(int argc, char **argv)
             size_t len = strlen(barlow_dataset_class_name(ds, (int32_t)c));
             if (sizes[c] && len > (size_t)width) width = len > 60 ? 60 : (int)len;
         }
-        printf("%-*s  %8s  %8s  %15s\n", width, by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction",
-               "size", "failures", "base error rate");
+        printf("%-*s  %8s  %8s  %15s\n", width, cli_grouping_name(by), "size", "failures",
+               "base error rate");
         for (size_t c = 0; c < k; c++) {
             if (!sizes[c]) continue;
             printf("%-*s  %8zu  %8zu  %15.4f\n", width, barlow_dataset_class_name(ds, (int32_t)c),

@@ -198,25 +198,18 @@ done:
 /* --classes "a,b": names or ids of the dataset's classes, sorted. */
 static int parse_classes(run_state *s)
 {
-    const char *p = s->a.classes_t;
+    const char *p = s->a.classes_t, *item;
+    size_t len;
     if (!p) return CLI_OK;
     size_t cap = 1;
     for (const char *q = p; *q; q++) cap += *q == ',';
     s->classes = malloc(cap * sizeof *s->classes);
     if (!s->classes) return cli_set_error("out of memory"), CLI_ERROR;
-    while (1) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char *name = strndup(p, len);
+    while (cli_list_next(&p, ',', &item, &len)) {
+        char *name = strndup(item, len);
         int32_t id = -1;
         if (!name) return cli_set_error("out of memory"), CLI_ERROR;
-        if (barlow_dataset_class_id(s->ds, name, &id) != BARLOW_OK) {
-            char *end;
-            long v = strtol(name, &end, 10);
-            if (*name && !*end && v >= 0 && (size_t)v < barlow_dataset_class_count(s->ds))
-                id = (int32_t)v;
-        }
-        if (id < 0) {
+        if (!cli_class_id(s->ds, name, &id)) {
             cli_set_error("--classes: '%s' is not a class of the dataset (it has %zu classes, "
                           "e.g. '%s')",
                           name, barlow_dataset_class_count(s->ds),
@@ -232,9 +225,8 @@ static int parse_classes(run_state *s)
             s->classes[at] = id;
             s->n_classes++;
         }
-        if (!comma) return CLI_OK;
-        p = comma + 1;
     }
+    return CLI_OK;
 }
 
 static int load_inputs(run_state *s)

@@ -47,15 +47,13 @@ static const char *find_models(char *buf, size_t size)
     const char *env = getenv("BARLOW_MODELS");
     const char *lists[] = {env, BARLOW_MODELS_DIRS};
     for (size_t l = 0; l < 2; l++) {
-        for (const char *p = lists[l]; p && *p;) {
-            const char *colon = strchr(p, ':');
-            size_t len = colon ? (size_t)(colon - p) : strlen(p);
-            if (len < size) {
-                memcpy(buf, p, len);
-                buf[len] = '\0';
-                if (is_file(buf, "fmnist_robust.pt")) return buf;
-            }
-            p = colon ? colon + 1 : p + len;
+        const char *p = lists[l], *dir;
+        size_t len;
+        while (cli_list_next(&p, ':', &dir, &len)) {
+            if (len == 0 || len >= size) continue;
+            memcpy(buf, dir, len);
+            buf[len] = '\0';
+            if (is_file(buf, "fmnist_robust.pt")) return buf;
         }
     }
     return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "internal.h" /* bw_malloc, bw_free: the allocator of the report */
 #include "json.h"
 #include "utf8.h"
 
@@ -41,14 +42,14 @@ struct feature_names {
 void feature_names_free(feature_names *fn)
 {
     if (!fn) return;
-    for (size_t i = 0; fn->global && i < fn->d; i++) free(fn->global[i]);
+    for (size_t i = 0; fn->global && i < fn->d; i++) bw_free(fn->global[i]);
     for (size_t c = 0; c < fn->n_cls; c++) {
-        for (size_t k = 0; k < fn->cls[c].n; k++) free(fn->cls[c].e[k].name);
-        free(fn->cls[c].e);
+        for (size_t k = 0; k < fn->cls[c].n; k++) bw_free(fn->cls[c].e[k].name);
+        bw_free(fn->cls[c].e);
     }
-    free(fn->global);
-    free(fn->cls);
-    free(fn);
+    bw_free(fn->global);
+    bw_free(fn->cls);
+    bw_free(fn);
 }
 
 static const fn_class *find_class(const feature_names *fn, int32_t id)
@@ -96,7 +97,7 @@ int feature_names_for_class(const feature_names *fn, int32_t class_id, const cha
     *out = NULL;
     *n_out = 0;
     if (!fn) return CLI_OK;
-    const char **merged = malloc((fn->d ? fn->d : 1) * sizeof *merged);
+    const char **merged = bw_mallocn(fn->d ? fn->d : 1, sizeof *merged, "feature names");
     if (!merged) return CLI_ERROR;
     if (fn->d) memcpy(merged, fn->global, fn->d * sizeof *merged);
     const fn_class *c = find_class(fn, class_id);
@@ -118,7 +119,7 @@ void rule_sentence(const barlow_tree *tree, size_t id, const feature_names *fn,
         out->failed = true;
     else sbuf_add(out, txt.data, txt.size);
     barlow_buffer_free(&txt);
-    free(names);
+    bw_free(names);
 }
 
 void feature_names_template(const feature_names *fn, const size_t *features, size_t n,
@@ -242,7 +243,7 @@ static bool load_name(const char *path, fn_key k, const bw_json *v, size_t d, co
         return false;
     }
     if (!feature_key(path, k, d, cls, f) || !check_name(path, s, len, *f, cls)) return false;
-    *out = malloc(len + 1);
+    *out = bw_malloc(len + 1, "feature names");
     if (!*out) {
         cli_set_error("out of memory reading %s", path);
         return false;
@@ -276,13 +277,13 @@ static fn_class *add_class(feature_names *fn, int32_t id, const char *key, size_
 {
     if (fn->n_cls == fn->cap_cls) {
         size_t cap = fn->cap_cls ? fn->cap_cls * 2 : 4;
-        fn_class *c = realloc(fn->cls, cap * sizeof *c);
+        fn_class *c = bw_reallocn(fn->cls, cap, sizeof *c, "feature names");
         if (!c) return NULL;
         fn->cls = c;
         fn->cap_cls = cap;
     }
     fn_class *c = &fn->cls[fn->n_cls];
-    *c = (fn_class){id, fn->n_cls, key, calloc(n, sizeof(fn_entry)), 0};
+    *c = (fn_class){id, fn->n_cls, key, bw_calloc(n, sizeof(fn_entry), "feature names"), 0};
     if (!c->e) return NULL;
     fn->n_cls++;
     return c;
@@ -370,13 +371,14 @@ int feature_names_load(const char *path, const barlow_dataset *ds, size_t n_feat
     int rc = CLI_ERROR;
     *out = NULL;
     if (read_text(path, &text) != CLI_OK) goto done;
-    /* a syntax error: bw_error() (the CLI's, examples/barlow/cli.c) has set
+    /* a syntax error: bw_error() (the CLI's, programs/barlow/cli.c) has set
      * the message "PATH: line L, column C: ..." */
     if (bw_json_parse(text.data, text.size, path, FN_MAX_DEPTH, &root) != BARLOW_OK) goto done;
-    fn = calloc(1, sizeof *fn);
+    fn = bw_calloc(1, sizeof *fn, "feature names");
     if (fn) {
         fn->d = n_features;
-        fn->global = calloc(n_features ? n_features : 1, sizeof *fn->global);
+        fn->global = bw_calloc(n_features ? n_features : 1, sizeof *fn->global,
+                               "feature names");
     }
     if (!fn || !fn->global) {
         cli_set_error("out of memory reading %s", path);

@@ -48,53 +48,44 @@ static const char tree_usage[] =
     "\n"
     "Exit status: 0 success, 1 error, 2 bad usage.\n";
 
-static int parse_columns(const char *text, size_t **out, size_t *n_out)
+static const cli_choice criteria[] = {
+    {"entropy", BARLOW_CRITERION_ENTROPY},
+    {"gini", BARLOW_CRITERION_GINI},
+};
+
+static const cli_choice class_weights[] = {
+    {"reference", BARLOW_CLASS_WEIGHT_REFERENCE},
+    {"none", BARLOW_CLASS_WEIGHT_NONE},
+};
+
+/* --class-weight reference|none|WC,WF */
+static int parse_class_weight(const char *text, barlow_tree_options *to)
 {
-    size_t cap = 8, n = 0;
-    size_t *v = malloc(cap * sizeof *v);
-    if (!v) return -1;
-    const char *p = text;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char buf[32];
-        if (len == 0 || len >= sizeof buf) {
-            free(v);
-            return -1;
-        }
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        size_t x;
-        if (cli_size("columns", buf, 0, SIZE_MAX, &x) != 0) {
-            free(v);
-            return -1;
-        }
-        if (n == cap) {
-            size_t *nv = realloc(v, 2 * cap * sizeof *v);
-            if (!nv) {
-                free(v);
-                return -1;
-            }
-            v = nv;
-            cap *= 2;
-        }
-        v[n++] = x;
-        p += len;
-        if (*p == ',') {
-            p++;
-            if (!*p) {
-                free(v);
-                return -1;
-            }
+    int v;
+    if (cli_choice_find(class_weights, 2, text, &v)) {
+        to->class_weight = (barlow_class_weight)v;
+        return CLI_OK;
+    }
+    double w[2];
+    size_t n = 0, len;
+    const char *p = text, *item;
+    bool ok = true;
+    while (ok && cli_list_next(&p, ',', &item, &len)) {
+        char buf[64];
+        ok = n < 2 && len < sizeof buf;
+        if (ok) {
+            memcpy(buf, item, len);
+            buf[len] = '\0';
+            ok = cli_parse_double(buf, &w[n++]);
         }
     }
-    if (n == 0) {
-        free(v);
-        return -1;
-    }
-    *out = v;
-    *n_out = n;
-    return 0;
+    if (!ok || n != 2)
+        return cli_usage_error("tree", "--class-weight=%s (must be reference, none or WC,WF)",
+                               text);
+    to->class_weight = BARLOW_CLASS_WEIGHT_GIVEN;
+    to->weight_correct = w[0];
+    to->weight_failure = w[1];
+    return CLI_OK;
 }
 
 static void print_text(const barlow_tree *tree, const barlow_tree_eval *ev,
@@ -139,8 +130,8 @@ int cmd_tree(int argc, char **argv)
     const char *features = NULL, *failures = NULL, *depth_t = NULL, *select_t = NULL,
                *estimator_t = NULL, *seed_t = NULL, *threads_t = NULL, *columns_t = NULL,
                *criterion_t = NULL, *cw_t = NULL, *mss_t = NULL, *msl_t = NULL,
-               *mid_t = NULL, *mincov_t = NULL, *miner_t = NULL, *maxp_t = NULL,
-               *evf_t = NULL, *evy_t = NULL, *out_t = NULL;
+               *mid_t = NULL, *evf_t = NULL, *evy_t = NULL, *out_t = NULL;
+    cli_rule_args ra = {0};
     bool json = false, dot = false, help = false;
     const cli_opt opts[] = {
         {"features", true, &features, NULL},
@@ -156,9 +147,7 @@ int cmd_tree(int argc, char **argv)
         {"min-samples-split", true, &mss_t, NULL},
         {"min-samples-leaf", true, &msl_t, NULL},
         {"min-impurity-decrease", true, &mid_t, NULL},
-        {"min-coverage", true, &mincov_t, NULL},
-        {"min-error-rate", true, &miner_t, NULL},
-        {"max-p-value", true, &maxp_t, NULL},
+        CLI_RULE_OPTIONS(ra),
         {"eval-features", true, &evf_t, NULL},
         {"eval-failures", true, &evy_t, NULL},
         {"out", true, &out_t, NULL},
@@ -181,76 +170,39 @@ int cmd_tree(int argc, char **argv)
     barlow_tree_options to;
     barlow_tree_options_init(&to);
     barlow_rule_options ro;
-    barlow_rule_options_init(&ro);
+    if (cli_rule_options(&ra, &ro) != CLI_OK) return CLI_USAGE;
     size_t v;
+    int crit;
     if (depth_t) {
         if (cli_size("depth", depth_t, 1, BARLOW_TREE_MAX_DEPTH, &v) != 0) return CLI_USAGE;
         to.max_depth = (int32_t)v;
     }
     if (criterion_t) {
-        if (!strcmp(criterion_t, "entropy")) to.criterion = BARLOW_CRITERION_ENTROPY;
-        else if (!strcmp(criterion_t, "gini")) to.criterion = BARLOW_CRITERION_GINI;
-        else return cli_usage_error("tree", "--criterion=%s (must be entropy or gini)", criterion_t);
+        if (cli_enum("tree", "criterion", criterion_t, criteria, 2, &crit) != CLI_OK)
+            return CLI_USAGE;
+        to.criterion = (barlow_criterion)crit;
     }
-    if (cw_t) {
-        if (!strcmp(cw_t, "reference")) {
-            to.class_weight = BARLOW_CLASS_WEIGHT_REFERENCE;
-        } else if (!strcmp(cw_t, "none")) {
-            to.class_weight = BARLOW_CLASS_WEIGHT_NONE;
-        } else {
-            char *end = NULL;
-            double a = strtod(cw_t, &end);
-            if (!end || *end != ',')
-                return cli_usage_error("tree",
-                                       "--class-weight=%s (must be reference, none or WC,WF)",
-                                       cw_t);
-            char *end2 = NULL;
-            double b = strtod(end + 1, &end2);
-            if (!end2 || *end2 || end2 == end + 1)
-                return cli_usage_error("tree",
-                                       "--class-weight=%s (must be reference, none or WC,WF)",
-                                       cw_t);
-            to.class_weight = BARLOW_CLASS_WEIGHT_GIVEN;
-            to.weight_correct = a;
-            to.weight_failure = b;
-        }
-    }
-    if (mss_t) {
-        if (cli_size("min-samples-split", mss_t, 0, SIZE_MAX, &v) != 0) return CLI_USAGE;
-        to.min_samples_split = v;
-    }
-    if (msl_t) {
-        if (cli_size("min-samples-leaf", msl_t, 0, SIZE_MAX, &v) != 0) return CLI_USAGE;
-        to.min_samples_leaf = v;
-    }
-    if (mid_t && cli_double("min-impurity-decrease", mid_t, &to.min_impurity_decrease) != 0)
+    if (cw_t && parse_class_weight(cw_t, &to) != CLI_OK) return CLI_USAGE;
+    if ((mss_t && cli_size("min-samples-split", mss_t, 0, SIZE_MAX, &to.min_samples_split)) ||
+        (msl_t && cli_size("min-samples-leaf", msl_t, 0, SIZE_MAX, &to.min_samples_leaf)) ||
+        (mid_t && cli_double("min-impurity-decrease", mid_t, &to.min_impurity_decrease)))
         return CLI_USAGE;
-    if (mincov_t && cli_double("min-coverage", mincov_t, &ro.min_coverage) != 0) return CLI_USAGE;
-    if (miner_t && cli_double("min-error-rate", miner_t, &ro.min_error_rate) != 0)
-        return CLI_USAGE;
-    if (maxp_t && cli_double("max-p-value", maxp_t, &ro.max_p_value) != 0) return CLI_USAGE;
 
     barlow_selector_options so;
     barlow_selector_options_init(&so);
     size_t k = 0;
     if (select_t) {
         if (cli_size("select", select_t, 1, SIZE_MAX, &k) != 0) return CLI_USAGE;
-        if (estimator_t) {
-            if (!strcmp(estimator_t, "knn")) so.estimator = BARLOW_ESTIMATOR_KNN;
-            else if (!strcmp(estimator_t, "split-gain")) so.estimator = BARLOW_ESTIMATOR_SPLIT_GAIN;
-            else if (!strcmp(estimator_t, "mean")) so.estimator = BARLOW_ESTIMATOR_MEAN;
-            else
-                return cli_usage_error("tree", "--estimator=%s (must be knn, split-gain or mean)",
-                                       estimator_t);
-        }
-        if (seed_t && cli_u32("seed", seed_t, &so.seed) != 0) return CLI_USAGE;
-        if (threads_t && cli_size("threads", threads_t, 0, 4096, &so.threads) != 0)
+        if (estimator_t && cli_estimator("tree", estimator_t, &so.estimator) != CLI_OK)
+            return CLI_USAGE;
+        if ((seed_t && cli_u32("seed", seed_t, &so.seed)) ||
+            (threads_t && cli_size("threads", threads_t, 0, 4096, &so.threads)))
             return CLI_USAGE;
     }
     size_t *cols = NULL, n_cols = 0;
-    if (columns_t && parse_columns(columns_t, &cols, &n_cols) != 0)
-        return cli_usage_error("tree", "--columns=%s (must be a comma-separated list of "
-                                       "column indices)", columns_t);
+    if (columns_t && (rc = cli_list_sizes("tree", "columns", columns_t, 0, SIZE_MAX, SIZE_MAX,
+                                          false, "column indices", &cols, &n_cols)) != CLI_OK)
+        return rc == CLI_USAGE ? rc : cli_fail("tree", BARLOW_E_NOMEM);
 
     barlow_matrix *X = NULL, *EX = NULL;
     uint8_t *y = NULL, *ey = NULL;

@@ -1,7 +1,9 @@
 /* Small look-ups over a run_result (run.h) shared by results.json and the
  * HTML report. */
+#include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "run.h"
 
 static bool group_info(const run_result *r, size_t group, barlow_analysis_group *g)
@@ -45,14 +47,19 @@ const run_samples *run_find_samples(const run_result *r, size_t group, size_t de
     return NULL;
 }
 
-void run_group_page(const run_result *r, size_t group, sbuf *out)
+void run_group_page_name(const run_result *r, size_t group, char *buf, size_t size)
 {
     barlow_analysis_group g;
-    if (!group_info(r, group, &g)) {
-        sbuf_printf(out, "groups/group-%zu.html", group);
-        return;
-    }
-    sbuf_printf(out, r->single_file ? "index.html#%s-%ld" : "groups/%s-%ld.html",
-                g.grouping == BARLOW_GROUP_BY_LABEL ? "label" : "prediction",
-                (long)g.class_id);
+    if (!group_info(r, group, &g))
+        snprintf(buf, size, "groups/group-%zu.html", group);
+    else
+        snprintf(buf, size, r->single_file ? "index.html#%s-%ld" : "groups/%s-%ld.html",
+                 cli_grouping_name(g.grouping), (long)g.class_id);
+}
+
+void run_group_page(const run_result *r, size_t group, sbuf *out)
+{
+    char name[RUN_PAGE_NAME_MAX];
+    run_group_page_name(r, group, name, sizeof name);
+    sbuf_puts(out, name);
 }

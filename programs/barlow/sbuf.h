@@ -1,7 +1,9 @@
 /* A growable byte string for the CLI's text outputs (results.json, the HTML
  * report). Appends never fail loudly: on out-of-memory the buffer is marked
  * failed, later appends do nothing, and sbuf_failed() tells the writer at
- * the end (one check instead of one per append). */
+ * the end (one check instead of one per append). The memory comes from
+ * bw_realloc (lib/alloc.c); a `data` taken out of an sbuf is released with
+ * bw_free (or sbuf_free). */
 #ifndef BARLOW_CLI_SBUF_H
 #define BARLOW_CLI_SBUF_H
 

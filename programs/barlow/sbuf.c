@@ -1,4 +1,7 @@
-/* A growable byte string for the CLI's text outputs (sbuf.h). */
+/* A growable byte string for the CLI's text outputs (sbuf.h). Its memory
+ * comes from the allocator of lib/alloc.c (bw_realloc, bw_free), compiled
+ * into the program, so that tests can fail its allocations and count its
+ * blocks (tests/test_report.c). */
 #include "sbuf.h"
 
 #include <math.h>
@@ -7,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h" /* bw_realloc, bw_free */
 #include "utf8.h"
 
 void sbuf_free(sbuf *b)
 {
-    free(b->data);
+    bw_free(b->data);
     *b = (sbuf)SBUF_INIT;
 }
 
@@ -31,7 +35,7 @@ static bool sbuf_reserve(sbuf *b, size_t extra)
     if (extra > SIZE_MAX / 2 - b->len) goto fail;
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len <= extra) cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = bw_realloc(b->data, cap, "sbuf");
     if (!p) goto fail;
     b->data = p;
     b->cap = cap;

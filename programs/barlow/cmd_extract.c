@@ -69,24 +69,19 @@ static const char usage_text[] =
 
 int cmd_extract(int argc, char **argv)
 {
-    const char *model = NULL, *metadata = NULL, *images = NULL, *folder = NULL, *idx = NULL,
-               *idx_labels = NULL, *predict = NULL, *size_s = NULL, *resize_s = NULL,
-               *channels_s = NULL, *batch_s = NULL, *mbatch_s = NULL, *threads_s = NULL,
-               *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
-               *class_names = NULL, *out = NULL, *side_s = NULL, *pixels_s = NULL,
-               *shard_s = NULL;
+    const char *model = NULL, *predict = NULL, *batch_s = NULL, *mbatch_s = NULL,
+               *threads_s = NULL, *dthreads_s = NULL, *device = NULL, *sha = NULL, *psha = NULL,
+               *out = NULL, *side_s = NULL, *pixels_s = NULL, *shard_s = NULL;
+    cli_dataset_args da = {0};
     bool logits = false, no_opt = false, no_tune = false, quiet = false, help = false;
     const cli_opt opts[] = {
-        {"model", true, &model, NULL},          {"metadata", true, &metadata, NULL},
-        {"images", true, &images, NULL},        {"folder", true, &folder, NULL},
-        {"idx", true, &idx, NULL},              {"idx-labels", true, &idx_labels, NULL},
-        {"predict", true, &predict, NULL},      {"size", true, &size_s, NULL},
-        {"resize", true, &resize_s, NULL},      {"channels", true, &channels_s, NULL},
+        {"model", true, &model, NULL},          CLI_DATASET_OPTIONS(da),
+        {"predict", true, &predict, NULL},
         {"batch", true, &batch_s, NULL},        {"threads", true, &threads_s, NULL},
         {"model-batch", true, &mbatch_s, NULL},
         {"decode-threads", true, &dthreads_s, NULL},
         {"device", true, &device, NULL},        {"sha256", true, &sha, NULL},
-        {"predict-sha256", true, &psha, NULL},  {"class-names", true, &class_names, NULL},
+        {"predict-sha256", true, &psha, NULL},
         {"out", true, &out, NULL},              {"logits", false, NULL, &logits},
         {"no-optimize", false, NULL, &no_opt},  {"quiet", false, NULL, &quiet},
         {"no-tune-malloc", false, NULL, &no_tune},
@@ -97,7 +92,6 @@ int cmd_extract(int argc, char **argv)
     if (rc != CLI_OK || help) return rc;
     if (!model) return cli_usage_error("extract", "--model is required");
     if (!out) return cli_usage_error("extract", "--out is required");
-    const cli_dataset_args da = {metadata, images, folder, idx, idx_labels, class_names};
     if (cli_check_dataset_args("extract", &da) != CLI_OK) return CLI_USAGE;
     if (psha && !predict) return cli_usage_error("extract", "--predict-sha256 needs --predict");
     size_t shard_i = 0, shard_n = 0;
@@ -106,7 +100,7 @@ int cmd_extract(int argc, char **argv)
                                strchr(barlow_last_error(), ':') + 2);
 
     barlow_extractor_options eo;
-    if (cli_input_options("extract", &da, size_s, resize_s, channels_s, &eo) != CLI_OK)
+    if (cli_input_options("extract", &da, &eo) != CLI_OK)
         return CLI_USAGE;
     if ((batch_s && cli_size("batch", batch_s, 1, 65536, &eo.batch_size)) ||
         (mbatch_s && cli_size("model-batch", mbatch_s, 0, 65536, &eo.model_batch)) ||
@@ -120,9 +114,9 @@ int cmd_extract(int argc, char **argv)
         eo.max_image_pixels = v;
     }
     const cli_file outs[] = {{"out", out}};
-    const cli_file ins[] = {{"model", model},       {"predict", predict},
-                            {"metadata", metadata}, {"class-names", class_names},
-                            {"idx", idx},           {"idx-labels", idx_labels}};
+    const cli_file ins[] = {{"model", model},          {"predict", predict},
+                            {"metadata", da.metadata}, {"class-names", da.class_names},
+                            {"idx", da.idx},           {"idx-labels", da.idx_labels}};
     if (cli_check_outputs("extract", outs, 1, ins, sizeof ins / sizeof ins[0]) != CLI_OK)
         return CLI_ERROR;
     eo.device = device;

@@ -51,9 +51,9 @@ void rule_sentence(const barlow_tree *tree, size_t id, const feature_names *fn,
 
 /* The names of every feature for class_id (its class's names over the
  * names for every class; NULL where none) as an array of the feature count
- * for barlow_tree_rule_text_named()/barlow_svg_options: *out (free it, not
- * its strings, which fn owns) and *n_out; NULL and 0 when fn is NULL.
- * Returns CLI_OK, or CLI_ERROR when out of memory. */
+ * for barlow_tree_rule_text_named()/barlow_svg_options: *out (free it with
+ * bw_free; not its strings, which fn owns) and *n_out; NULL and 0 when fn
+ * is NULL. Returns CLI_OK, or CLI_ERROR when out of memory. */
 int feature_names_for_class(const feature_names *fn, int32_t class_id, const char ***out,
                             size_t *n_out);
 

@@ -4,11 +4,8 @@
  * panels for the features on each group's best rules and the best leaves'
  * failure samples -> results.json and the HTML report, built in a staging
  * directory and swapped into place (run_dir.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "run.h"
@@ -83,12 +80,7 @@ static int parse_args(int argc, char **argv, run_args *a, bool *help)
 {
     const cli_opt opts[] = {
         {"model", true, &a->model, NULL},       {"predict", true, &a->predict, NULL},
-        {"metadata", true, &a->da.metadata, NULL}, {"images", true, &a->da.images, NULL},
-        {"folder", true, &a->da.folder, NULL},  {"idx", true, &a->da.idx, NULL},
-        {"idx-labels", true, &a->da.idx_labels, NULL},
-        {"class-names", true, &a->da.class_names, NULL},
-        {"size", true, &a->size, NULL},         {"resize", true, &a->resize, NULL},
-        {"channels", true, &a->channels, NULL}, {"by", true, &a->by, NULL},
+        CLI_DATASET_OPTIONS(a->da),             {"by", true, &a->by, NULL},
         {"k", true, &a->k_t, NULL},             {"depth", true, &a->depth_t, NULL},
         {"top", true, &a->top_t, NULL},         {"attack-steps", true, &a->steps_t, NULL},
         {"classes", true, &a->classes_t, NULL}, {"feature-names", true, &a->names_t, NULL},
@@ -105,26 +97,19 @@ static int parse_args(int argc, char **argv, run_args *a, bool *help)
 /* "1,2" -> depths (each 1..3, no repeats). */
 static int parse_depths(run_args *a)
 {
-    const char *p = a->depth_t ? a->depth_t : "1,2";
-    a->n_depths = 0;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        bool bad = end == p || errno || v < 1 || v > 3 || (*end && *end != ',') ||
-                   a->n_depths == 3;
-        for (size_t j = 0; !bad && j < a->n_depths; j++) bad = a->depths[j] == v;
-        if (bad)
-            return cli_usage_error("run", "--depth=%s (a list of distinct depths 1..3)",
-                                   a->depth_t);
-        a->depths[a->n_depths++] = (int32_t)v;
-        p = *end ? end + 1 : end;
-    }
-    return a->n_depths ? CLI_OK : cli_usage_error("run", "--depth is empty");
+    size_t *list = NULL, n = 0;
+    int rc = cli_list_sizes("run", "depth", a->depth_t ? a->depth_t : "1,2", 1, 3, 3, true,
+                            "depths", &list, &n);
+    if (rc == CLI_ERROR) return cli_fail("run", BARLOW_E_NOMEM);
+    for (size_t i = 0; i < n; i++) a->depths[i] = (int32_t)list[i];
+    a->n_depths = n;
+    free(list);
+    return rc;
 }
 
 static int check_args(run_args *a)
 {
+    int rc;
     if (!a->model) return cli_usage_error("run", "--model is required");
     if (!a->out) return cli_usage_error("run", "--out is required");
     if (cli_check_dataset_args("run", &a->da) != CLI_OK) return CLI_USAGE;
@@ -137,13 +122,7 @@ static int check_args(run_args *a)
     if (a->no_attack && a->steps_t)
         return cli_usage_error("run", "--no-attack and --attack-steps exclude each other");
     a->groupings = BARLOW_ANALYSIS_BY_BOTH;
-    if (a->by) {
-        if (!strcmp(a->by, "label")) a->groupings = BARLOW_ANALYSIS_BY_LABEL;
-        else if (!strcmp(a->by, "prediction")) a->groupings = BARLOW_ANALYSIS_BY_PREDICTION;
-        else if (strcmp(a->by, "label,prediction") && strcmp(a->by, "prediction,label"))
-            return cli_usage_error("run", "--by=%s (label, prediction or label,prediction)",
-                                   a->by);
-    }
+    if (a->by && cli_groupings("run", a->by, &a->groupings) != CLI_OK) return CLI_USAGE;
     a->k = 20;
     a->top = 6;
     a->attack_steps = a->no_attack ? 0 : 200;
@@ -153,8 +132,8 @@ static int check_args(run_args *a)
         (a->threads_t && cli_size("threads", a->threads_t, 0, 4096, &a->threads)) ||
         (a->seed_t && cli_u32("seed", a->seed_t, &a->seed)))
         return CLI_USAGE;
-    if (parse_depths(a) != CLI_OK) return CLI_USAGE;
-    return cli_input_options("run", &a->da, a->size, a->resize, a->channels, &a->eo);
+    if ((rc = parse_depths(a)) != CLI_OK) return rc;
+    return cli_input_options("run", &a->da, &a->eo);
 }
 
 /* Stage bookkeeping: a plain line when stderr is not a terminal. */
@@ -190,7 +169,7 @@ static void print_summary(const run_state *s)
             if (barlow_analysis_get_evaluation(s->an, (barlow_group_by)b, j, &e) != BARLOW_OK)
                 continue;
             printf("  by %-10s at depth %d: %zu of %zu classes have a valid best leaf\n",
-                   b == 0 ? "label" : "prediction", (int)e.depth, e.valid, e.groups);
+                   cli_grouping_name((barlow_group_by)b), (int)e.depth, e.valid, e.groups);
         }
     printf("Report: %s/index.html\n", s->dir.final);
 }

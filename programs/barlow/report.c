@@ -15,9 +15,16 @@
  * inline, and a Content-Security-Policy forbids any other load. JavaScript
  * only sorts the overview table; the pages are complete without it. Every
  * text from outside (class names, paths, feature names, rule sentences)
- * goes through sbuf_html(); file names in URLs are percent-encoded. */
+ * goes through sbuf_html(); file names in URLs are percent-encoded.
+ *
+ * Memory comes from lib/alloc.c's allocator (bw_malloc, sbuf), so that
+ * tests/test_report.c fails each allocation in turn. Each file is written
+ * under a temporary name and renamed into place; a report that fails
+ * removes the files it wrote (and groups/ when it made it): the report is
+ * complete or absent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "internal.h" /* bw_malloc, bw_free: every allocation of the report */
 #include "run.h"
 
 #define U_LE "\xe2\x89\xa4"     /* ≤ */
@@ -189,6 +197,9 @@ typedef struct report_ctx {
     sbuf *out;
     const char *up; /* from the page to the run directory: "" or "../" */
     int h;          /* heading level of a group's title: 1 on its page, 2 as a section */
+    /* what this call has written, removed again when it fails */
+    bool wrote_css, wrote_index, made_groups;
+    size_t pages_written; /* group pages: the first ones of the shown groups */
 } report_ctx;
 
 /* One group as the report shows it. */
@@ -222,11 +233,6 @@ static int oom(const char *what)
 {
     cli_set_error("report: out of memory (%s)", what);
     return CLI_ERROR;
-}
-
-static const char *grouping_word(barlow_group_by by)
-{
-    return by == BARLOW_GROUP_BY_LABEL ? "label" : "prediction";
 }
 
 static void put_pct(sbuf *o, double v) { sbuf_printf(o, "%.1f%%", 100.0 * v); }
@@ -309,46 +315,86 @@ static int cmp_size(const void *a, const void *b)
 
 /* ---- files ------------------------------------------------------------------- */
 
+/* Writes b to dir/rel: to dir/rel.tmp, then renamed into place (nothing is
+ * left at either name on failure). CLI_OK, or CLI_ERROR naming the file. */
 static int write_file(const char *dir, const char *rel, const sbuf *b)
 {
-    sbuf path = SBUF_INIT;
-    int rc = CLI_ERROR;
+    sbuf path = SBUF_INIT, tmp = SBUF_INIT;
+    int rc = CLI_ERROR, err = 0, fd = -1;
     sbuf_printf(&path, "%s/%s", dir, rel);
-    if (sbuf_failed(&path) || sbuf_failed(b)) {
+    sbuf_printf(&tmp, "%s/%s.tmp", dir, rel);
+    if (sbuf_failed(&path) || sbuf_failed(&tmp) || sbuf_failed(b)) {
         cli_set_error("%s/%s: out of memory", dir, rel);
         goto done;
     }
-    FILE *f = fopen(path.data, "wb");
-    if (!f) {
+    fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
         cli_set_error("%s: %s", path.data, strerror(errno));
         goto done;
     }
-    int err = 0;
-    if (b->len && fwrite(b->data, 1, b->len, f) != b->len) err = errno ? errno : EIO;
-    if (!err && ferror(f)) err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
-    if (err) cli_set_error("%s: %s", path.data, strerror(err));
-    else rc = CLI_OK;
+    for (size_t off = 0; off < b->len && !err;) {
+        ssize_t k = write(fd, b->data + off, b->len - off);
+        if (k > 0) off += (size_t)k;
+        else if (k < 0 && errno != EINTR) err = errno;
+        else if (k == 0) err = EIO;
+    }
+    if (close(fd) != 0 && !err) err = errno ? errno : EIO;
+    if (!err && rename(tmp.data, path.data) != 0) err = errno;
+    if (err) {
+        unlink(tmp.data);
+        cli_set_error("%s: %s", path.data, strerror(err));
+    } else {
+        rc = CLI_OK;
+    }
 done:
     sbuf_free(&path);
+    sbuf_free(&tmp);
     return rc;
 }
 
-static int make_dir(const char *dir, const char *rel)
+/* Makes dir/rel; *made: this call made it (it did not exist). */
+static int make_dir(const char *dir, const char *rel, bool *made)
 {
     sbuf path = SBUF_INIT;
     int rc = CLI_OK;
     struct stat st;
+    *made = false;
     sbuf_printf(&path, "%s/%s", dir, rel);
     if (sbuf_failed(&path)) rc = oom(rel);
-    else if (mkdir(path.data, 0777) != 0 &&
-             (errno != EEXIST || stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode))) {
+    else if (mkdir(path.data, 0777) == 0) *made = true;
+    else if (errno != EEXIST || stat(path.data, &st) != 0 || !S_ISDIR(st.st_mode)) {
         cli_set_error("%s: %s", path.data, errno == EEXIST ? "exists and is not a directory"
                                                            : strerror(errno));
         rc = CLI_ERROR;
     }
     sbuf_free(&path);
     return rc;
+}
+
+/* Removes dir/rel (no allocation: it runs when memory has run out). */
+static void remove_file(const char *dir, const char *rel)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (n > 0 && (size_t)n < sizeof path) unlink(path);
+}
+
+/* A failed report: removes what this call wrote. */
+static void remove_written(const report_ctx *c)
+{
+    size_t left = c->pages_written;
+    for (size_t i = 0; left && i < barlow_analysis_group_count(c->r->an); i++) {
+        char name[RUN_PAGE_NAME_MAX];
+        if (!run_shows_group(c->r, i)) continue;
+        run_group_page_name(c->r, i, name, sizeof name);
+        remove_file(c->dir, name);
+        left--;
+    }
+    if (c->wrote_index) remove_file(c->dir, "index.html");
+    if (c->wrote_css) remove_file(c->dir, "report.css");
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/groups", c->dir);
+    if (c->made_groups && n > 0 && (size_t)n < sizeof path) rmdir(path);
 }
 
 /* A PNG of the run directory: its size, and with `whole` its bytes. */
@@ -404,7 +450,8 @@ static int png_read(const char *dir, const char *rel, bool whole, png_file *png)
     else if (st.st_size < 24) why = "not a PNG file";
     else if (st.st_size > IMAGE_MAX_BYTES) why = "too large to inline (over 256 MiB)";
     else if (!whole && !read_all(fd, head, sizeof head)) why = strerror(errno);
-    else if (whole && !(png->data = malloc((size_t)st.st_size))) why = "out of memory";
+    else if (whole && !(png->data = bw_malloc((size_t)st.st_size, "report")))
+        why = "out of memory";
     else if (whole && !read_all(fd, png->data, (size_t)st.st_size)) why = strerror(errno);
     if (!why) {
         png->n = whole ? (size_t)st.st_size : 0;
@@ -414,7 +461,7 @@ static int png_read(const char *dir, const char *rel, bool whole, png_file *png)
     else rc = CLI_OK;
     if (fd >= 0) close(fd);
     if (rc != CLI_OK) {
-        free(png->data);
+        bw_free(png->data);
         png->data = NULL;
     }
     sbuf_free(&path);
@@ -450,7 +497,7 @@ static int put_image(report_ctx *c, const char *rel, const char *alt)
                 (unsigned long)png.h);
     sbuf_html(o, alt);
     sbuf_puts(o, c->single ? "\" loading=\"lazy\">" : "\" loading=\"lazy\"></a>");
-    free(png.data);
+    bw_free(png.data);
     return CLI_OK;
 }
 
@@ -506,7 +553,7 @@ static int group_view_load(const run_result *r, size_t i, group_view *v)
     v->index = i;
     v->g.version = BARLOW_ANALYSIS_GROUP_VERSION;
     if (barlow_analysis_get_group(r->an, i, &v->g) != BARLOW_OK) return lib_error("group");
-    snprintf(v->slug, sizeof v->slug, "%s-%ld", grouping_word(v->g.grouping),
+    snprintf(v->slug, sizeof v->slug, "%s-%ld", cli_grouping_name(v->g.grouping),
              (long)v->g.class_id);
     return CLI_OK;
 }
@@ -530,8 +577,8 @@ static int get_result(const run_result *r, size_t group, size_t j, barlow_analys
 
 static void tree_view_free(tree_view *t)
 {
-    free(t->nd);
-    free(t->leaves);
+    bw_free(t->nd);
+    bw_free(t->leaves);
     memset(t, 0, sizeof *t);
 }
 
@@ -546,8 +593,8 @@ static int tree_view_load(const run_result *r, size_t group, size_t j, tree_view
     if (!t->tree) return CLI_OK;
     t->n = barlow_tree_node_count(t->tree);
     t->n_leaves = barlow_tree_leaf_count(t->tree);
-    t->nd = calloc(t->n ? t->n : 1, sizeof *t->nd);
-    t->leaves = calloc(t->n_leaves ? t->n_leaves : 1, sizeof *t->leaves);
+    t->nd = bw_calloc(t->n, sizeof *t->nd, "report");
+    t->leaves = bw_calloc(t->n_leaves, sizeof *t->leaves, "report");
     if (!t->nd || !t->leaves) return oom("tree");
     for (size_t i = 0; i < t->n; i++) {
         t->nd[i].version = BARLOW_TREE_NODE_VERSION;
@@ -715,7 +762,7 @@ static int put_table1(report_ctx *c)
             barlow_analysis_evaluation e = {.version = BARLOW_ANALYSIS_EVALUATION_VERSION};
             if (barlow_analysis_get_evaluation(r->an, (barlow_group_by)b, j, &e) != BARLOW_OK)
                 return lib_error("evaluation");
-            const char *w = grouping_word(e.grouping);
+            const char *w = cli_grouping_name(e.grouping);
             sbuf_printf(o, "<tr class=\"eval\" data-grouping=\"%s\" data-depth=\"%d\" "
                            "data-valid=\"%zu\" data-groups=\"%zu\"><td>by %s</td>"
                            "<td class=\"n\">%d</td><td class=\"n\">%zu</td><td class=\"n\">%zu"
@@ -799,7 +846,7 @@ static int put_group_row(report_ctx *c, const group_view *v, size_t j)
     barlow_analysis_result res;
     if (get_result(c->r, v->index, j, &res) != CLI_OK) return CLI_ERROR;
     sbuf_printf(o, "<tr id=\"row-%s\"><td>%s</td><td class=\"name\" data-sort=\"", v->slug,
-                grouping_word(v->g.grouping));
+                cli_grouping_name(v->g.grouping));
     sbuf_html(o, v->g.class_name);
     sbuf_puts(o, "\"><a href=\"");
     put_group_href(c, v);
@@ -932,7 +979,7 @@ static int rule_features(const run_result *r, size_t group, size_t **out, size_t
     size_t nd = barlow_analysis_depth_count(r->an);
     for (size_t j = 0; j < nd; j++)
         cap += barlow_tree_node_count(barlow_analysis_group_tree(r->an, group, j));
-    size_t *f = malloc((cap ? cap : 1) * sizeof *f);
+    size_t *f = bw_mallocn(cap, sizeof *f, "report");
     if (!f) return oom("features");
     for (size_t j = 0; j < nd; j++) {
         const barlow_tree *t = barlow_analysis_group_tree(r->an, group, j);
@@ -961,8 +1008,8 @@ static int put_selection(report_ctx *c, const group_view *v, const size_t *used,
     sbuf *o = c->out;
     size_t k = v->g.n_selected;
     if (!k) return CLI_OK;
-    size_t *f = malloc(k * sizeof *f);
-    double *s = malloc(k * sizeof *s);
+    size_t *f = bw_mallocn(k, sizeof *f, "report");
+    double *s = bw_mallocn(k, sizeof *s, "report");
     int rc = CLI_OK;
     if (!f || !s) rc = oom("selection");
     else if (barlow_analysis_group_selection(c->r->an, v->index, f, s) != BARLOW_OK)
@@ -980,8 +1027,8 @@ static int put_selection(report_ctx *c, const group_view *v, const size_t *used,
         }
         sbuf_puts(o, "</ol>\n");
     }
-    free(f);
-    free(s);
+    bw_free(f);
+    bw_free(s);
     return rc;
 }
 
@@ -1007,7 +1054,7 @@ static int put_tree_svg(report_ctx *c, const group_view *v, const tree_view *t)
     so.max_width = TREE_WIDTH;
     barlow_buffer svg = {NULL, 0};
     barlow_status st = barlow_tree_to_svg(t->tree, &so, &svg);
-    free(names);
+    bw_free(names);
     if (st != BARLOW_OK) return lib_error("tree drawing");
     sbuf_puts(o, "<div class=\"tree\">");
     sbuf_add(o, svg.data, svg.size);
@@ -1059,7 +1106,7 @@ static int put_leaf_samples(report_ctx *c, const group_view *v, const tree_view 
     sbuf alt = SBUF_INIT;
     sbuf_printf(&alt, "Failures of leaf %zu (depth %d) of ", id, (int)t->depth);
     sbuf_puts(&alt, v->g.class_name);
-    sbuf_printf(&alt, ", by %s", grouping_word(v->g.grouping));
+    sbuf_printf(&alt, ", by %s", cli_grouping_name(v->g.grouping));
     sbuf_puts(c->out, "<figure class=\"samples\">");
     int rc = sbuf_failed(&alt) ? oom("alt text") : put_image(c, s->file, alt.data);
     sbuf_puts(c->out, "<figcaption>Failures in this leaf, drawn at random.</figcaption>"
@@ -1204,7 +1251,7 @@ static int put_panels(report_ctx *c, const group_view *v)
 {
     sbuf *o = c->out;
     size_t cap = barlow_analysis_depth_count(c->r->an) * BARLOW_TREE_MAX_DEPTH, n = 0;
-    size_t *f = malloc((cap ? cap : 1) * sizeof *f);
+    size_t *f = bw_mallocn(cap, sizeof *f, "report");
     if (!f) return oom("features");
     int rc = best_path_features(c->r, v->index, f, &n);
     sbuf_printf(o, "<section id=\"%s-features\">\n<h%d>What the best rules' features show</h%d>\n",
@@ -1222,7 +1269,7 @@ static int put_panels(report_ctx *c, const group_view *v)
                                        : " (second row); no feature attacks were made");
     for (size_t i = 0; rc == CLI_OK && i < n; i++) rc = put_panel(c, v, f[i]);
     sbuf_puts(o, "</section>\n");
-    free(f);
+    bw_free(f);
     return rc;
 }
 
@@ -1231,7 +1278,7 @@ static int put_panels(report_ctx *c, const group_view *v)
  * that has to carry it. */
 static int whole_template(const run_result *r, sbuf *out)
 {
-    size_t *f = malloc((r->n_panels ? r->n_panels : 1) * sizeof *f), n = 0;
+    size_t *f = bw_mallocn(r->n_panels, sizeof *f, "report"), n = 0;
     if (!f) return oom("template");
     for (size_t i = 0; i < r->n_panels; i++) f[n++] = r->panels[i].feature;
     qsort(f, n, sizeof *f, cmp_size);
@@ -1239,7 +1286,7 @@ static int whole_template(const run_result *r, sbuf *out)
     for (size_t i = 0; i < n; i++)
         if (u == 0 || f[u - 1] != f[i]) f[u++] = f[i];
     feature_names_template(r->names, f, u, out);
-    free(f);
+    bw_free(f);
     return sbuf_failed(out) ? oom("template") : CLI_OK;
 }
 
@@ -1305,7 +1352,7 @@ static int put_group(report_ctx *c, const group_view *v)
         rc = put_depth(c, v, j);
     if (rc == CLI_OK) rc = put_panels(c, v);
     if (rc == CLI_OK) rc = put_names(c, v, used, n_used);
-    free(used);
+    bw_free(used);
     return rc;
 }
 
@@ -1331,6 +1378,7 @@ static int report_single(report_ctx *c)
     }
     page_end(c, true);
     if (rc == CLI_OK) rc = write_file(c->dir, "index.html", &page);
+    c->wrote_index = rc == CLI_OK;
     sbuf_free(&page);
     return rc;
 }
@@ -1338,20 +1386,21 @@ static int report_single(report_ctx *c)
 static int write_group_page(report_ctx *c, size_t i, sbuf *page)
 {
     group_view v;
-    sbuf title = SBUF_INIT, name = SBUF_INIT;
+    sbuf title = SBUF_INIT;
+    char name[RUN_PAGE_NAME_MAX];
     int rc = group_view_load(c->r, i, &v);
     if (rc != CLI_OK) return rc;
     sbuf_reset(page);
     sbuf_puts(&title, v.g.class_name);
-    sbuf_printf(&title, " by %s " U_DASH " Barlow report", grouping_word(v.g.grouping));
+    sbuf_printf(&title, " by %s " U_DASH " Barlow report", cli_grouping_name(v.g.grouping));
     page_begin(c, title.data ? title.data : "Barlow report");
     rc = put_group(c, &v);
     page_end(c, false);
-    run_group_page(c->r, i, &name);
-    if (sbuf_failed(&title) || sbuf_failed(&name)) rc = oom("page");
-    if (rc == CLI_OK) rc = write_file(c->dir, name.data, page);
+    run_group_page_name(c->r, i, name, sizeof name);
+    if (sbuf_failed(&title)) rc = oom("page");
+    if (rc == CLI_OK) rc = write_file(c->dir, name, page);
+    if (rc == CLI_OK) c->pages_written++;
     sbuf_free(&title);
-    sbuf_free(&name);
     return rc;
 }
 
@@ -1362,7 +1411,8 @@ static int report_pages(report_ctx *c)
     c->out = &page;
     put_css(&css);
     rc = write_file(c->dir, "report.css", &css);
-    if (rc == CLI_OK) rc = make_dir(c->dir, "groups");
+    c->wrote_css = rc == CLI_OK;
+    if (rc == CLI_OK) rc = make_dir(c->dir, "groups", &c->made_groups);
     if (rc == CLI_OK) {
         c->up = "";
         c->h = 1;
@@ -1371,6 +1421,7 @@ static int report_pages(report_ctx *c)
         page_end(c, true);
     }
     if (rc == CLI_OK) rc = write_file(c->dir, "index.html", &page);
+    c->wrote_index = rc == CLI_OK;
     c->up = "../";
     for (size_t i = 0; rc == CLI_OK && i < barlow_analysis_group_count(c->r->an); i++)
         if (run_shows_group(c->r, i)) rc = write_group_page(c, i, &page);
@@ -1381,6 +1432,8 @@ static int report_pages(report_ctx *c)
 
 int report_write(const run_result *r, const char *dir, bool single_file)
 {
-    report_ctx c = {r, dir, single_file, NULL, "", 1};
-    return single_file ? report_single(&c) : report_pages(&c);
+    report_ctx c = {r, dir, single_file, NULL, "", 1, false, false, false, 0};
+    int rc = single_file ? report_single(&c) : report_pages(&c);
+    if (rc != CLI_OK) remove_written(&c);
+    return rc;
 }
