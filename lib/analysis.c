@@ -12,7 +12,8 @@
 #endif
 
 #include "analysis_internal.h"
-#include "selector_internal.h"
+#include "selector_check.h"
+#include "tree_internal.h"
 
 void barlow_analysis_options_init(barlow_analysis_options *opts)
 {
@@ -61,30 +62,11 @@ void barlow_analysis_free(barlow_analysis *a)
 
 static const char WHO[] = "barlow_analysis_run";
 
-/* Validates the tree and rule options by fitting a one-row tree with them:
- * the tree's own checks (and messages) apply. */
-static barlow_status check_tree_and_rules(const barlow_tree_options *to,
-                                          const barlow_rule_options *ro, const char *who)
-{
-    float v = 0.0f;
-    uint8_t y = 0;
-    barlow_matrix *m = NULL;
-    barlow_tree *t = NULL;
-    barlow_status st = barlow_matrix_wrap(&v, 1, 1, 1, &m);
-    if (st == BARLOW_OK) st = barlow_tree_fit(m, &y, NULL, 0, to, &t);
-    if (st == BARLOW_OK) {
-        size_t leaf, n;
-        st = barlow_tree_rules(t, ro, &leaf, &n);
-    }
-    barlow_tree_free(t);
-    barlow_matrix_free(m);
-    if (st != BARLOW_OK) return bw_error_prefix(st, "%s", who);
-    return BARLOW_OK;
-}
-
-/* The depths list (or the one tree max_depth when there is none) into a. */
-static barlow_status set_depths(const barlow_analysis_options *o, int32_t max_depth,
-                                barlow_analysis *a, const char *who)
+/* The depths list, an option of the analysis' own (each entry becomes a
+ * tree's max_depth, so it takes the tree's range), into a; n_depths 0 when
+ * there is none (the tree options' max_depth is then the one depth). */
+static barlow_status set_depths(const barlow_analysis_options *o, barlow_analysis *a,
+                                const char *who)
 {
     if (o->n_depths > BARLOW_ANALYSIS_MAX_DEPTHS)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: n_depths=%zu (must be 0..%d)", who,
@@ -94,11 +76,6 @@ static barlow_status set_depths(const barlow_analysis_options *o, int32_t max_de
                         o->n_depths);
     if (o->n_depths == 0 && o->depths)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: depths given with n_depths=0", who);
-    if (o->n_depths == 0) {
-        a->depths[0] = max_depth;
-        a->n_depths = 1;
-        return BARLOW_OK;
-    }
     for (size_t j = 0; j < o->n_depths; j++) {
         if (o->depths[j] < 1 || o->depths[j] > BARLOW_TREE_MAX_DEPTH)
             return bw_error(BARLOW_E_INVALID_ARG,
@@ -114,23 +91,34 @@ static barlow_status set_depths(const barlow_analysis_options *o, int32_t max_de
     return BARLOW_OK;
 }
 
+/* The groupings bit set: 1 label, 2 prediction or 3 both. */
+static barlow_status check_groupings(uint32_t groupings, const char *who)
+{
+    if (groupings < 1 || groupings > 3)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", who,
+                        (unsigned)groupings);
+    return BARLOW_OK;
+}
+
+/* The analysis checks its own fields; the selector's settings (estimator,
+ * n_neighbors), the tree options and the rule options are checked by the
+ * checks of the modules that own them. */
 barlow_status bw_analysis_check_options(const barlow_analysis_options *opts, size_t d,
                                         barlow_analysis *a, const char *who)
 {
-    char what[96];
     barlow_analysis_options o;
     barlow_analysis_options_init(&o);
     if (opts) {
+        char what[96];
         snprintf(what, sizeof what, "%s: barlow_analysis_options", who);
         barlow_status st = bw_check_options_version(opts->version,
                                                     BARLOW_ANALYSIS_OPTIONS_VERSION, what);
         if (st != BARLOW_OK) return st;
         o = *opts; /* version 1 has every field */
     }
-    if (o.groupings < 1 || o.groupings > 3)
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", who,
-                        (unsigned)o.groupings);
+    barlow_status st = check_groupings(o.groupings, who);
+    if (st != BARLOW_OK) return st;
     if (o.k == 0 || o.k > d)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: k=%zu (must be 1..d=%zu)", who, o.k, d);
     if (!(o.delta >= 0.0 && o.delta <= 1.0))
@@ -140,31 +128,24 @@ barlow_status bw_analysis_check_options(const barlow_analysis_options *opts, siz
     if (o.min_group_size < 1)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: min_group_size=0 (must be >= 1)", who);
 
+    barlow_selector_options so, so_checked;
+    barlow_selector_options_init(&so);
+    so.estimator = o.estimator;
+    so.n_neighbors = o.n_neighbors;
+    so.seed = o.seed;
+    st = bw_selector_check_options(&so, &so_checked, who);
+    if (st != BARLOW_OK) return st;
+    st = set_depths(&o, a, who);
+    if (st != BARLOW_OK) return st;
     barlow_tree_options to;
-    barlow_tree_options_init(&to);
-    if (o.tree) {
-        snprintf(what, sizeof what, "%s: barlow_tree_options", who);
-        barlow_status st = bw_check_options_version(o.tree->version,
-                                                    BARLOW_TREE_OPTIONS_VERSION, what);
-        if (st != BARLOW_OK) return st;
-        to = *o.tree; /* version 1 has every field */
+    st = bw_tree_check_options(o.tree, a->n_depths ? a->depths[0] : 0, &to, who);
+    if (st != BARLOW_OK) return st;
+    if (a->n_depths == 0) {
+        a->depths[0] = to.max_depth;
+        a->n_depths = 1;
     }
     barlow_rule_options ro;
-    barlow_rule_options_init(&ro);
-    if (o.rules) {
-        snprintf(what, sizeof what, "%s: barlow_rule_options", who);
-        barlow_status st = bw_check_options_version(o.rules->version,
-                                                    BARLOW_RULE_OPTIONS_VERSION, what);
-        if (st != BARLOW_OK) return st;
-        ro = *o.rules;
-    }
-    barlow_status st = set_depths(&o, to.max_depth, a, who);
-    if (st != BARLOW_OK) return st;
-    for (size_t j = 0; j < a->n_depths && st == BARLOW_OK; j++) {
-        barlow_tree_options tj = to;
-        tj.max_depth = a->depths[j];
-        st = check_tree_and_rules(&tj, &ro, who);
-    }
+    st = bw_tree_check_rule_options(o.rules, &ro, who);
     if (st != BARLOW_OK) return st;
     a->groupings = o.groupings;
     a->k = o.k;
@@ -186,7 +167,6 @@ typedef struct bw_scratch {
     double *scores;    /* d */
     float *buf;        /* the tree's columns of the group's rows, laid out as
                         * buf_rows × d floats (other columns unwritten) */
-    bw_sel_cache sel;  /* the selector's working memory */
     size_t buf_rows;
     size_t buf_bytes;
 } bw_scratch;
@@ -196,9 +176,9 @@ typedef struct bw_actx {
     const barlow_matrix *X;
     const int32_t *labels, *preds;
     const size_t *members[2]; /* row indices per grouping, grouped by class */
-    const barlow_selector *sel;
+    const barlow_selector *sel; /* shared by the workers; its threads are each
+                                   call's */
     size_t first;             /* the first group analysed (item i is group first + i) */
-    size_t inner_threads;
     bw_scratch *scratch;
     const char *who;
 } bw_actx;
@@ -321,10 +301,11 @@ barlow_status bw_analysis_fill_result(const barlow_analysis *a, bw_agroup *g, si
     return st;
 }
 
-/* The top-k selection of an analysed group (the selector reads the group's
- * rows straight from the possibly mapped features, checking that they are
- * finite), or the finiteness check of the rows of another non-empty group;
- * *cols and *ncols: the columns the tree may split on. */
+/* The top-k selection of an analysed group (barlow_selector_score_rows
+ * reads the group's rows straight from the possibly mapped features,
+ * checking that they are finite), or the finiteness check of the rows of
+ * another non-empty group; *cols and *ncols: the columns the tree may
+ * split on. */
 static barlow_status select_columns(bw_actx *C, bw_agroup *g, bw_scratch *S, const size_t *rows,
                                     const char *gwho, const size_t **cols, size_t *ncols)
 {
@@ -333,11 +314,9 @@ static barlow_status select_columns(bw_actx *C, bw_agroup *g, bw_scratch *S, con
         *ncols = 1; /* a one-leaf tree: any column */
         return check_rows(C->X, rows, g->size, gwho);
     }
-    barlow_status st = bw_selector_score_rows(C->sel, barlow_matrix_data(C->X), NULL,
-                                              barlow_matrix_stride(C->X), a->d, rows, g->size,
-                                              S->y, C->inner_threads, S->scores, &S->sel, gwho);
+    barlow_status st = barlow_selector_score_rows(C->sel, C->X, rows, g->size, S->y, S->scores);
     if (st == BARLOW_OK) st = barlow_selector_rank(S->scores, a->d, a->k, g->top);
-    if (st != BARLOW_OK) return st;
+    if (st != BARLOW_OK) return bw_error_prefix(st, "%s", gwho);
     for (size_t t = 0; t < a->k; t++) g->top_scores[t] = S->scores[g->top[t]];
     g->n_top = a->k;
     *cols = g->top;
@@ -619,6 +598,22 @@ void bw_analysis_evaluate(barlow_analysis *a)
         }
 }
 
+/* The selector the workers share: the analysis' estimator settings, and
+ * the threads each group's scoring gets (the threads left over when there
+ * are fewer groups than threads). */
+static barlow_status make_selector(const barlow_analysis *a, size_t threads,
+                                   barlow_selector **sel, const char *who)
+{
+    barlow_selector_options so;
+    barlow_selector_options_init(&so);
+    so.estimator = a->estimator;
+    so.n_neighbors = a->n_neighbors;
+    so.seed = a->seed;
+    so.threads = threads;
+    barlow_status st = barlow_selector_create(&so, sel);
+    return st == BARLOW_OK ? st : bw_error_prefix(st, "%s", who);
+}
+
 /* Analyses groups [ctx->first, ctx->first + count) on the worker threads
  * (each with its scratch) and reports the first failure in group order, or
  * the cancellation. */
@@ -629,9 +624,12 @@ static barlow_status run_groups(bw_actx *ctx, size_t count, size_t threads, size
     size_t T = bw_resolve_threads(threads, 0);
     size_t nt = bw_resolve_threads(T, count);
     size_t inner = T / (nt ? nt : 1);
-    ctx->inner_threads = inner ? inner : 1;
+    barlow_selector *sel = NULL;
+    barlow_status st = make_selector(a, inner ? inner : 1, &sel, ctx->who);
+    if (st != BARLOW_OK) return st;
+    ctx->sel = sel;
     bw_scratch *scratch = bw_calloc(nt, sizeof *scratch, WHO);
-    barlow_status st = scratch ? BARLOW_OK : BARLOW_E_NOMEM;
+    if (!scratch) st = BARLOW_E_NOMEM;
     for (size_t w = 0; w < nt && st == BARLOW_OK; w++) {
         scratch[w].y = bw_malloc(max_n, WHO);
         scratch[w].scores = bw_mallocn(a->d, sizeof(double), WHO);
@@ -655,9 +653,10 @@ static barlow_status run_groups(bw_actx *ctx, size_t count, size_t threads, size
         bw_free(scratch[w].y);
         bw_free(scratch[w].scores);
         scratch_release(&scratch[w]);
-        bw_sel_cache_free(&scratch[w].sel);
     }
     bw_free(scratch);
+    barlow_selector_free(sel);
+    ctx->sel = NULL;
     return st;
 }
 
@@ -681,20 +680,6 @@ static barlow_status check_inputs(const barlow_matrix *features, const barlow_da
     return BARLOW_OK;
 }
 
-/* A one-thread selector with the analysis' estimator settings. */
-static barlow_status make_selector(const barlow_analysis *a, barlow_selector **sel,
-                                   const char *who)
-{
-    barlow_selector_options so;
-    barlow_selector_options_init(&so);
-    so.estimator = a->estimator;
-    so.n_neighbors = a->n_neighbors;
-    so.seed = a->seed;
-    so.threads = 1;
-    barlow_status st = barlow_selector_create(&so, sel);
-    return st == BARLOW_OK ? st : bw_error_prefix(st, "%s", who);
-}
-
 /* The plan (class set, names, groups) and the analysis of groups [first,
  * first + count) of it (every group when `whole`): barlow_analysis_run and
  * barlow_analysis_run_groups. */
@@ -716,11 +701,9 @@ static barlow_status analyze_range(const barlow_matrix *features, const barlow_d
     const int32_t *preds = barlow_dataset_predictions(dataset);
     size_t *members[2] = {NULL, NULL};
     bw_class_set present = {NULL, NULL, NULL, 0};
-    barlow_selector *sel = NULL;
     size_t max_n = 1;
     a->n_classes = barlow_dataset_class_count(dataset);
     st = bw_analysis_check_options(opts, a->d, a, who);
-    if (st == BARLOW_OK) st = make_selector(a, &sel, who);
     if (st == BARLOW_OK) st = class_set_build(labels, preds, a->n_rows, a->n_classes, &present);
     if (st == BARLOW_OK) st = copy_names(a, dataset, &present);
     if (st == BARLOW_OK) {
@@ -734,14 +717,13 @@ static barlow_status analyze_range(const barlow_matrix *features, const barlow_d
     if (st == BARLOW_OK)
         st = make_groups(a, labels, preds, &present, first, count, members, &max_n);
     bw_actx ctx = {.a = a, .X = features, .labels = labels, .preds = preds,
-                   .members = {members[0], members[1]}, .sel = sel, .first = first, .who = who};
+                   .members = {members[0], members[1]}, .first = first, .who = who};
     if (st == BARLOW_OK)
         st = run_groups(&ctx, count, opts ? opts->threads : 0, max_n, progress, user_data);
     if (st == BARLOW_OK) bw_analysis_evaluate(a);
     bw_free(members[0]);
     bw_free(members[1]);
     class_set_free(&present);
-    barlow_selector_free(sel);
     if (st == BARLOW_OK) *out = a;
     else barlow_analysis_free(a);
     return st;
@@ -780,10 +762,8 @@ barlow_status barlow_analysis_count_groups(const barlow_dataset *dataset,
         if (st != BARLOW_OK) return st;
         groupings = opts->groupings;
     }
-    if (groupings < 1 || groupings > 3)
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: groupings=%u (must be 1 label, 2 prediction or 3 both)", who,
-                        (unsigned)groupings);
+    barlow_status gst = check_groupings(groupings, who);
+    if (gst != BARLOW_OK) return gst;
     if (!barlow_dataset_has_predictions(dataset))
         return bw_error(BARLOW_E_STATE, "%s: the dataset has no predictions", who);
     bw_class_set present = {NULL, NULL, NULL, 0};

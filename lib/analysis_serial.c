@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "analysis_internal.h"
+#include "selector_check.h"
 #include "serial.h"
 #include "tree_internal.h"
 
@@ -106,9 +107,9 @@ static barlow_status read_header(bw_rd *r, barlow_analysis *a)
     if (st == BARLOW_OK) st = bw_get_size(r, &a->n_classes, (size_t)INT32_MAX + 1, "classes");
     if (st == BARLOW_OK) st = bw_get_u32(r, &o.groupings, "groupings");
     if (st == BARLOW_OK) st = bw_get_size(r, &o.k, SIZE_MAX, "k");
-    size_t est_at = r->off;
     if (st == BARLOW_OK) st = bw_get_u32(r, &estimator, "estimator");
-    if (st == BARLOW_OK) st = bw_get_size(r, &o.n_neighbors, 1000000, "n_neighbors");
+    if (st == BARLOW_OK)
+        st = bw_get_size(r, &o.n_neighbors, BW_SELECTOR_MAX_NEIGHBORS, "n_neighbors");
     if (st == BARLOW_OK) st = bw_get_u32(r, &o.seed, "seed");
     if (st == BARLOW_OK) st = bw_get_f64(r, &o.delta, "delta");
     if (st == BARLOW_OK) st = bw_get_f64(r, &o.gamma, "gamma");
@@ -120,9 +121,6 @@ static barlow_status read_header(bw_rd *r, barlow_analysis *a)
     size_t dep_at = r->off;
     if (st == BARLOW_OK) st = bw_get_u32(r, &n_depths, "the number of depths");
     if (st != BARLOW_OK) return st;
-    if (estimator > BARLOW_ESTIMATOR_MEAN || o.n_neighbors < 1)
-        return bw_rd_fail(r, est_at, "estimator=%u (0..2), n_neighbors=%zu (1..1000000)",
-                          (unsigned)estimator, o.n_neighbors);
     if (n_depths < 1 || n_depths > BARLOW_ANALYSIS_MAX_DEPTHS)
         return bw_rd_fail(r, dep_at, "%u depths (must be 1..%d)", (unsigned)n_depths,
                           (int)BARLOW_ANALYSIS_MAX_DEPTHS);

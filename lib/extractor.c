@@ -137,11 +137,11 @@ static barlow_status bw_extractor_check_options(const char *who,
                         who, (unsigned)o->outputs);
     if (o->normalize) {
         for (size_t c = 0; c < o->channels; c++) {
-            if (!(o->std[c] > 0.0f) || o->std[c] > 1e30f)
+            if (!(o->std[c] > 0.0f) || !isfinite(o->std[c]))
                 return bw_error(BARLOW_E_INVALID_ARG,
                                 "%s: std[%zu]=%g (must be a finite number > 0)", who, c,
                                 (double)o->std[c]);
-            if (!(o->mean[c] >= -1e30f && o->mean[c] <= 1e30f))
+            if (!isfinite(o->mean[c]))
                 return bw_error(BARLOW_E_INVALID_ARG, "%s: mean[%zu]=%g (must be finite)",
                                 who, c, (double)o->mean[c]);
         }
@@ -435,7 +435,20 @@ barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input, siz
                         "(outputs option lacks BARLOW_EXTRACT_LOGITS)",
                         who);
 #ifdef BARLOW_HAVE_TORCH
-    return bw_run_pieces(ex, who, input, n, features, logits);
+    /* One piece: the plugin writes the outputs only when it succeeds. More:
+     * into scratch, copied out once every piece has run, so that a failure
+     * in a later piece leaves the caller's buffers untouched. */
+    if (n <= ex->model_batch) return bw_run_pieces(ex, who, input, n, features, logits);
+    size_t D = ex->info.feature_dim, K = ex->info.num_classes;
+    float *f = features ? bw_mallocn(n, D * sizeof *f, who) : NULL;
+    float *l = logits ? bw_mallocn(n, K * sizeof *l, who) : NULL;
+    barlow_status st = (features && !f) || (logits && !l) ? BARLOW_E_NOMEM : BARLOW_OK;
+    if (st == BARLOW_OK) st = bw_run_pieces(ex, who, input, n, f, l);
+    if (st == BARLOW_OK && f) memcpy(features, f, n * D * sizeof *f);
+    if (st == BARLOW_OK && l) memcpy(logits, l, n * K * sizeof *l);
+    bw_free(f);
+    bw_free(l);
+    return st;
 #else
     return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
 #endif
@@ -456,13 +469,19 @@ barlow_status barlow_extractor_feature_map(barlow_extractor *ex, const float *in
                         ex->info.feature_dim - 1);
     size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
     size_t hw = ex->info.fmap_height * ex->info.fmap_width;
-    for (size_t i = 0; i < n; i += bs) {
+    /* several batches go to scratch first (see barlow_extractor_run) */
+    float *dst = n <= bs ? out : bw_mallocn(n, hw * sizeof *dst, who);
+    if (!dst) return BARLOW_E_NOMEM;
+    barlow_status st = BARLOW_OK;
+    for (size_t i = 0; i < n && st == BARLOW_OK; i += bs) {
         size_t k = n - i < bs ? n - i : bs;
-        barlow_status st =
-            ex->tp->feature_map(who, ex->model, input + i * per, k, channel, out + i * hw);
-        if (st != BARLOW_OK) return st;
+        st = ex->tp->feature_map(who, ex->model, input + i * per, k, channel, dst + i * hw);
     }
-    return BARLOW_OK;
+    if (dst != out) {
+        if (st == BARLOW_OK) memcpy(out, dst, n * hw * sizeof *dst);
+        bw_free(dst);
+    }
+    return st;
 #else
     (void)channel;
     return bw_error(BARLOW_E_UNSUPPORTED, "%s: libbarlow was built without libtorch", who);
@@ -484,13 +503,23 @@ barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex, const floa
         return bw_error(BARLOW_E_INVALID_ARG, "%s: feature=%zu (must be 0..%zu)", who, feature,
                         ex->info.feature_dim - 1);
     size_t per = bw_input_floats(ex), bs = ex->opts.batch_size;
-    for (size_t i = 0; i < n; i += bs) {
+    if (n <= bs) return ex->tp->feature_grad(who, ex->model, input, n, feature, values, grad);
+    /* several batches go to scratch first (see barlow_extractor_run) */
+    float *g = bw_mallocn(n, per * sizeof *g, who);
+    float *v = values ? bw_mallocn(n, sizeof *v, who) : NULL;
+    barlow_status st = !g || (values && !v) ? BARLOW_E_NOMEM : BARLOW_OK;
+    for (size_t i = 0; i < n && st == BARLOW_OK; i += bs) {
         size_t k = n - i < bs ? n - i : bs;
-        barlow_status st = ex->tp->feature_grad(who, ex->model, input + i * per, k, feature,
-                                                values ? values + i : NULL, grad + i * per);
-        if (st != BARLOW_OK) return st;
+        st = ex->tp->feature_grad(who, ex->model, input + i * per, k, feature,
+                                  v ? v + i : NULL, g + i * per);
     }
-    return BARLOW_OK;
+    if (st == BARLOW_OK) {
+        memcpy(grad, g, n * per * sizeof *g);
+        if (v) memcpy(values, v, n * sizeof *v);
+    }
+    bw_free(g);
+    bw_free(v);
+    return st;
 #else
     (void)feature;
     (void)values;
@@ -514,13 +543,21 @@ barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex,
             return bw_error(BARLOW_E_INVALID_ARG,
                             "%s: rows[%zu]=%zu (the dataset has %zu rows)", who, i, rows[i],
                             size);
+    /* decoded into scratch and copied out when every row has loaded, so
+     * that a row that fails leaves `out` untouched */
+    float *tmp = bw_mallocn(n, per * sizeof *tmp, who);
+    if (!tmp) return BARLOW_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
         char reason[512];
-        barlow_status st = bw_image_load_row(ds, rows[i], &ex->pp, out + i * per, reason,
+        barlow_status st = bw_image_load_row(ds, rows[i], &ex->pp, tmp + i * per, reason,
                                              sizeof reason);
-        if (st != BARLOW_OK)
+        if (st != BARLOW_OK) {
+            bw_free(tmp);
             return bw_error(st, "%s: row %zu: %s", who, rows[i], reason);
+        }
     }
+    memcpy(out, tmp, n * per * sizeof *tmp);
+    bw_free(tmp);
     return BARLOW_OK;
 }
 
@@ -595,7 +632,9 @@ typedef struct bw_pipe {
     size_t consumed; /* batches the model is done with */
     int stop;
     size_t cur_batch; /* loader-private: batch being filled */
-    int nomem;
+    int nomem;        /* memory ran out loading an image or recording why */
+    size_t nomem_row; /* the dataset row it ran out on (when loading) */
+    char nomem_why[512];
 } bw_pipe;
 
 static int bw_pipe_item(void *ctx, size_t k, size_t worker)
@@ -609,9 +648,23 @@ static int bw_pipe_item(void *ctx, size_t k, size_t worker)
     barlow_status st =
         bw_image_load_row(p->ds, p->first + row, &p->ex->pp, dst, reason, sizeof reason);
     p->status[row] = (int32_t)st;
-    if (st != BARLOW_OK) {
+    if (st == BARLOW_E_NOMEM) {
+        /* Not the image's fault: the whole call fails rather than give a
+         * result that depends on memory pressure. */
+        pthread_mutex_lock(&p->mu);
+        if (!p->nomem) {
+            p->nomem_row = p->first + row;
+            snprintf(p->nomem_why, sizeof p->nomem_why, "%s", reason);
+        }
+        p->nomem = 1;
+        pthread_mutex_unlock(&p->mu);
+    } else if (st != BARLOW_OK) {
         p->reasons[row] = bw_strdup(reason[0] ? reason : barlow_status_str(st), "extract");
-        if (!p->reasons[row]) p->nomem = 1;
+        if (!p->reasons[row]) {
+            pthread_mutex_lock(&p->mu);
+            p->nomem = 1;
+            pthread_mutex_unlock(&p->mu);
+        }
     }
     return 0;
 }
@@ -777,7 +830,12 @@ static barlow_status bw_extract(const char *who, barlow_extractor *ex, const bar
         while (p.produced <= b) pthread_cond_wait(&p.cv, &p.mu);
         pthread_mutex_unlock(&p.mu);
         if (p.nomem) {
-            st = bw_error(BARLOW_E_NOMEM, "%s: out of memory recording a failed image", who);
+            if (p.nomem_why[0])
+                st = bw_error(BARLOW_E_NOMEM, "%s: out of memory loading row %zu (%s)", who,
+                              p.nomem_row, p.nomem_why);
+            else
+                st = bw_error(BARLOW_E_NOMEM, "%s: out of memory recording a failed image",
+                              who);
             break;
         }
         size_t first = b * p.bs, count = n - first < p.bs ? n - first : p.bs;
@@ -994,13 +1052,21 @@ barlow_status barlow_extraction_save_npz(const barlow_extraction *r, const barlo
     return bw_extraction_write(r, ds, path, NULL, who);
 }
 
-barlow_status bw_extraction_write(const barlow_extraction *r, const barlow_dataset *ds,
-                                  const char *path, const bw_shard_write *sw, const char *who)
+barlow_status bw_extraction_check_dataset(const barlow_extraction *r,
+                                          const barlow_dataset *ds, const char *who)
 {
     if (barlow_dataset_size(ds) != r->total)
         return bw_error(BARLOW_E_INVALID_ARG,
                         "%s: the dataset has %zu rows but the extraction was made from one of "
                         "%zu", who, barlow_dataset_size(ds), r->total);
+    return BARLOW_OK;
+}
+
+barlow_status bw_extraction_write(const barlow_extraction *r, const barlow_dataset *ds,
+                                  const char *path, const bw_shard_write *sw, const char *who)
+{
+    barlow_status cst = bw_extraction_check_dataset(r, ds, who);
+    if (cst != BARLOW_OK) return cst;
     size_t m = r->m;
     int64_t *index = bw_mallocn(m, sizeof *index, who);
     int32_t *labels = bw_mallocn(m, sizeof *labels, who);

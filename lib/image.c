@@ -617,8 +617,10 @@ barlow_status bw_image_read_options(const barlow_image_options *opts, const char
     barlow_image_options o;
     barlow_image_options_init(&o);
     if (opts) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: barlow_image_options", who);
         barlow_status st = bw_check_options_version(opts->version, BARLOW_IMAGE_OPTIONS_VERSION,
-                                                    who);
+                                                    what);
         if (st != BARLOW_OK) return st;
         o = *opts;
     }
@@ -842,8 +844,10 @@ static barlow_status read_pp_options(const barlow_image_preprocess_options *opts
 {
     barlow_image_preprocess_options_init(o);
     if (opts) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: barlow_image_preprocess_options", who);
         barlow_status st = bw_check_options_version(
-            opts->version, BARLOW_IMAGE_PREPROCESS_OPTIONS_VERSION, who);
+            opts->version, BARLOW_IMAGE_PREPROCESS_OPTIONS_VERSION, what);
         if (st != BARLOW_OK) return st;
         *o = *opts;
     }
@@ -869,7 +873,8 @@ barlow_status barlow_image_preprocess_shape(const barlow_image *img,
     bw_clear_error();
     if (!img) return bw_error(BARLOW_E_INVALID_ARG, "%s: img is NULL", who);
     if (!channels || !height || !width)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: an output pointer is NULL", who);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !channels ? "channels" : !height ? "height" : "width");
     barlow_image_preprocess_options o;
     barlow_status st = read_pp_options(opts, who, &o);
     if (st != BARLOW_OK) return st;

@@ -179,6 +179,13 @@ static barlow_status walk(const char *root, const char *rel, int depth, bw_file_
             } else if (S_ISREG(sb.st_mode) && has_image_ext(names[i])) {
                 st = file_list_push(files, rel, names[i], who);
             }
+        } else if (errno == ELOOP) {
+            /* a loop of symbolic links: the kernel stops resolving it (at 40
+             * links) before the depth limit is reached; named by its class
+             * and entry (the path itself repeats the loop) */
+            st = bw_error(BARLOW_E_FORMAT, "%s: %s: in class '%.*s', '%s' leads into a loop of "
+                                           "symbolic links (%s at depth %d)", who, root,
+                          (int)strcspn(rel, "/"), rel, names[i], strerror(ELOOP), depth);
         } /* a dangling link is not an image file: ignored */
         bw_free(p);
     }
@@ -192,6 +199,7 @@ barlow_status barlow_dataset_load_folder(const char *root, barlow_dataset **out)
     static const char who[] = "barlow_dataset_load_folder";
     bw_clear_error();
     if (!root) return bw_error(BARLOW_E_INVALID_ARG, "%s: root is NULL", who);
+    if (!*root) return bw_error(BARLOW_E_INVALID_ARG, "%s: root is empty", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     struct stat sb;
     if (stat(root, &sb) != 0)
@@ -279,7 +287,8 @@ barlow_status barlow_dataset_image_shape(const barlow_dataset *ds, size_t *heigh
     static const char who[] = "barlow_dataset_image_shape";
     bw_clear_error();
     if (!ds || !height || !width || !channels)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: a NULL argument", who);
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
+                        !ds ? "ds" : !height ? "height" : !width ? "width" : "channels");
     if (!ds->pixels)
         return bw_error(BARLOW_E_STATE, "%s: the dataset's images are files, not in-memory "
                                         "images (their sizes vary)", who);

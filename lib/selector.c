@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "rng.h"
+#include "selector_check.h"
 #include "selector_internal.h"
 #include "split.h"
 
@@ -31,10 +32,26 @@ typedef struct bw_noise {
     size_t refs;            /* readers, plus 1 while it is the current one */
 } bw_noise;
 
+/* Working memory kept between score calls: the analysis scores thousands
+ * of groups, and allocating ~1 MB each time made the kernel hand out (and
+ * zero) fresh pages every time. Idle buffers wait here for the next call;
+ * at most BW_SEL_POOL_SLOTS of them and BW_SEL_POOL_BYTES in all, the rest
+ * are freed when a call ends. */
+enum { BW_SEL_POOL_SLOTS = 64 };
+#define BW_SEL_POOL_BYTES ((size_t)256 << 20)
+
+typedef struct bw_scratch_buf {
+    void *p;
+    size_t bytes;
+} bw_scratch_buf;
+
 struct barlow_selector {
     barlow_selector_options opts;
-    pthread_mutex_t mu;     /* guards cur and every bw_noise's refs */
+    pthread_mutex_t mu;     /* guards cur, every bw_noise's refs and the pool */
     bw_noise *cur;          /* the current noise buffer, or NULL */
+    bw_scratch_buf pool[BW_SEL_POOL_SLOTS]; /* idle working memory */
+    size_t n_pool;          /* entries of pool in use */
+    size_t pool_bytes;      /* their total size */
 };
 
 void barlow_selector_options_init(barlow_selector_options *opts)
@@ -48,6 +65,31 @@ void barlow_selector_options_init(barlow_selector_options *opts)
     opts->threads = 0;
 }
 
+barlow_status bw_selector_check_options(const barlow_selector_options *in,
+                                        barlow_selector_options *o, const char *who)
+{
+    barlow_selector_options_init(o);
+    if (in) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: barlow_selector_options", who);
+        barlow_status st = bw_check_options_version(in->version, BARLOW_SELECTOR_OPTIONS_VERSION,
+                                                    what);
+        if (st != BARLOW_OK) return st;
+        *o = *in; /* version 1 has every field */
+        o->version = BARLOW_SELECTOR_OPTIONS_VERSION;
+    }
+    if (o->estimator != BARLOW_ESTIMATOR_KNN && o->estimator != BARLOW_ESTIMATOR_SPLIT_GAIN &&
+        o->estimator != BARLOW_ESTIMATOR_MEAN)
+        return bw_error(BARLOW_E_INVALID_ARG,
+                        "%s: estimator=%d is not a barlow_estimator (0 knn, 1 split_gain, "
+                        "2 mean)",
+                        who, (int)o->estimator);
+    if (o->n_neighbors < 1 || o->n_neighbors > BW_SELECTOR_MAX_NEIGHBORS)
+        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_neighbors=%zu (must be 1..%d)", who,
+                        o->n_neighbors, (int)BW_SELECTOR_MAX_NEIGHBORS);
+    return BARLOW_OK;
+}
+
 barlow_status barlow_selector_create(const barlow_selector_options *opts,
                                      barlow_selector **out)
 {
@@ -55,23 +97,8 @@ barlow_status barlow_selector_create(const barlow_selector_options *opts,
     bw_clear_error();
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     barlow_selector_options o;
-    barlow_selector_options_init(&o);
-    if (opts) {
-        barlow_status st = bw_check_options_version(
-            opts->version, BARLOW_SELECTOR_OPTIONS_VERSION,
-            "barlow_selector_create: barlow_selector_options");
-        if (st != BARLOW_OK) return st;
-        o = *opts; /* version 1 has every field */
-    }
-    if (o.estimator != BARLOW_ESTIMATOR_KNN && o.estimator != BARLOW_ESTIMATOR_SPLIT_GAIN &&
-        o.estimator != BARLOW_ESTIMATOR_MEAN)
-        return bw_error(BARLOW_E_INVALID_ARG,
-                        "%s: estimator=%d is not a barlow_estimator (0 knn, 1 split_gain, "
-                        "2 mean)",
-                        who, (int)o.estimator);
-    if (o.n_neighbors < 1 || o.n_neighbors > 1000000)
-        return bw_error(BARLOW_E_INVALID_ARG, "%s: n_neighbors=%zu (must be 1..1000000)", who,
-                        o.n_neighbors);
+    barlow_status st = bw_selector_check_options(opts, &o, who);
+    if (st != BARLOW_OK) return st;
     barlow_selector *s = bw_calloc(1, sizeof *s, who);
     if (!s) return BARLOW_E_NOMEM;
     s->opts = o;
@@ -95,6 +122,7 @@ void barlow_selector_free(barlow_selector *sel)
 {
     if (!sel) return;
     bw_noise_release_locked(sel->cur); /* no reader can be left: exclusive */
+    for (size_t i = 0; i < sel->n_pool; i++) bw_free(sel->pool[i].p);
     pthread_mutex_destroy(&sel->mu);
     bw_free(sel);
 }
@@ -304,19 +332,63 @@ static int bw_score_block(void *vctx, size_t b, size_t worker)
     return 0;
 }
 
-void bw_sel_cache_free(bw_sel_cache *cache)
+/* ---- working memory ---------------------------------------------------------- */
+
+/* Gives the call nt buffers of at least `bytes` each in bufs[]: idle ones
+ * from the pool when they are large enough (a smaller idle buffer is freed,
+ * so that the pool follows the group sizes), new ones otherwise. Returns
+ * NOMEM (with the message) when an allocation fails; the buffers given so
+ * far are in bufs[] (the rest NULL) for bw_scratch_release. */
+static barlow_status bw_scratch_acquire(const barlow_selector *csel, size_t nt, size_t bytes,
+                                        bw_scratch_buf *bufs, const char *who)
 {
-    if (!cache) return;
-    bw_free(cache->buf);
-    cache->buf = NULL;
-    cache->bytes = 0;
+    barlow_selector *sel = (barlow_selector *)csel; /* the pool is mutable */
+    void *small[BW_SEL_POOL_SLOTS];
+    size_t n_small = 0, got = 0;
+    pthread_mutex_lock(&sel->mu);
+    while (got < nt && sel->n_pool > 0) {
+        bw_scratch_buf b = sel->pool[--sel->n_pool];
+        sel->pool_bytes -= b.bytes;
+        if (b.bytes >= bytes) bufs[got++] = b;
+        else small[n_small++] = b.p;
+    }
+    pthread_mutex_unlock(&sel->mu);
+    for (size_t i = 0; i < n_small; i++) bw_free(small[i]);
+    for (; got < nt; got++) {
+        bufs[got].p = bw_malloc(bytes, who);
+        bufs[got].bytes = bytes;
+        if (!bufs[got].p) return BARLOW_E_NOMEM;
+    }
+    return BARLOW_OK;
 }
 
-barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X32,
-                                     const double *X64, size_t stride, size_t d,
-                                     const size_t *rows, size_t n, const uint8_t *y,
-                                     size_t threads, double *scores, bw_sel_cache *cache,
-                                     const char *who)
+/* Puts the call's buffers back in the pool while it has room; frees the
+ * others. */
+static void bw_scratch_release(const barlow_selector *csel, bw_scratch_buf *bufs, size_t nt)
+{
+    barlow_selector *sel = (barlow_selector *)csel;
+    size_t k = 0;
+    pthread_mutex_lock(&sel->mu);
+    for (; k < nt && bufs[k].p; k++) {
+        if (sel->n_pool == BW_SEL_POOL_SLOTS || bufs[k].bytes > BW_SEL_POOL_BYTES - sel->pool_bytes)
+            break;
+        sel->pool[sel->n_pool++] = bufs[k];
+        sel->pool_bytes += bufs[k].bytes;
+    }
+    pthread_mutex_unlock(&sel->mu);
+    for (; k < nt; k++) bw_free(bufs[k].p);
+}
+
+/* ---- scoring ------------------------------------------------------------------- */
+
+/* Scores the d columns of the rows `rows[0..n)` (NULL: rows 0..n-1) of a
+ * row-major matrix (exactly one of X32/X64 non-NULL, `stride` in elements;
+ * the row indices already checked), as for the matrix made of those rows in
+ * that order (the noise is drawn for the local row numbers 0..n-1), on the
+ * selector's threads. y: n flags, validated here. Messages start with who. */
+static barlow_status bw_score(const barlow_selector *sel, const float *X32, const double *X64,
+                              size_t stride, size_t d, const size_t *rows, size_t n,
+                              const uint8_t *y, double *scores, const char *who)
 {
     if (!sel) return bw_error(BARLOW_E_INVALID_ARG, "%s: selector is NULL", who);
     if (!y) return bw_error(BARLOW_E_INVALID_ARG, "%s: failures is NULL", who);
@@ -345,44 +417,26 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
     int have_plan = 0;
     bw_noise *noise = NULL;
     size_t n_blocks = (d + BW_SEL_BLOCK - 1) / BW_SEL_BLOCK;
-    size_t nt = bw_resolve_threads(threads, n_blocks);
+    size_t nt = bw_resolve_threads(o->threads, n_blocks);
     size_t est_bytes = 0;
     if (o->estimator == BARLOW_ESTIMATOR_KNN) est_bytes = bw_knn_scratch_size(n);
     else if (o->estimator == BARLOW_ESTIMATOR_SPLIT_GAIN) est_bytes = bw_split_scratch_size(n);
     size_t tile_cols = d < BW_SEL_BLOCK ? d : BW_SEL_BLOCK;
     size_t tile_bytes = 2 * tile_cols * n * sizeof(double); /* tile + cm */
     size_t per_worker = tile_bytes + est_bytes + 64;
+    bw_scratch_buf *bufs = bw_calloc(nt, sizeof *bufs, who);
     void **scratch = bw_calloc(nt, sizeof *scratch, who);
     size_t *bad_row = bw_mallocn(n_blocks, sizeof *bad_row, who);
     size_t *bad_col = bw_mallocn(n_blocks, sizeof *bad_col, who);
     double *bad_val = bw_mallocn(n_blocks, sizeof *bad_val, who);
     double *tmp_scores = bw_mallocn(d, sizeof *tmp_scores, who);
-    if (!scratch || !bad_row || !bad_col || !bad_val || !tmp_scores) {
+    if (!bufs || !scratch || !bad_row || !bad_col || !bad_val || !tmp_scores) {
         st = BARLOW_E_NOMEM;
         goto done;
     }
-    if (cache && nt == 1) {
-        if (cache->bytes < per_worker) {
-            bw_free(cache->buf);
-            cache->bytes = 0;
-            cache->buf = bw_malloc(per_worker, who);
-            if (!cache->buf) {
-                st = BARLOW_E_NOMEM;
-                goto done;
-            }
-            cache->bytes = per_worker;
-        }
-    } else {
-        cache = NULL;
-        for (size_t t = 0; t < nt; t++) {
-            scratch[t] = bw_malloc(per_worker, who);
-            if (!scratch[t]) {
-                st = BARLOW_E_NOMEM;
-                goto done;
-            }
-        }
-    }
-    if (cache) scratch[0] = cache->buf;
+    st = bw_scratch_acquire(sel, nt, per_worker, bufs, who);
+    if (st != BARLOW_OK) goto done;
+    for (size_t t = 0; t < nt; t++) scratch[t] = bufs[t].p;
     for (size_t b = 0; b < n_blocks; b++) bad_row[b] = bad_col[b] = SIZE_MAX;
     if (o->estimator == BARLOW_ESTIMATOR_KNN) {
         if (bw_knn_plan_init(&plan, y, n, o->n_neighbors) != 0) {
@@ -429,8 +483,8 @@ barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X3
 done:
     if (have_plan) bw_knn_plan_free(&plan);
     if (noise) bw_noise_release(sel, noise);
-    if (scratch && !cache)
-        for (size_t t = 0; t < nt; t++) bw_free(scratch[t]);
+    if (bufs) bw_scratch_release(sel, bufs, nt);
+    bw_free(bufs);
     bw_free(scratch);
     bw_free(bad_row);
     bw_free(bad_col);
@@ -447,10 +501,30 @@ barlow_status barlow_selector_score(const barlow_selector *sel, const barlow_mat
     static const char *who = "barlow_selector_score";
     bw_clear_error();
     if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
-    return bw_selector_score_rows(sel, barlow_matrix_data(features), NULL,
-                                  barlow_matrix_stride(features), barlow_matrix_cols(features),
-                                  NULL, barlow_matrix_rows(features), failures,
-                                  sel ? sel->opts.threads : 0, scores, NULL, who);
+    return bw_score(sel, barlow_matrix_data(features), NULL, barlow_matrix_stride(features),
+                    barlow_matrix_cols(features), NULL, barlow_matrix_rows(features), failures,
+                    scores, who);
+}
+
+barlow_status barlow_selector_score_rows(const barlow_selector *sel,
+                                         const barlow_matrix *features, const size_t *rows,
+                                         size_t n_rows, const uint8_t *failures,
+                                         double *scores)
+{
+    static const char *who = "barlow_selector_score_rows";
+    bw_clear_error();
+    if (!sel) return bw_error(BARLOW_E_INVALID_ARG, "%s: selector is NULL", who);
+    if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
+    if (!rows) return bw_error(BARLOW_E_INVALID_ARG, "%s: rows is NULL", who);
+    if (n_rows == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n_rows is 0", who);
+    size_t m = barlow_matrix_rows(features);
+    for (size_t i = 0; i < n_rows; i++)
+        if (rows[i] >= m)
+            return bw_error(BARLOW_E_INVALID_ARG,
+                            "%s: rows[%zu] = %zu is not a row (features has %zu rows)", who, i,
+                            rows[i], m);
+    return bw_score(sel, barlow_matrix_data(features), NULL, barlow_matrix_stride(features),
+                    barlow_matrix_cols(features), rows, n_rows, failures, scores, who);
 }
 
 barlow_status barlow_selector_score_f64(const barlow_selector *sel, const double *features,
@@ -460,8 +534,7 @@ barlow_status barlow_selector_score_f64(const barlow_selector *sel, const double
     static const char *who = "barlow_selector_score_f64";
     bw_clear_error();
     if (!features) return bw_error(BARLOW_E_INVALID_ARG, "%s: features is NULL", who);
-    return bw_selector_score_rows(sel, NULL, features, d, d, NULL, n, failures,
-                                  sel ? sel->opts.threads : 0, scores, NULL, who);
+    return bw_score(sel, NULL, features, d, d, NULL, n, failures, scores, who);
 }
 
 typedef struct bw_ranked {
@@ -520,9 +593,9 @@ barlow_status barlow_selector_top_k(const barlow_selector *sel, const barlow_mat
         bw_free(all);
         return BARLOW_E_NOMEM;
     }
-    barlow_status st = bw_selector_score_rows(
-        sel, barlow_matrix_data(features), NULL, barlow_matrix_stride(features), d, NULL,
-        barlow_matrix_rows(features), failures, sel ? sel->opts.threads : 0, all, NULL, who);
+    barlow_status st = bw_score(sel, barlow_matrix_data(features), NULL,
+                                barlow_matrix_stride(features), d, NULL,
+                                barlow_matrix_rows(features), failures, all, who);
     if (st == BARLOW_OK) st = bw_rank(all, d, k, idx, who);
     if (st == BARLOW_OK) {
         memcpy(top, idx, k * sizeof *top);

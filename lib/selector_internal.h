@@ -1,6 +1,8 @@
 /*
- * Internal: the pieces of the MI selector that other modules (the analysis
- * driver) and the white-box tests call directly. Not installed; bw_* names
+ * Internal: the pieces of the MI selector (lib/selector.c, lib/mi_knn.c,
+ * lib/mi_knn_est.c) that they share with each other and with the white-box
+ * tests. Other modules use the selector through include/barlow/selector.h
+ * (and its option check, lib/selector_check.h). Not installed; bw_* names
  * are hidden.
  *
  * Thread safety: bw_knn_* functions are reentrant; a plan is read-only after
@@ -102,31 +104,5 @@ int bw_knn_gather_block_avx2(const float *X, size_t stride, const size_t *rows, 
  * tests and benchmarks: not synchronised with concurrent estimates. */
 int bw_knn_uses_avx2(void);
 int bw_knn_set_avx2(int on);
-
-/* ---- scoring entry point for the analysis driver (lib/selector.c) -------- */
-
-/* A single-threaded caller's working memory, kept from one call to the
- * next (the analysis scores thousands of groups; allocating ~1 MB each
- * time made the kernel zero fresh pages every time). Zero-initialise;
- * release with bw_sel_cache_free. */
-typedef struct bw_sel_cache {
-    void *buf;
-    size_t bytes;
-} bw_sel_cache;
-void bw_sel_cache_free(bw_sel_cache *cache);
-
-/* Scores the d columns of the rows `rows[0..n)` (NULL: rows 0..n-1) of a
- * row-major matrix, as barlow_selector_score does for the matrix made of
- * those rows in that order (the noise is drawn for the local row numbers
- * 0..n-1). Exactly one of X32/X64 is non-NULL; `stride` is in elements.
- * `threads` overrides the selector's option (0 = all cores, 1 = the calling
- * thread only). y holds n flags (0/1, validated here). cache (optional) is
- * used as the working memory when the call runs on one thread. Sets the
- * error message with `who` as the function name. Returns a barlow_status. */
-barlow_status bw_selector_score_rows(const barlow_selector *sel, const float *X32,
-                                     const double *X64, size_t stride, size_t d,
-                                     const size_t *rows, size_t n, const uint8_t *y,
-                                     size_t threads, double *scores, bw_sel_cache *cache,
-                                     const char *who);
 
 #endif /* BW_SELECTOR_INTERNAL_H */

@@ -186,9 +186,12 @@ barlow_status barlow_extraction_save_shard(const barlow_extraction *r, const bar
 {
     static const char who[] = "barlow_extraction_save_shard";
     bw_clear_error();
-    if (!r || !ds || !ex || !opts || !path)
+    if (!r || !ds || !ex || !path)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
-                        !r ? "r" : !ds ? "ds" : !ex ? "ex" : !opts ? "opts" : "path");
+                        !r ? "r" : !ds ? "ds" : !ex ? "ex" : "path");
+    barlow_shard_options defaults;
+    barlow_shard_options_init(&defaults);
+    if (!opts) opts = &defaults;
     barlow_status st = bw_check_options_version(opts->version, BARLOW_SHARD_OPTIONS_VERSION,
                                                 "barlow_extraction_save_shard: "
                                                 "barlow_shard_options");
@@ -204,6 +207,8 @@ barlow_status barlow_extraction_save_shard(const barlow_extraction *r, const bar
     barlow_extractor_options eo;
     barlow_extractor_options_init(&eo);
     barlow_extractor_get_options(ex, &eo);
+    st = bw_extraction_check_dataset(r, ds, who);
+    if (st) return st;
     size_t total = barlow_dataset_size(ds), begin, end, want_b, want_e;
     barlow_extraction_range(r, &begin, &end);
     st = barlow_shard_range(total, opts->index, opts->count, eo.batch_size, &want_b, &want_e);
@@ -311,6 +316,9 @@ barlow_status bw_shard_read_meta(const char *path, const char *who, bw_shard_met
         return bw_error(BARLOW_E_INVALID_ARG,
                         "%s: %s is not a shard (no member \"shard\": write shards with barlow "
                         "extract --shard)", who, path);
+    if (st == BARLOW_E_UNSUPPORTED) /* a dtype libbarlow does not read: not its shard */
+        return bw_error(BARLOW_E_FORMAT, "%s: %s: member \"shard\" is not 1-D uint8 (its dtype "
+                                         "is not one libbarlow reads)", who, path);
     if (st) return bw_error_prefix(st, "%s", who);
     if (barlow_array_dtype(a) != BARLOW_DTYPE_UINT8 || barlow_array_ndim(a) != 1) {
         barlow_array_free(a);
@@ -530,7 +538,9 @@ barlow_status barlow_shards_merge(const char *const *paths, size_t n, const char
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s", who,
                         !paths ? "paths is NULL" : !path ? "path is NULL" : "no shards");
     for (size_t i = 0; i < n; i++)
-        if (!paths[i]) return bw_error(BARLOW_E_INVALID_ARG, "%s: paths[%zu] is NULL", who, i);
+        if (!paths[i] || !*paths[i])
+            return bw_error(BARLOW_E_INVALID_ARG, "%s: paths[%zu] is %s", who, i,
+                            paths[i] ? "empty" : "NULL");
     bw_shard_meta *m = bw_calloc(n, sizeof *m, who);
     placed *p = bw_calloc(n, sizeof *p, who);
     barlow_status st = m && p ? BARLOW_OK : BARLOW_E_NOMEM;

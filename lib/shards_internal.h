@@ -22,6 +22,11 @@ typedef struct bw_shard_write {
     uint64_t align_rem;
 } bw_shard_write;
 
+/* INVALID_ARG (naming both sizes) unless ds has as many rows as the
+ * dataset r was extracted from. */
+barlow_status bw_extraction_check_dataset(const barlow_extraction *r,
+                                          const barlow_dataset *ds, const char *who);
+
 /* Writes the extraction's .npz (barlow_extraction_save_npz's members; with
  * sw, the features stored and aligned and the member "shard" added).
  * Errors: as barlow_extraction_save_npz, naming who. */

@@ -374,7 +374,10 @@ barlow_status barlow_array_load_manifest(const char *path, const char *name, bar
     for (size_t i = 0; i < mf.n && !st; i++) {
         barlow_array *a = NULL;
         st = bw_manifest_check_shard(&mf, i, who);
-        if (!st) st = barlow_array_load_npz(mf.path[i], name, &a);
+        if (!st) {
+            st = barlow_array_load_npz(mf.path[i], name, &a);
+            if (st) bw_error_prefix(st, "%s", who);
+        }
         if (!st) st = join_one(j, a, i == 0, who, mf.path[i], name);
         barlow_array_free(a);
     }

@@ -25,9 +25,20 @@
 #define STBI_NO_HDR
 #define STBI_ASSERT(x) ((void)0)
 /* stb's memory is the library's (bw_malloc: counted, and failed by the
- * fault-injection hook like any other) */
-#define STBI_MALLOC(sz) bw_malloc(sz, "stb_image")
-#define STBI_REALLOC(p, sz) bw_realloc(p, sz, "stb_image")
+ * fault-injection hook like any other). A failed allocation is noted for
+ * this thread: stb does not always record a reason for it (its zlib
+ * decoder's first buffer), and a decode that ran out of memory must read
+ * NOMEM, never a format error. */
+static _Thread_local int bw_stb_oom;
+
+static void *bw_stb_noted(void *p)
+{
+    if (!p) bw_stb_oom = 1;
+    return p;
+}
+
+#define STBI_MALLOC(sz) bw_stb_noted(bw_malloc(sz, "stb_image"))
+#define STBI_REALLOC(p, sz) bw_stb_noted(bw_realloc(p, sz, "stb_image"))
 #define STBI_FREE(p) bw_free(p)
 
 #include "stb_warnings.h"
@@ -36,7 +47,8 @@
 #  pragma GCC diagnostic pop
 #endif
 
-/* This thread's reason for a file refused before stb saw it (NULL: ask stb). */
+/* This thread's reason for a file refused before stb saw it, or "outofmem"
+ * (NULL: ask stb). */
 static _Thread_local const char *bw_png_refused;
 
 int bw_stbi_info(const uint8_t *data, size_t size, int *w, int *h, int *comp)
@@ -56,8 +68,10 @@ static uint32_t be32(const uint8_t *p)
  * IDAT carries no data, so a PNG that has one is decoded from a copy
  * without its empty IDAT chunks (a truncated one included; every other
  * byte is kept as it is, damage and all, for stb to report). Returns that
- * copy (bw_malloc'd; *out_size set), or NULL when there is nothing to strip. */
-static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t *out_size)
+ * copy (bw_malloc'd; *out_size set), or NULL when there is nothing to strip
+ * or (*nomem set) when the copy cannot be allocated. */
+static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t *out_size,
+                                       int *nomem)
 {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (size < 8 || memcmp(data, sig, 8) != 0) return NULL;
@@ -69,7 +83,10 @@ static uint8_t *png_without_empty_idat(const uint8_t *data, size_t size, size_t 
         size_t next = (size_t)len <= size - pos - 8 ? pos + 8 + (size_t)len : size;
         next = size - next >= 4 ? next + 4 : size; /* the CRC, if present */
         if (len == 0 && memcmp(data + pos + 4, "IDAT", 4) == 0) {
-            if (!copy && !(copy = bw_malloc(size, "stb_image"))) return NULL;
+            if (!copy && !(copy = bw_malloc(size, "stb_image"))) {
+                *nomem = 1;
+                return NULL;
+            }
             memcpy(copy + o, data + kept_from, pos - kept_from);
             o += pos - kept_from;
             kept_from = next; /* drop this chunk */
@@ -111,11 +128,18 @@ uint8_t *bw_stbi_load(const uint8_t *data, size_t size, int *w, int *h, int *com
         return NULL;
     }
     size_t stripped_size = 0;
-    uint8_t *stripped = png_without_empty_idat(data, size, &stripped_size);
+    int nomem = 0;
+    uint8_t *stripped = png_without_empty_idat(data, size, &stripped_size, &nomem);
+    if (nomem) {
+        bw_png_refused = "outofmem";
+        return NULL;
+    }
+    bw_stb_oom = 0;
     uint8_t *px = stbi_load_from_memory(stripped ? stripped : data,
                                         (int)(stripped ? stripped_size : size), w, h, comp,
                                         req_comp);
     bw_free(stripped);
+    if (!px && bw_stb_oom) bw_png_refused = "outofmem";
     return px;
 }
 

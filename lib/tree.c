@@ -37,17 +37,20 @@ void barlow_rule_options_init(barlow_rule_options *opts)
     opts->max_p_value = 1.0;
 }
 
-barlow_status bw_tree_check_options(const barlow_tree_options *in, barlow_tree_options *o,
-                                    const char *who)
+barlow_status bw_tree_check_options(const barlow_tree_options *in, int32_t max_depth,
+                                    barlow_tree_options *o, const char *who)
 {
     barlow_tree_options_init(o);
-    if (!in) return BARLOW_OK;
-    char what[96];
-    snprintf(what, sizeof what, "%s: barlow_tree_options", who);
-    barlow_status st = bw_check_options_version(in->version, BARLOW_TREE_OPTIONS_VERSION, what);
-    if (st) return st;
-    *o = *in; /* version 1 has every field */
-    o->version = BARLOW_TREE_OPTIONS_VERSION;
+    if (in) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: barlow_tree_options", who);
+        barlow_status st = bw_check_options_version(in->version, BARLOW_TREE_OPTIONS_VERSION,
+                                                    what);
+        if (st) return st;
+        *o = *in; /* version 1 has every field */
+        o->version = BARLOW_TREE_OPTIONS_VERSION;
+    }
+    if (max_depth > 0) o->max_depth = max_depth;
     if (o->max_depth < 1 || o->max_depth > BARLOW_TREE_MAX_DEPTH)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: max_depth=%d (must be 1..%d)", who,
                         (int)o->max_depth, (int)BARLOW_TREE_MAX_DEPTH);
@@ -300,7 +303,7 @@ barlow_status barlow_tree_fit(const barlow_matrix *features, const uint8_t *fail
     if (!failures) return bw_error(BARLOW_E_INVALID_ARG, "%s: failures is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     barlow_tree_options o;
-    barlow_status st = bw_tree_check_options(opts, &o, who);
+    barlow_status st = bw_tree_check_options(opts, 0, &o, who);
     if (st) return st;
     size_t n = barlow_matrix_rows(features), d = barlow_matrix_cols(features);
     if (n == 0 || d == 0)

@@ -40,14 +40,26 @@ struct barlow_tree_eval {
     size_t input_cols;
 };
 
-/* In tree.c: the option checks of barlow_tree_fit (a copy with the current
- * version in *out; INVALID_ARG naming who and the value), the class weights
- * a fit uses for its counts, and every derived number of s (wsize, wfail,
- * ER, EC, IV, p-value, predicts_failure, leaves, depth, rank, ALER,
- * precision, recall) from the structure, the per-node size/failures and
- * s->size, s->failures, s->w0, s->w1. */
-barlow_status bw_tree_check_options(const barlow_tree_options *in, barlow_tree_options *out,
-                                    const char *who);
+/* The tree module's option checks, used by its own functions and by the
+ * modules whose options carry tree or rule options (the analysis): one
+ * owner for the ranges and their messages. Each checks `in` (NULL: the
+ * defaults) and writes the effective options, with the current version, to
+ * *out; INVALID_ARG naming who, the field, its value and the allowed range
+ * (or "<who>: barlow_tree_options ..." for an unknown version).
+ * bw_tree_check_options (tree.c): the checks of barlow_tree_fit; max_depth
+ * > 0 replaces in->max_depth before the checks (the analysis fits one tree
+ * per entry of its own depth list), 0 keeps it.
+ * bw_tree_check_rule_options (tree_export.c): the checks of
+ * barlow_tree_rules and the exports (each threshold 0..1). */
+barlow_status bw_tree_check_options(const barlow_tree_options *in, int32_t max_depth,
+                                    barlow_tree_options *out, const char *who);
+barlow_status bw_tree_check_rule_options(const barlow_rule_options *in,
+                                         barlow_rule_options *out, const char *who);
+
+/* In tree.c: the class weights a fit uses for its counts, and every
+ * derived number of s (wsize, wfail, ER, EC, IV, p-value, predicts_failure,
+ * leaves, depth, rank, ALER, precision, recall) from the structure, the
+ * per-node size/failures and s->size, s->failures, s->w0, s->w1. */
 void bw_tree_class_weights(const barlow_tree_options *o, size_t n_fail, size_t n_correct,
                            double *w0, double *w1);
 barlow_status bw_tree_compute_stats(bw_tstats *s, const char *who);
@@ -70,8 +82,6 @@ barlow_status bw_tree_clone(const barlow_tree *t, barlow_tree **out, const char 
  * names feature f ("buckle (feature 13)"), names may be NULL. */
 void bw_tree_rule_sentence(bw_sb *sb, const barlow_tree *t, size_t id,
                            const char *const *names, size_t n_names);
-barlow_status bw_tree_check_rule_options(const barlow_rule_options *in,
-                                         barlow_rule_options *out, const char *who);
 int bw_tree_rule_passes(const bw_tstats *s, size_t id, const barlow_rule_options *o);
 
 #endif

@@ -96,7 +96,7 @@ barlow_status bw_tree_read_options(bw_rd *r, barlow_tree_options *o)
     in.class_weight = (barlow_class_weight)cw;
     in.min_samples_split = (size_t)split;
     in.min_samples_leaf = (size_t)leaf;
-    if (bw_tree_check_options(&in, o, r->who) != BARLOW_OK)
+    if (bw_tree_check_options(&in, 0, o, r->who) != BARLOW_OK)
         return bw_rd_fail_last(r, at, "tree options");
     return BARLOW_OK;
 }

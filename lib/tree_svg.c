@@ -401,6 +401,7 @@ barlow_status barlow_tree_to_svg(const barlow_tree *tree, const barlow_svg_optio
                                  barlow_buffer *out)
 {
     static const char who[] = "barlow_tree_to_svg";
+    bw_clear_error();
     if (!tree) return bw_error(BARLOW_E_INVALID_ARG, "%s: tree is NULL", who);
     if (!out) return bw_error(BARLOW_E_INVALID_ARG, "%s: out is NULL", who);
     barlow_svg_options o;

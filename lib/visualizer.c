@@ -423,11 +423,12 @@ barlow_status bw_vis_load(barlow_visualizer *v, const size_t *rows, size_t n, fl
 
 /* Common checks of _maps and _attack. */
 static barlow_status piece_args(const barlow_visualizer *v, size_t feature, const size_t *rows,
-                                size_t n, const void *out, const char *who)
+                                size_t n, const void *out, const char *out_name,
+                                const char *who)
 {
     if (!v || !rows || !out)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: %s is NULL", who,
-                        !v ? "v" : !rows ? "rows" : "the output");
+                        !v ? "v" : !rows ? "rows" : out_name);
     if (n == 0) return bw_error(BARLOW_E_INVALID_ARG, "%s: n is 0", who);
     if (feature >= v->d)
         return bw_error(BARLOW_E_INVALID_ARG, "%s: feature=%zu (the features have %zu: 0..%zu)",
@@ -440,7 +441,7 @@ barlow_status barlow_visualizer_maps(barlow_visualizer *v, size_t feature, const
 {
     static const char who[] = "barlow_visualizer_maps";
     bw_clear_error();
-    barlow_status st = piece_args(v, feature, rows, n, maps, who);
+    barlow_status st = piece_args(v, feature, rows, n, maps, "maps", who);
     float *x = NULL;
     if (st == BARLOW_OK) st = bw_vis_load(v, rows, n, &x, who);
     if (st == BARLOW_OK) st = barlow_extractor_feature_map(v->ex, x, n, feature, maps);
@@ -460,6 +461,35 @@ static barlow_status feature_of(barlow_visualizer *v, const float *x, size_t n, 
     return st;
 }
 
+static float clamp01(double v) { return v < 0.0 ? 0.0f : v > 1.0 ? 1.0f : (float)v; }
+
+/* The step of attack_step for one image when float arithmetic would
+ * overflow (step >= 1e30, or step/|g| >= 1e30 for a tiny gradient: any
+ * finite step is allowed), in double: d = g/|g| (in [-1, 1]), y = x + step d,
+ * onto the eps ball around x0, into [0,1]. For step >= 1e30, x - x0 (at
+ * most sqrt(per) long: both lie in [0,1]) vanishes beside step d, so y - x0
+ * is taken as step d: x0 + eps d when step > eps, else x + step d. */
+static void attack_step_wide(float *xi, const float *oi, const float *gi, size_t per, double gn,
+                             double step, double eps)
+{
+    if (step >= 1e30) {
+        for (size_t j = 0; j < per; j++) {
+            double d = (double)gi[j] / gn;
+            xi[j] = step > eps ? clamp01(oi[j] + eps * d) : clamp01(xi[j] + step * d);
+        }
+        return;
+    }
+    double dn = 0.0;
+    for (size_t j = 0; j < per; j++) {
+        double y = xi[j] + step * ((double)gi[j] / gn) - oi[j];
+        dn += y * y;
+    }
+    dn = sqrt(dn);
+    double s = dn > eps ? eps / dn : 1.0;
+    for (size_t j = 0; j < per; j++)
+        xi[j] = clamp01(oi[j] + s * (xi[j] + step * ((double)gi[j] / gn) - oi[j]));
+}
+
 /* One step on every image: x += step g/|g| (a zero or non-finite gradient
  * leaves x), then onto the eps ball around x0, then into [0,1]. */
 static void attack_step(float *x, const float *x0, const float *g, size_t n, size_t per,
@@ -471,6 +501,10 @@ static void attack_step(float *x, const float *x0, const float *g, size_t n, siz
         double gn = 0.0;
         for (size_t j = 0; j < per; j++) gn += (double)gi[j] * gi[j];
         gn = sqrt(gn);
+        if (gn > 0.0 && isfinite(gn) && !(step < 1e30 && step / gn < 1e30)) {
+            attack_step_wide(xi, oi, gi, per, gn, step, eps);
+            continue;
+        }
         if (gn > 0.0 && isfinite(gn)) {
             float s = (float)(step / gn);
             for (size_t j = 0; j < per; j++) xi[j] += s * gi[j];
@@ -539,7 +573,7 @@ barlow_status barlow_visualizer_attack(barlow_visualizer *v, size_t feature, con
 {
     static const char who[] = "barlow_visualizer_attack";
     bw_clear_error();
-    barlow_status st = piece_args(v, feature, rows, n, images, who);
+    barlow_status st = piece_args(v, feature, rows, n, images, "images", who);
     float *x0 = NULL;
     if (st == BARLOW_OK) st = bw_vis_load(v, rows, n, &x0, who);
     if (st == BARLOW_OK)

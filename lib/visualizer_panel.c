@@ -221,10 +221,10 @@ barlow_status barlow_visualizer_view(barlow_visualizer *v, size_t feature, const
     if (st == BARLOW_OK && v->o.attack)
         st = attack_row(v, fv, top, kt, xt, progress, user_data, who);
     if (st == BARLOW_OK) st = compose_view(v, fv, who);
-    fv->inputs = xt; /* kept for the caller (freed with the view) */
+    if (fv) fv->inputs = xt; /* kept for the caller (freed with the view) */
     bw_free(xl);
     if (st != BARLOW_OK) {
-        barlow_feature_view_free(fv);
+        barlow_feature_view_free(fv); /* frees xt with it (xt is NULL without fv) */
         return st;
     }
     *out = fv;

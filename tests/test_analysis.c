@@ -564,8 +564,41 @@ static void test_errors(barlow_matrix *m, barlow_dataset *ds)
                "estimator out of range");
     b = o;
     b.n_neighbors = 0;
-    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG, "n_neighbors=0",
-               "n_neighbors 0");
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_run: n_neighbors=0 (must be 1..1000000)",
+               "n_neighbors 0: the selector's check and message");
+    b.n_neighbors = 1000001;
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "n_neighbors=1000001 (must be 1..1000000)", "n_neighbors above the range");
+    b = o;
+    barlow_rule_options_init(&ro);
+    ro.max_p_value = -0.5;
+    b.rules = &ro;
+    TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+               "barlow_analysis_run: max_p_value=-0.5 (must be 0..1)",
+               "rule max_p_value: the tree's check and message");
+    {
+        /* a depth list overrides the tree options' max_depth, which is then
+         * not checked (not used) */
+        barlow_tree_options t0;
+        barlow_tree_options_init(&t0);
+        t0.max_depth = 0;
+        int32_t d2[] = {2};
+        b = o;
+        b.tree = &t0;
+        b.depths = d2;
+        b.n_depths = 1;
+        barlow_analysis *ok = NULL;
+        TAP_OK(barlow_analysis_run(m, ds, &b, NULL, NULL, &ok) == BARLOW_OK &&
+                   barlow_analysis_depth(ok, 0) == 2,
+               "depths given: tree->max_depth 0 is overridden, not rejected (%s)",
+               barlow_last_error());
+        barlow_analysis_free(ok);
+        t0.min_samples_leaf = 0;
+        TAP_STATUS(barlow_analysis_run(m, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
+                   "min_samples_leaf=0 (must be >= 1)",
+                   "depths given: the other tree options are still checked");
+    }
 
     /* NaN in a row of an analysed group: named by row and column */
     static float Y[N * D];
@@ -582,7 +615,8 @@ static void test_errors(barlow_matrix *m, barlow_dataset *ds)
     for (size_t th = 1; th <= 3; th++) {
         b.threads = th;
         TAP_STATUS(barlow_analysis_run(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
-                   "label group of class 1: features[126][9] (row 126, column 9) is inf",
+                   "label group of class 1: barlow_selector_score_rows: features[126][9] (row "
+                   "126, column 9) is inf",
                    "the first bad group in group order is reported (%zu threads)", th);
     }
     Y[(size_t)126 * D + 9] = 0.5f;
@@ -594,7 +628,8 @@ static void test_errors(barlow_matrix *m, barlow_dataset *ds)
     b = o;
     b.groupings = BARLOW_ANALYSIS_BY_PREDICTION;
     TAP_STATUS(barlow_analysis_run(bad, ds, &b, NULL, NULL, &a), BARLOW_E_INVALID_ARG,
-               "prediction group of class 3: features[123][17] (row 123, column 17) is NaN",
+               "prediction group of class 3: barlow_selector_score_rows: features[123][17] "
+               "(row 123, column 17) is NaN",
                "NaN found by the selector of an analysed group");
     barlow_matrix_free(bad);
     TAP_OK(a == sentinel, "out untouched by every failed call");

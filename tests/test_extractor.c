@@ -452,6 +452,138 @@ static void test_nonfinite(void)
     barlow_dataset_free(ds);
 }
 
+/* ---- outputs untouched on failure ---------------------------------------- */
+
+static void fill(float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = -12345.0f;
+}
+
+static int intact(const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != -12345.0f) return 0;
+    return 1;
+}
+
+/* Every call that writes caller buffers leaves them as they were when it
+ * fails after some of its work succeeded: a later piece or batch raising,
+ * the logits failing after the features were computed, a row that cannot
+ * be loaded after others were decoded. */
+static void test_outputs_untouched(void)
+{
+    barlow_dataset_csv_options co;
+    barlow_dataset_csv_options_init(&co);
+    co.image_root = path_of("images");
+    barlow_dataset *ds = NULL;
+    if (barlow_dataset_load_csv(path_of("meta.csv"), &co, &ds) != BARLOW_OK) exit(1);
+    barlow_extractor_options o = opts_small(32, BARLOW_EXTRACT_FEATURES | BARLOW_EXTRACT_LOGITS);
+    o.resize = 36;
+    o.batch_size = 1; /* pieces and batches of one image */
+    barlow_extractor *ex = NULL;
+    barlow_status st = barlow_extractor_create_from_file(path_of("raises_bright.pt"), &o, &ex);
+    TAP_OK(st == BARLOW_OK, "a model raising on bright images loads (%s)", barlow_last_error());
+    if (st != BARLOW_OK) exit(1);
+    int bright[6];
+    bright_rows(ex, ds, bright);
+    size_t dark = 6, light = 6;
+    for (size_t i = 0; i < 6; i++) {
+        if (!bright[i] && dark == 6) dark = i;
+        if (bright[i] && light == 6) light = i;
+    }
+    if (dark == 6 || light == 6) exit(1);
+    const size_t per = 3 * 32 * 32, D = 16, K = 5;
+    size_t rows[2] = {dark, light};
+    float *in = malloc(2 * per * sizeof *in);
+    if (barlow_extractor_load_inputs(ex, ds, rows, 2, in) != BARLOW_OK) exit(1);
+    float f[2 * 16], l[2 * 5];
+    TAP_OK(barlow_extractor_run(ex, in, 1, f, l) == BARLOW_OK,
+           "run: the dark image alone succeeds (%s)", barlow_last_error());
+
+    fill(f, 2 * D);
+    fill(l, 2 * K);
+    st = barlow_extractor_run(ex, in, 2, f, l);
+    TAP_OK(st == BARLOW_E_BACKEND && strstr(barlow_last_error(), "bright image") &&
+               intact(f, 2 * D) && intact(l, 2 * K),
+           "run: the second piece raises -> BACKEND, features and logits untouched (%s)",
+           barlow_last_error());
+    fill(f, 2 * D);
+    st = barlow_extractor_run(ex, in, 2, f, NULL);
+    TAP_OK(st == BARLOW_E_BACKEND && intact(f, 2 * D),
+           "run, features only: untouched after the second piece raises");
+
+    size_t hw = barlow_extractor_feature_map_height(ex) * barlow_extractor_feature_map_width(ex);
+    float *map = malloc(2 * hw * sizeof *map);
+    TAP_OK(barlow_extractor_feature_map(ex, in, 1, 3, map) == BARLOW_OK,
+           "feature_map: the dark image alone succeeds");
+    fill(map, 2 * hw);
+    st = barlow_extractor_feature_map(ex, in, 2, 3, map);
+    TAP_OK(st == BARLOW_E_BACKEND && intact(map, 2 * hw),
+           "feature_map: the second batch raises -> BACKEND, out untouched (%s)",
+           barlow_last_error());
+
+    float *grad = malloc(2 * per * sizeof *grad), vals[2];
+    TAP_OK(barlow_extractor_feature_gradient(ex, in, 1, 3, vals, grad) == BARLOW_OK,
+           "feature_gradient: the dark image alone succeeds (%s)", barlow_last_error());
+    fill(grad, 2 * per);
+    fill(vals, 2);
+    st = barlow_extractor_feature_gradient(ex, in, 2, 3, vals, grad);
+    TAP_OK(st == BARLOW_E_BACKEND && intact(grad, 2 * per) && intact(vals, 2),
+           "feature_gradient: the second batch raises -> BACKEND, values and grad untouched "
+           "(%s)", barlow_last_error());
+    barlow_extractor_free(ex);
+
+    /* one piece: the features are computed, then forward raises */
+    st = barlow_extractor_create_from_file(path_of("logits_raise_bright.pt"), &o, &ex);
+    TAP_OK(st == BARLOW_OK, "a model whose forward raises on bright images loads (%s)",
+           barlow_last_error());
+    if (st != BARLOW_OK) exit(1);
+    TAP_OK(barlow_extractor_run(ex, in + per, 1, f, NULL) == BARLOW_OK,
+           "run: the bright image's features alone succeed");
+    fill(f, 2 * D);
+    fill(l, 2 * K);
+    st = barlow_extractor_run(ex, in + per, 1, f, l);
+    TAP_OK(st == BARLOW_E_BACKEND && strstr(barlow_last_error(), "bright image in forward") &&
+               intact(f, D) && intact(l, K),
+           "run: forward raises after the features were computed -> features untouched (%s)",
+           barlow_last_error());
+    barlow_extractor_free(ex);
+
+    /* logits asked for but not built */
+    barlow_extractor_options of = opts_small(32, BARLOW_EXTRACT_FEATURES);
+    of.resize = 36;
+    st = barlow_extractor_create_from_file(path_of("tiny_cnn.pt"), &of, &ex);
+    if (st != BARLOW_OK) exit(1);
+    fill(f, 2 * D);
+    fill(l, 2 * K);
+    TAP_OK(barlow_extractor_run(ex, in, 2, f, l) == BARLOW_E_STATE && intact(f, 2 * D) &&
+               intact(l, 2 * K),
+           "run: logits not built -> STATE, outputs untouched");
+
+    /* load_inputs: rows 0 and 1 decode, row 7's file is missing */
+    size_t bad_rows[3] = {0, 1, 7};
+    float *in3 = malloc(3 * per * sizeof *in3);
+    fill(in3, 3 * per);
+    st = barlow_extractor_load_inputs(ex, ds, bad_rows, 3, in3);
+    TAP_OK(st == BARLOW_E_IO && strstr(barlow_last_error(), "row 7") && intact(in3, 3 * per),
+           "load_inputs: a row that cannot be loaded after two that could -> out untouched "
+           "(%s)", barlow_last_error());
+    size_t trunc_rows[2] = {2, 6};
+    st = barlow_extractor_load_inputs(ex, ds, trunc_rows, 2, in3);
+    TAP_OK(st == BARLOW_E_FORMAT && intact(in3, 3 * per),
+           "load_inputs: a truncated image after a good one -> out untouched (%s)",
+           barlow_last_error());
+    TAP_OK(barlow_extractor_load_inputs(ex, ds, bad_rows, 2, in3) == BARLOW_OK &&
+               !intact(in3, 2 * per) && intact(in3 + 2 * per, per),
+           "load_inputs: the good rows alone are written, nothing past them");
+    free(in3);
+    barlow_extractor_free(ex);
+    free(grad);
+    free(map);
+    free(in);
+    barlow_dataset_free(ds);
+}
+
 static void test_devices_and_options(void)
 {
     barlow_extractor_options o = opts_small(32, BARLOW_EXTRACT_FEATURES);
@@ -726,6 +858,7 @@ int main(void)
     test_contract();
     test_model_files();
     test_nonfinite();
+    test_outputs_untouched();
     test_devices_and_options();
     test_resnet_style();
     test_dataset();

@@ -2,6 +2,7 @@
  * (with or without libtorch): SHA-256 against FIPS 180-4 / NIST vectors,
  * option validation (checked before the model is touched), and — in a
  * -Dtorch=disabled build — that the extractor says it is unavailable. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,24 @@ static void test_options(void)
     o = d; o.normalize = 2;    expect_bad_option(o, "normalize=2");
     o = d; o.optimize = -1;    expect_bad_option(o, "optimize=-1");
     o = d; o.normalize = 1; o.std[1] = 0; expect_bad_option(o, "std[1]=0");
+    o = d; o.normalize = 1; o.std[0] = INFINITY; expect_bad_option(o, "std[0]=inf");
+    o = d; o.normalize = 1; o.mean[2] = NAN; expect_bad_option(o, "mean[2]=nan (must be finite)");
+    o = d; o.normalize = 1; o.mean[2] = -INFINITY; expect_bad_option(o, "mean[2]=-inf");
+    o = d; o.decode_threads = 257; expect_bad_option(o, "decode_threads=257 (must be 0..256)");
+    o = d; o.max_image_side = 0; expect_bad_option(o, "max_image_side=0");
+    {
+        /* finite is all mean and std need: 1e31 is not an out-of-range value */
+        o = d;
+        o.normalize = 1;
+        o.mean[0] = 1e31f;
+        o.std[1] = 1e31f;
+        barlow_extractor *ex1 = NULL;
+        static const char junk[] = "not a model";
+        barlow_status st = barlow_extractor_create_from_memory(junk, sizeof junk, &o, &ex1);
+        TAP_OK(st != BARLOW_E_INVALID_ARG && ex1 == NULL,
+               "mean[0] = std[1] = 1e31 are finite: accepted as options (%s)",
+               barlow_last_error());
+    }
     o = d; o.sha256 = "xyz";   expect_bad_option(o, "64 hexadecimal digits");
     o = d; o.max_image_pixels = 0; expect_bad_option(o, "max_image_pixels=0");
     o = d; o.model_batch = 70000; expect_bad_option(o, "model_batch=70000 (must be 0..65536)");

@@ -275,8 +275,8 @@ static void test_invariants(void)
            "seed 7 changes the scores a little (%g vs %g)", other[5], ref[5]);
     barlow_selector_free(s7);
 
-    /* a borrowed matrix with a stride, and a row subset through the
-     * internal entry point, equal the gathered copy */
+    /* a borrowed matrix with a stride, and a row subset scored in place,
+     * equal the gathered copy */
     size_t rows[N / 2];
     for (size_t i = 0; i < N / 2; i++) rows[i] = (i * 7) % N;
     barlow_matrix *g = NULL;
@@ -285,9 +285,9 @@ static void test_invariants(void)
     for (size_t i = 0; i < N / 2; i++) yg[i] = y[rows[i]];
     double a[D], b[D];
     barlow_selector_score(s1, g, yg, a);
-    barlow_status st = bw_selector_score_rows(s1, X, NULL, D, D, rows, N / 2, yg, 1, b, NULL, "test");
+    barlow_status st = barlow_selector_score_rows(s1, m, rows, N / 2, yg, b);
     TAP_OK(st == BARLOW_OK && !memcmp(a, b, sizeof a),
-           "bw_selector_score_rows on a row subset == scoring the gathered rows");
+           "barlow_selector_score_rows on a row subset == scoring the gathered rows");
     barlow_matrix *sub = NULL;
     barlow_matrix_wrap(X + 10, N, 20, D, &sub); /* columns 10..29, stride D */
     double c20[20];
@@ -388,6 +388,151 @@ static void test_invariants(void)
     barlow_matrix_free(m);
     free(X);
     free(X64);
+}
+
+/* barlow_selector_score_rows == barlow_selector_score on the gathered rows,
+ * bit for bit: every estimator, several thread counts, repeated and
+ * shuffled rows, a strided matrix, one selector reused across group sizes
+ * (its working memory is then recycled) and shared by threads. */
+typedef struct rows_arg {
+    const barlow_selector *sel;
+    const barlow_matrix *m;
+    const size_t *rows;
+    size_t n;
+    const uint8_t *y;
+    double *out;
+    barlow_status st;
+} rows_arg;
+
+static void *rows_main(void *p)
+{
+    rows_arg *a = p;
+    for (int rep = 0; rep < 5 && a->st == BARLOW_OK; rep++)
+        a->st = barlow_selector_score_rows(a->sel, a->m, a->rows, a->n, a->y, a->out);
+    return NULL;
+}
+
+static void test_score_rows(void)
+{
+    enum { N = 400, D = 45, STRIDE = 50 };
+    float *X = malloc(sizeof(float) * N * STRIDE);
+    uint8_t yall[N];
+    random_problem(X, yall, N, STRIDE, 5);
+    barlow_matrix *m = NULL;
+    barlow_matrix_wrap(X, N, D, STRIDE, &m); /* columns 0..44 of 50 */
+    /* groups: a shuffled subset, one with repeats, a small one, all rows */
+    size_t sizes[4] = {150, 90, 12, N};
+    size_t *rows[4];
+    uint8_t *ys[4];
+    for (int g = 0; g < 4; g++) {
+        rows[g] = malloc(sizes[g] * sizeof *rows[g]);
+        ys[g] = malloc(sizes[g]);
+        for (size_t i = 0; i < sizes[g]; i++) {
+            rows[g][i] = g == 3 ? i : g == 1 ? (i * 3) % 40 : (i * 37 + (size_t)g * 11) % N;
+            ys[g][i] = yall[rows[g][i]];
+        }
+        ys[g][0] = 1; /* both classes in every group */
+        ys[g][1] = 0;
+    }
+    barlow_estimator ests[3] = {BARLOW_ESTIMATOR_KNN, BARLOW_ESTIMATOR_SPLIT_GAIN,
+                                BARLOW_ESTIMATOR_MEAN};
+    size_t threads[3] = {1, 3, 0};
+    for (int e = 0; e < 3; e++) {
+        double ref[4][D];
+        barlow_selector *one = make_sel(ests[e], 3, 0, 1);
+        for (int g = 0; g < 4; g++) {
+            barlow_matrix *gm = NULL;
+            barlow_matrix_gather_rows(m, rows[g], sizes[g], &gm);
+            barlow_selector_score(one, gm, ys[g], ref[g]);
+            barlow_matrix_free(gm);
+        }
+        barlow_selector_free(one);
+        for (int t = 0; t < 3; t++) {
+            barlow_selector *s = make_sel(ests[e], 3, 0, threads[t]);
+            int same = 1;
+            /* growing, shrinking and growing again: buffers are reused */
+            int order[7] = {2, 0, 3, 1, 2, 3, 0};
+            for (int q = 0; q < 7; q++) {
+                int g = order[q];
+                double got[D];
+                memset(got, 0, sizeof got);
+                same &= barlow_selector_score_rows(s, m, rows[g], sizes[g], ys[g], got) ==
+                        BARLOW_OK;
+                same &= !memcmp(got, ref[g], sizeof got);
+            }
+            TAP_OK(same, "score_rows (estimator %d, threads=%zu) == score of the gathered rows, "
+                         "bit for bit, across group sizes", (int)ests[e], threads[t]);
+            barlow_selector_free(s);
+        }
+        /* concurrent calls on one selector, groups of different sizes */
+        barlow_selector *sc = make_sel(ests[e], 3, 0, 2);
+        double out[4][D];
+        rows_arg args[4];
+        pthread_t th[4];
+        for (int g = 0; g < 4; g++) {
+            args[g] = (rows_arg){sc, m, rows[g], sizes[g], ys[g], out[g], BARLOW_OK};
+            pthread_create(&th[g], NULL, rows_main, &args[g]);
+        }
+        int same = 1;
+        for (int g = 0; g < 4; g++) {
+            pthread_join(th[g], NULL);
+            same &= args[g].st == BARLOW_OK && !memcmp(out[g], ref[g], sizeof out[g]);
+        }
+        TAP_OK(same, "score_rows: 4 threads sharing one selector (estimator %d) == serial",
+               (int)ests[e]);
+        barlow_selector_free(sc);
+    }
+
+    /* errors: the message names the problem; scores untouched */
+    barlow_selector *s = make_sel(BARLOW_ESTIMATOR_KNN, 3, 0, 0);
+    double sc[D];
+    for (int j = 0; j < D; j++) sc[j] = -7;
+    int untouched = 1;
+    size_t r3[3] = {4, 9, 2};
+    uint8_t y3[3] = {0, 1, 0};
+    TAP_OK(barlow_selector_score_rows(NULL, m, r3, 3, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("barlow_selector_score_rows") && has("selector"),
+           "score_rows: NULL selector");
+    TAP_OK(barlow_selector_score_rows(s, NULL, r3, 3, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("features"),
+           "score_rows: NULL features");
+    TAP_OK(barlow_selector_score_rows(s, m, NULL, 3, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("rows is NULL"),
+           "score_rows: NULL rows");
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 0, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("n_rows is 0"),
+           "score_rows: n_rows = 0");
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 3, NULL, sc) == BARLOW_E_INVALID_ARG &&
+               has("failures"),
+           "score_rows: NULL failures");
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 3, y3, NULL) == BARLOW_E_INVALID_ARG &&
+               has("scores"),
+           "score_rows: NULL scores");
+    size_t rbad[3] = {4, N, 2};
+    TAP_OK(barlow_selector_score_rows(s, m, rbad, 3, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("rows[1] = 400") && has("400 rows"),
+           "score_rows: a row index past the matrix, naming it (%s)", barlow_last_error());
+    uint8_t ybad[3] = {0, 3, 1};
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 3, ybad, sc) == BARLOW_E_INVALID_ARG &&
+               has("failures[1] = 3"),
+           "score_rows: a bad failure flag, naming its index");
+    X[9 * STRIDE + 30] = NAN;
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 3, y3, sc) == BARLOW_E_INVALID_ARG &&
+               has("features[9][30] (row 9, column 30) is NaN"),
+           "score_rows: NaN named by its row of the matrix (%s)", barlow_last_error());
+    X[9 * STRIDE + 30] = 0;
+    for (int j = 0; j < D; j++) untouched &= sc[j] == -7;
+    TAP_OK(untouched, "score_rows: scores untouched by every failed call");
+    TAP_OK(barlow_selector_score_rows(s, m, r3, 3, y3, sc) == BARLOW_OK &&
+               barlow_last_error()[0] == 0,
+           "score_rows: a good call clears the message");
+    barlow_selector_free(s);
+    for (int g = 0; g < 4; g++) {
+        free(rows[g]);
+        free(ys[g]);
+    }
+    barlow_matrix_free(m);
+    free(X);
 }
 
 static void test_top_k(void)
@@ -683,6 +828,7 @@ int main(void)
     test_digamma_and_sums();
     test_sklearn_values();
     test_invariants();
+    test_score_rows();
     test_estimator_builds();
     test_top_k();
     test_errors();

@@ -247,9 +247,29 @@ static void test_svg(const barlow_tree *t)
     TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data,
            "to_svg: highlight out of range");
     barlow_svg_options_init(&so);
+    so.highlight = -3;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data &&
+               strstr(barlow_last_error(), "highlight=-3 (must be a node id 0..") &&
+               strstr(barlow_last_error(), "-1 or -2)"),
+           "to_svg: highlight -3, the message gives the range (%s)", barlow_last_error());
+    barlow_svg_options_init(&so);
     so.n_names = 3;
-    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data,
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data &&
+               strstr(barlow_last_error(), "names is NULL with n_names = 3"),
            "to_svg: n_names without names");
+    barlow_svg_options_init(&so);
+    so.max_width = -1;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data &&
+               strstr(barlow_last_error(), "max_width=-1 (must be finite, >= 0)"),
+           "to_svg: max_width -1 (%s)", barlow_last_error());
+    so.max_width = INFINITY;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_E_INVALID_ARG && !svg.data &&
+               strstr(barlow_last_error(), "max_width=inf"),
+           "to_svg: max_width inf");
+    so.max_width = 0;
+    TAP_OK(barlow_tree_to_svg(t, &so, &svg) == BARLOW_OK && barlow_last_error()[0] == 0,
+           "to_svg: a good call clears the message");
+    barlow_buffer_free(&svg);
 
     size_t n = barlow_tree_node_count(t), leaves = barlow_tree_leaf_count(t);
     TAP_OK(barlow_tree_to_svg(t, NULL, &svg) == BARLOW_OK && svg.data &&

@@ -16,6 +16,11 @@ extractor tests use, into OUTDIR:
                      input value is > 0.5 (finite on the mid-grey dry run)
   nan_all.pt         the same, NaN for every image
   inf_logits.pt      finite features; logits +inf for those images
+  raises_bright.pt   tiny_cnn-like; forward_features (and so forward) raise
+                     RuntimeError when an image of the batch has a first
+                     input value > 0.5 (never on the mid-grey dry run)
+  logits_raise_bright.pt  finite features always; forward raises for such
+                     a batch (features computed, logits fail)
   block_mean.pt      a feature map that is a known function of the input:
                      channel c is relu(x_c - 0.25) averaged over 4x4
                      blocks, plus channel 3 = 0 everywhere (for the
@@ -188,6 +193,33 @@ class InfLogits(TinyCNN):
         return torch.where(bad, torch.full_like(l, float("inf")), l)
 
 
+class RaisesWhenBright(TinyCNN):
+    """tiny_cnn whose forward_features raises when an image of the batch
+    has a first input value above 0.5 (the mid-grey dry run passes), so
+    that a multi-piece call fails after earlier pieces succeeded."""
+
+    @torch.jit.export
+    def forward_features(self, x):
+        if bool((x[:, 0, 0, 0] > 0.5).any()):
+            raise RuntimeError("bright image")
+        x = F.relu(self.bn(self.c1(x)))
+        return F.relu(self.c2(x))
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
+class LogitsRaiseWhenBright(TinyCNN):
+    """Finite features always; forward raises for a batch with an image
+    whose first input value is above 0.5 (features computed, logits
+    fail)."""
+
+    def forward(self, x):
+        if bool((x[:, 0, 0, 0] > 0.5).any()):
+            raise RuntimeError("bright image in forward")
+        return self.fc(self.forward_features(x).mean(dim=(2, 3)))
+
+
 class BlockMean(nn.Module):
     """forward_features(x) = [avg_pool4(relu(x_c - 0.25)) for c] + [zeros]:
     N x (C+1) x H/4 x W/4; its features are those maps' means."""
@@ -296,7 +328,10 @@ def main():
                       ("tuple_out", TupleOut()), ("no_contract", NoContract()),
                       ("raises", Raises()), ("nan_bright", NanWhenBright()),
                       ("nan_all", NanWhenBright(every=True)), ("inf_logits", InfLogits()),
-                      ("block_mean", BlockMean())]:
+                      ("block_mean", BlockMean()),
+                      # made last: they draw their weights after the others'
+                      ("raises_bright", RaisesWhenBright()),
+                      ("logits_raise_bright", LogitsRaiseWhenBright())]:
         save(mod, os.path.join(out, name + ".pt"))
     # torch.save checkpoints (not TorchScript): zip and legacy pickle format
     torch.save(m.state_dict(), os.path.join(out, "tiny_cnn_state.pth"))

@@ -23,9 +23,15 @@
  *
  * Memory. The features are read in place (a read-only file mapping of a
  * large .npy is fine: see barlow_matrix_map_npy()); the matrix is never
- * copied as a whole. Each worker thread copies the rows of one group at a
- * time into a scratch buffer of (largest group size) × d floats (about
- * 10 MB for an ImageNet class), which the selector and the tree read.
+ * copied as a whole. The selector scores each group's rows where they are
+ * (barlow_selector_score_rows()); each worker thread then copies the
+ * selected columns of one group's rows at a time into a scratch buffer of
+ * (largest group size) × d floats (about 10 MB for an ImageNet class),
+ * which the tree reads.
+ *
+ * Threads. With T threads (the `threads` option) and G groups to analyse,
+ * min(T, G) groups are analysed at once, each by one worker, and each
+ * group's feature scoring uses T / min(T, G) threads.
  *
  * Determinism: each group is computed by one thread from its own inputs,
  * so the results are bit-identical for every thread count.
@@ -88,7 +94,8 @@ enum {
 /* Options of barlow_analysis_run(). The pointers are read during the call only. */
 typedef struct barlow_analysis_options {
     uint32_t version;                /* BARLOW_ANALYSIS_OPTIONS_VERSION */
-    uint32_t groupings;              /* barlow_analysis_groupings; default BOTH */
+    uint32_t groupings;              /* barlow_analysis_groupings: 1 LABEL,
+                                        2 PREDICTION or 3 BOTH (default) */
     size_t k;                        /* features selected per group; default 20,
                                         1..d */
     /* Tree options (max_depth, criterion, class weights, min_samples_*),
@@ -100,10 +107,13 @@ typedef struct barlow_analysis_options {
      * tree->max_depth (1 by default). */
     const int32_t *depths;
     size_t n_depths;
-    barlow_estimator estimator;      /* selection score; default BARLOW_ESTIMATOR_KNN */
-    size_t n_neighbors;              /* knn neighbours; default 3, >= 1 */
+    barlow_estimator estimator;      /* selection score; default BARLOW_ESTIMATOR_KNN;
+                                        a barlow_estimator (checked as
+                                        barlow_selector_create checks it) */
+    size_t n_neighbors;              /* knn neighbours; default 3, 1..1000000 */
     uint32_t seed;                   /* knn noise seed; default 0 */
-    size_t threads;                  /* worker threads, 0 (default) = all cores */
+    size_t threads;                  /* worker threads, 0 (default) = all cores;
+                                        any value */
     /* Filter of the rules kept in the JSON and of the CSV's best rule; NULL
      * (default) keeps every leaf. */
     const barlow_rule_options *rules;
@@ -171,11 +181,12 @@ typedef struct barlow_analysis_evaluation {
  * the dataset's size, naming both; unknown options version; groupings not
  * 1..3; k = 0 or k > d, naming both; a depth outside 1..16, repeated, or
  * more than 16 depths; n_depths > 0 with NULL depths; delta or gamma
- * outside 0..1; min_group_size 0; n_neighbors 0 or an estimator outside
- * barlow_estimator; tree or rule options the tree rejects, with the tree's
- * message; a non-finite feature value in a row of a non-empty group
- * (every row of every group is checked, all d columns), naming the group,
- * the row and the column; the first such group in group order is named), STATE (the dataset has no
+ * outside 0..1; min_group_size 0; n_neighbors outside 1..1000000 or an
+ * estimator outside barlow_estimator, with the selector's message; tree or
+ * rule options the tree rejects, with the tree's message; a non-finite
+ * feature value in a row of a non-empty group (every row of every group is
+ * checked, all d columns), naming the group, the row and the column; the
+ * first such group in group order is named), STATE (the dataset has no
  * predictions), CANCELLED (progress returned non-zero; nothing is
  * returned), NOMEM. *out is untouched on error. */
 BARLOW_API barlow_status barlow_analysis_run(const barlow_matrix *features,

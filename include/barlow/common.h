@@ -10,6 +10,8 @@
  *    column), readable with barlow_last_error().
  *  - Out-parameters are written only on success. A failed call leaks nothing
  *    and leaves no partial file behind.
+ *  - A path argument that is NULL or empty ("") is INVALID_ARG in every
+ *    function that takes one.
  *  - *_free() functions accept NULL and never touch the error message.
  *  - Options are structs that begin with `uint32_t version`, filled with
  *    defaults by the matching *_options_init(). A NULL options pointer means
@@ -150,9 +152,9 @@ BARLOW_API barlow_status barlow_limit_set(barlow_limit which, uint64_t value);
  * out->data receives the bytes plus a terminating NUL (out->size excludes
  * it); release it with barlow_buffer_free(). For a program's own inputs
  * (e.g. a JSON file of its own) under the same rules. Thread-safe.
- * Errors: INVALID_ARG (NULL path or out, an unknown limit), IO (missing,
- * unreadable, or not a regular file, naming the path and what it is),
- * UNSUPPORTED (over the limit, naming the file, its size, the limit and
+ * Errors: INVALID_ARG (NULL or empty path, NULL out, an unknown limit), IO
+ * (missing, unreadable, or not a regular file, naming the path and what it
+ * is), UNSUPPORTED (over the limit, naming the file, its size, the limit and
  * its name), NOMEM. *out is untouched on error. */
 BARLOW_API barlow_status barlow_file_read(const char *path, barlow_limit which,
                                           barlow_buffer *out);

@@ -114,7 +114,9 @@ typedef struct barlow_dataset_csv_options {
      * numbers the names found in the file in byte order. The strings are
      * copied; the caller keeps ownership. */
     const char *const *class_names;
-    size_t n_class_names;           /* entries of class_names; default 0 */
+    size_t n_class_names;           /* entries of class_names: >= 1 when
+                                       class_names is set, 0 (default) when
+                                       it is NULL */
     /* Or the same list read from a text file, one name per line; NULL by
      * default. Setting both class_names and class_names_path is an error. */
     const char *class_names_path;

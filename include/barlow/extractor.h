@@ -93,8 +93,11 @@ typedef struct barlow_extractor_options {
                               1: (x - mean[c]) / std[c] is applied before
                               the model, inside the differentiable path.
                               0 or 1 */
-    float mean[3];         /* default ImageNet's 0.485, 0.456, 0.406; finite */
-    float std[3];          /* default ImageNet's 0.229, 0.224, 0.225; finite, > 0 */
+    float mean[3];         /* default ImageNet's 0.485, 0.456, 0.406; finite
+                              (checked, for the first `channels` entries,
+                              when normalize is 1) */
+    float std[3];          /* default ImageNet's 0.229, 0.224, 0.225; finite,
+                              > 0 (checked like mean) */
     size_t batch_size;     /* images decoded and run per step (the unit of
                               the decode/model overlap, of progress and of
                               cancel; the network sees pieces of
@@ -112,7 +115,8 @@ typedef struct barlow_extractor_options {
                               copied */
     uint32_t outputs;      /* BARLOW_EXTRACT_FEATURES (default) and/or
                               BARLOW_EXTRACT_LOGITS (forward is a separate
-                              call: asking for both runs the network twice) */
+                              call: asking for both runs the network twice):
+                              1, 2 or 3 */
     const char *sha256;    /* NULL (default) or 64 hex digits the model
                               file's SHA-256 must equal (either case) */
     int32_t optimize;      /* 1 (default): inference runs a frozen copy
@@ -176,7 +180,8 @@ BARLOW_API void barlow_extractor_options_init(barlow_extractor_options *opts);
  * archive; a damaged or truncated archive; the model breaks the contract,
  * saying how) — every message names the file ("<memory>" for
  * _from_memory), UNSUPPORTED (built without libtorch; a device that is not
- * available), BACKEND (the model raised during the dry run, e.g. it wants a
+ * available; a file over BARLOW_LIMIT_MODEL_BYTES, naming its size and the
+ * limit), BACKEND (the model raised during the dry run, e.g. it wants a
  * different channel count — libtorch's message is included), NOMEM. */
 BARLOW_API barlow_status barlow_extractor_create_from_file(
     const char *path, const barlow_extractor_options *opts, barlow_extractor **out);
@@ -229,17 +234,22 @@ BARLOW_API int barlow_extractor_is_optimized(const barlow_extractor *ex);
  * thread count beyond float rounding (~1e-6 relative).
  * Errors: INVALID_ARG (NULL ex/input, n == 0, both outputs NULL), STATE
  * (logits asked for but not requested at create), BACKEND (the model
- * raised), NOMEM. Outputs are unspecified after a failure. The values are
- * the model's own: unlike dataset extraction, this tensor call does not
- * check them, so a model that gives NaN or inf writes NaN or inf (test
- * with isfinite() when the model is not trusted to be finite). */
+ * raised, in any piece), NOMEM. Outputs are written only on success:
+ * after any failure `features` and `logits` are untouched (more than
+ * model_batch images are computed into scratch of n×(D+K) floats and
+ * copied out at the end). The values are the model's own: unlike dataset
+ * extraction, this tensor call does not check them, so a model that gives
+ * NaN or inf writes NaN or inf (test with isfinite() when the model is not
+ * trusted to be finite). */
 BARLOW_API barlow_status barlow_extractor_run(barlow_extractor *ex, const float *input,
                                               size_t n, float *features, float *logits);
 
 /* Writes channel `channel` of the last feature map (before pooling) for n
- * images into out (n×h×w floats, h×w = feature_map_height×width).
+ * images into out (n×h×w floats, h×w = feature_map_height×width); the
+ * network runs on batches of batch_size images.
  * Errors: INVALID_ARG (NULL argument, n == 0, channel >= D naming both),
- * BACKEND, NOMEM. */
+ * BACKEND, NOMEM. `out` is untouched on error (more than batch_size images
+ * are computed into scratch and copied out at the end). */
 BARLOW_API barlow_status barlow_extractor_feature_map(barlow_extractor *ex,
                                                       const float *input, size_t n,
                                                       size_t channel, float *out);
@@ -254,8 +264,11 @@ BARLOW_API barlow_status barlow_extractor_feature_map(barlow_extractor *ex,
  * keeps only if they agree: the results then differ from the model as
  * loaded by float32 rounding. optimize = 0 runs the model as loaded, with
  * PyTorch eager's numbers bit for bit.
+ * The network runs on batches of batch_size images.
  * Errors: INVALID_ARG (NULL ex/input/grad, n == 0, feature >= D naming
- * both), BACKEND, NOMEM. */
+ * both), BACKEND, NOMEM. `values` and `grad` are untouched on error (more
+ * than batch_size images are computed into scratch and copied out at the
+ * end). */
 BARLOW_API barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex,
                                                            const float *input, size_t n,
                                                            size_t feature, float *values,
@@ -265,7 +278,9 @@ BARLOW_API barlow_status barlow_extractor_feature_gradient(barlow_extractor *ex,
  * input layout (out: n×C×H×W floats), as dataset extraction does.
  * Errors: INVALID_ARG (NULL argument, n == 0, a row >= dataset size naming
  * it), and the status of the first image that fails (IO, FORMAT,
- * UNSUPPORTED, STATE for a row without an image) naming its row. */
+ * UNSUPPORTED, STATE for a row without an image) naming its row, NOMEM.
+ * `out` is untouched on error (the rows are decoded into scratch of
+ * n×C×H×W floats and copied out when all have loaded). */
 BARLOW_API barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex,
                                                       const barlow_dataset *ds,
                                                       const size_t *rows, size_t n,
@@ -288,7 +303,9 @@ BARLOW_API barlow_status barlow_extractor_load_inputs(const barlow_extractor *ex
  * raised: the whole call fails, naming the batch's rows; or the model gave
  * NaN/inf for every image it ran on: "the model produces non-finite
  * outputs: NaN/inf for every image it ran on (k of n rows[; the other m
- * failed to load]); the first, row i: <reason>"), NOMEM, and — when every
+ * failed to load]); the first, row i: <reason>"), NOMEM (also when memory
+ * runs out loading an image: "out of memory loading row i (...)"; the
+ * result never depends on memory pressure), and — when every
  * image failed to load — the first image's status (IO, FORMAT,
  * UNSUPPORTED, STATE) with a message naming its row and reason. *out is
  * written only on success. */
@@ -377,8 +394,9 @@ BARLOW_API const size_t *barlow_extraction_index(const barlow_extraction *r);
 
 /* Status of dataset row `row` (of the range covered): BARLOW_OK when
  * extracted, else why its image
- * was skipped (IO, FORMAT, UNSUPPORTED, STATE, NOMEM; BACKEND: the model
- * gave NaN/inf features or logits for it). INVALID_ARG for NULL
+ * was skipped (IO, FORMAT, UNSUPPORTED, STATE; BACKEND: the model gave
+ * NaN/inf features or logits for it). Memory running out while an image
+ * loads is not a row's failure: the whole extraction fails with NOMEM. INVALID_ARG for NULL
  * or a row out of range (this accessor does not set a message). */
 BARLOW_API barlow_status barlow_extraction_row_status(const barlow_extraction *r,
                                                       size_t row);

@@ -36,10 +36,11 @@ extern "C" {
  * .ipynb_checkpoints). Symbolic links are followed. Rows store the path
  * relative to root ("cat/001.jpg") and root is the dataset's image root;
  * the dataset has no predictions.
- * Errors: INVALID_ARG (NULL root/out), IO (root missing, not a directory,
- * unreadable, naming it), FORMAT (no class subdirectory; a class with no
- * image files, naming it — as torchvision; directories nested deeper than
- * 64 levels), NOMEM. */
+ * Errors: INVALID_ARG (NULL or empty root, NULL out), IO (root missing,
+ * not a directory, unreadable, naming it), FORMAT (no class subdirectory;
+ * a class with no image files, naming it — as torchvision; directories
+ * nested deeper than 64 levels; a loop of symbolic links, naming its class
+ * and entry), NOMEM. */
 BARLOW_API barlow_status barlow_dataset_load_folder(const char *root, barlow_dataset **out);
 
 /* Loads an IDX image file (magic 0x00000803: n×h×w uint8, or 0x00000804:

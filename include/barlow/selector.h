@@ -32,9 +32,16 @@
  * scikit-learn): a class of the failure label with a single member is left
  * out of the estimate; when no class has two members, every score is 0.
  *
- * Thread safety: a selector is immutable after creation except for an
- * internal cache guarded by a mutex, so every function taking a
- * `const barlow_selector *` may run concurrently on one selector.
+ * Memory: a selector keeps two caches between calls, freed with it: the
+ * knn estimator's noise (about n*d doubles for the largest n scored; see
+ * docs/selector.md) and the calls' working memory (about 560 bytes per row
+ * and worker thread, at most 256 MiB kept), so that scoring many groups in
+ * a row does not allocate afresh each time.
+ *
+ * Thread safety: a selector is immutable after creation except for those
+ * caches, which a mutex guards, so every function taking a
+ * `const barlow_selector *` may run concurrently on one selector (each call
+ * runs on the selector's `threads`).
  */
 #ifndef BARLOW_SELECTOR_H
 #define BARLOW_SELECTOR_H
@@ -60,10 +67,13 @@ enum { BARLOW_SELECTOR_OPTIONS_VERSION = 1 };
 /* Options of barlow_selector_create(). */
 typedef struct barlow_selector_options {
     uint32_t version;           /* BARLOW_SELECTOR_OPTIONS_VERSION */
-    barlow_estimator estimator; /* default BARLOW_ESTIMATOR_KNN */
+    barlow_estimator estimator; /* default BARLOW_ESTIMATOR_KNN; KNN, SPLIT_GAIN
+                                   or MEAN */
     size_t n_neighbors;         /* knn: neighbours k, default 3, 1..1000000 */
     uint32_t seed;              /* knn: noise seed (numpy RandomState), default 0 */
-    size_t threads;             /* worker threads, 0 (default) = all cores */
+    size_t threads;             /* worker threads of each call (over blocks of
+                                   32 columns), 0 (default) = all cores; any
+                                   value */
 } barlow_selector_options;
 
 /* Fills *opts with the defaults above. NULL is ignored. */
@@ -90,6 +100,25 @@ BARLOW_API void barlow_selector_free(barlow_selector *sel);
 BARLOW_API barlow_status barlow_selector_score(const barlow_selector *sel,
                                                const barlow_matrix *features,
                                                const uint8_t *failures, double *scores);
+
+/* Scores the rows rows[0..n_rows) of `features` (indices of its rows, in
+ * any order, repeats allowed) against failures[0..n_rows) (failures[i] is
+ * the flag of row rows[i]) and writes d scores to `scores`: the same
+ * scores, bit for bit, as barlow_selector_score on the n_rows × d matrix
+ * made of those rows in that order, without making it — the rows are read
+ * where they are (a memory-mapped matrix is paged in, never copied as a
+ * whole). This is how the analysis scores each class's rows.
+ * Errors: INVALID_ARG (NULL selector/features/rows/failures/scores;
+ * n_rows = 0; a row index that is not a row of `features`, naming its
+ * position and value; a non-finite value, naming its row of `features` and
+ * its column; a failure flag other than 0 or 1, naming its index and value;
+ * more than 2^31-1 rows), NOMEM. `scores` is untouched on error.
+ * Thread safety: as barlow_selector_score (a const selector: concurrent
+ * calls on one selector are fine). */
+BARLOW_API barlow_status barlow_selector_score_rows(const barlow_selector *sel,
+                                                    const barlow_matrix *features,
+                                                    const size_t *rows, size_t n_rows,
+                                                    const uint8_t *failures, double *scores);
 
 /* As barlow_selector_score for float64 features given as a row-major n×d
  * array (no widening step; the split-gain estimator rounds them to float32

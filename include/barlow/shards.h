@@ -62,7 +62,10 @@ BARLOW_API barlow_status barlow_shard_parse(const char *text, size_t *index, siz
 /* Options of barlow_extraction_save_shard(). */
 typedef struct barlow_shard_options {
     uint32_t version;     /* BARLOW_SHARD_OPTIONS_VERSION */
-    size_t index, count;  /* this shard is `index` of `count` (0 of 1 default) */
+    size_t index, count;  /* this shard is `index` of `count` (0 of 1 default):
+                             count >= 1 and at most the dataset's number of
+                             batches, index 0..count-1 (barlow_shard_range's
+                             checks) */
     /* The SHA-256 (64 hex digits) of the model that made the dataset's
      * predictions, recorded and compared between shards; NULL (default):
      * none recorded. Copied. */
@@ -74,10 +77,11 @@ BARLOW_API void barlow_shard_options_init(barlow_shard_options *opts);
 
 /* Writes the range extraction r (of dataset ds, by extractor ex, which
  * must have computed features) as shard opts->index of opts->count at
- * path, atomically. The extraction's range must be
+ * path, atomically (opts NULL: the defaults, shard 0 of 1, a whole
+ * extraction). The extraction's range must be
  * barlow_shard_range(size of ds, index, count, ex's batch size).
- * Errors: INVALID_ARG (NULL argument; unknown options version; r has no
- * features; r was not made from a dataset of ds's size; a range other than
+ * Errors: INVALID_ARG (NULL r, ds, ex or path; unknown options version;
+ * r has no features; r was not made from a dataset of ds's size; a range other than
  * the shard's, naming both; a malformed predict_sha256), IO (naming the
  * path; nothing is left behind), NOMEM. */
 BARLOW_API barlow_status barlow_extraction_save_shard(const barlow_extraction *r,

@@ -94,8 +94,10 @@ enum {
 typedef struct barlow_tree_options {
     uint32_t version;                 /* BARLOW_TREE_OPTIONS_VERSION */
     int32_t max_depth;                /* default 1, 1..16 */
-    barlow_criterion criterion;       /* default BARLOW_CRITERION_ENTROPY */
-    barlow_class_weight class_weight; /* default BARLOW_CLASS_WEIGHT_REFERENCE */
+    barlow_criterion criterion;       /* default BARLOW_CRITERION_ENTROPY; ENTROPY
+                                         or GINI */
+    barlow_class_weight class_weight; /* default BARLOW_CLASS_WEIGHT_REFERENCE;
+                                         REFERENCE, NONE or GIVEN */
     double weight_correct;            /* GIVEN only: finite, > 0 (default 1) */
     double weight_failure;            /* GIVEN only: finite, > 0 (default 1) */
     size_t min_samples_split;         /* default 2, >= 2: smaller nodes are leaves */
@@ -361,16 +363,18 @@ typedef struct barlow_svg_options {
     uint32_t version;         /* BARLOW_SVG_OPTIONS_VERSION */
     const char *const *names; /* default NULL: words for the features, as for
                                  barlow_tree_rule_text_named() */
-    size_t n_names;           /* default 0: entries of names */
+    size_t n_names;           /* default 0: entries of names (names must not
+                                 be NULL when n_names > 0) */
     const char *link_prefix;  /* default NULL: no links; else each leaf's box
                                  links to link_prefix + its id (e.g.
                                  "#label-3-d1-n" gives "#label-3-d1-n4") */
     int32_t highlight;        /* default -1: node outlined as the best: a node
-                                 id, -1 the highest-IV leaf, -2 none */
-    double max_width;         /* default 0: natural width; else (px, > 0) a
+                                 id (0..node count - 1), -1 the highest-IV
+                                 leaf, -2 none */
+    double max_width;         /* default 0: natural width; else (px) a
                                  drawing wider than this scales down (viewBox,
                                  CSS max-width:100%) but not below 84% of its
-                                 natural width */
+                                 natural width; finite, >= 0 */
 } barlow_svg_options;
 
 /* Fills *opts with the defaults above. NULL is ignored. */

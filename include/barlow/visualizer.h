@@ -71,23 +71,24 @@ typedef struct barlow_visualizer_options {
     uint32_t version;   /* BARLOW_VISUALIZER_OPTIONS_VERSION */
     size_t k;           /* tiles per row: images ranked, samples drawn;
                            default 6; 1..BARLOW_VISUALIZER_MAX_K */
-    int least;          /* 1: panels also show the k least activating
-                           images; default 0 */
-    barlow_heatmap_scale scale; /* default BARLOW_HEATMAP_SHARED */
+    int32_t least;      /* 1: panels also show the k least activating
+                           images; default 0; 0 or 1 */
+    barlow_heatmap_scale scale; /* BARLOW_HEATMAP_SHARED (default) or
+                           BARLOW_HEATMAP_PER_IMAGE */
     double heatmap_alpha; /* opacity of the colour map where the activation
                            is at the scale's maximum (it falls linearly to 0
                            at no activation); default 0.6; 0..1 */
-    int attack;         /* 1 (default): panels include feature attacks */
+    int32_t attack;     /* 1 (default): panels include feature attacks; 0 or 1 */
     size_t attack_steps; /* gradient steps; default 1000; 0..1000000
                            (0 returns the images unchanged) */
     double attack_step; /* L2 length of one step; default 1.0; > 0, finite */
     double attack_eps;  /* radius of the L2 ball around the original;
                            default 500.0; >= 0, finite */
-    int attack_scale_to_input; /* 1 (default): attack_step and attack_eps
+    int32_t attack_scale_to_input; /* 1 (default): attack_step and attack_eps
                            are given for a 3x224x224 input (the reference's
                            numbers) and multiplied by sqrt(C*H*W / 150528)
                            for the model's input (1x28x28: x0.0722);
-                           0: they are used as they are */
+                           0: they are used as they are; 0 or 1 */
     uint32_t seed;      /* failure samples; default 0 */
     size_t tile_size;   /* smallest tile side in pixels: smaller inputs are
                            upscaled (nearest neighbour) to at least this;

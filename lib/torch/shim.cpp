@@ -141,7 +141,69 @@ struct mem_streambuf : std::streambuf {
 };
 
 /* What bytes that torch::jit::load refused are, for the message. */
-enum class archive_kind { not_zip, legacy_checkpoint, bad_zip, checkpoint, other };
+enum class archive_kind { not_zip, legacy_checkpoint, bad_zip, not_torch_zip, checkpoint, other };
+
+/* The offset of a zip's end-of-central-directory record (22 bytes and a
+ * comment of at most 65535 at the end); false without one (cut short). */
+bool zip_end(const unsigned char *p, size_t size, size_t *end) noexcept
+{
+    if (size < 22) return false;
+    for (size_t i = size - 22; i + 65557 >= size; i--) {
+        if (std::memcmp(p + i, "PK\x05\x06", 4) == 0) {
+            *end = i;
+            return true;
+        }
+        if (i == 0) break;
+    }
+    return false;
+}
+
+uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+
+/* Why a zip archive (its end-of-central-directory record at p + end) cannot
+ * be one that PyTorch writes, from its central directory, or "" when it may
+ * be one (or the directory is not plain: zip64, out of bounds — libtorch
+ * judges those). PyTorchStreamReader wants every entry in one folder (the
+ * first entry's) and a <folder>/version or <folder>/.data/version record;
+ * refusing the others here keeps them from libtorch, whose reader leaks its
+ * state (152 bytes) when its constructor throws on them. */
+std::string zip_not_torch(const unsigned char *p, size_t end) noexcept
+{
+    try {
+        uint32_t count = le16(p + end + 10), cd_size = le32(p + end + 12);
+        uint32_t cd_off = le32(p + end + 16);
+        if (count == 0xFFFF || cd_off == 0xFFFFFFFFu || (size_t)cd_off + cd_size > end) return "";
+        if (count == 0) return "the zip archive has no entries";
+        std::string folder, first;
+        bool version = false;
+        size_t at = cd_off;
+        for (uint32_t i = 0; i < count; i++) {
+            if (at + 46 > end || std::memcmp(p + at, "PK\x01\x02", 4) != 0) return "";
+            size_t nlen = le16(p + at + 28), xlen = le16(p + at + 30), clen = le16(p + at + 32);
+            if (at + 46 + nlen > end) return "";
+            std::string name(reinterpret_cast<const char *>(p + at + 46), nlen);
+            if (i == 0) {
+                first = name;
+                size_t slash = name.find('/');
+                if (slash == std::string::npos) break;
+                folder = name.substr(0, slash);
+            }
+            version = version || name == folder + "/version" || name == folder + "/.data/version";
+            at += 46 + nlen + xlen + clen;
+        }
+        if (folder.empty())
+            return "its first entry \"" + first.substr(0, 100) +
+                   "\" is not in a folder (torch.jit.save puts every entry in one; an .npz "
+                   "or another zip?)";
+        if (!version)
+            return "it has no " + folder.substr(0, 100) +
+                   "/version record (torch.jit.save writes one; another zip?)";
+        return "";
+    } catch (const std::exception &) { /* std::string's bad_alloc: libtorch judges */
+        return "";
+    }
+}
 
 archive_kind probe_archive(const void *data, size_t size) noexcept
 {
@@ -154,14 +216,11 @@ archive_kind probe_archive(const void *data, size_t size) noexcept
     if (size >= sizeof legacy && std::memcmp(p, legacy, sizeof legacy) == 0)
         return archive_kind::legacy_checkpoint;
     if (size < 4 || std::memcmp(p, "PK\x03\x04", 4) != 0) return archive_kind::not_zip;
-    /* a zip ends with its end-of-central-directory record (22 bytes and a
-     * comment of at most 65535): without one it was cut short */
-    bool has_end = false;
-    for (size_t i = size >= 22 ? size - 22 : 0; !has_end && i + 65557 >= size; i--) {
-        has_end = std::memcmp(p + i, "PK\x05\x06", 4) == 0;
-        if (i == 0) break;
-    }
-    if (!has_end) return archive_kind::bad_zip;
+    /* a zip ends with its end-of-central-directory record: without one it
+     * was cut short */
+    size_t end = 0;
+    if (!zip_end(p, size, &end)) return archive_kind::bad_zip;
+    if (!zip_not_torch(p, end).empty()) return archive_kind::not_torch_zip;
     try {
         /* torch.jit.save's archive holds constants.pkl (and code/);
          * torch.save's holds data.pkl, data/ and version only */
@@ -204,6 +263,11 @@ std::string load_failure(const void *data, size_t size, const std::string &why)
         return "not a loadable TorchScript archive: the zip archive is damaged or truncated "
                "(no end-of-central-directory record in its " +
                std::to_string(size) + " bytes)";
+    case archive_kind::not_torch_zip: {
+        size_t end = 0;
+        zip_end(p, size, &end);
+        return "not a TorchScript archive (torch.jit.save): " + zip_not_torch(p, end);
+    }
     default:
         return "not a loadable TorchScript archive (torch.jit.save): " + why;
     }
@@ -343,10 +407,19 @@ at::Tensor logits_of(torch::jit::Module &mod, const at::Tensor &x, const bw_torc
     return l.to(torch::kFloat32);
 }
 
-void copy_out(const at::Tensor &t, float *dst)
+/* An output as a contiguous float32 CPU tensor: everything that can throw
+ * (the device copy, the conversion) happens here, so that a call prepares
+ * all its outputs first and then writes them with copy_out, which cannot
+ * fail: the caller's buffers are written only when the whole call
+ * succeeds. */
+at::Tensor host_out(const at::Tensor &t)
 {
-    at::Tensor c = t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
-    std::memcpy(dst, c.data_ptr<float>(), (size_t)c.numel() * sizeof(float));
+    return t.detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+}
+
+void copy_out(const at::Tensor &host, float *dst)
+{
+    std::memcpy(dst, host.data_ptr<float>(), (size_t)host.numel() * sizeof(float));
 }
 
 c10::Device parse_device(const char *text)
@@ -528,6 +601,18 @@ barlow_status bw_torch_load(const char *who, const char *path, const void *data,
         m->width = cfg->width;
         m->threads = cfg->threads;
         m->optimize = cfg->optimize != 0;
+        /* Bytes that cannot be a TorchScript archive (no zip, a zip cut
+         * short, a zip PyTorch did not write, torch.save's legacy pickle)
+         * are refused before libtorch reads them, with the message they
+         * would get after: libtorch 1.13 leaks its zip reader's state (152
+         * bytes) whenever PyTorchStreamReader's constructor throws
+         * (scripts/sanitize --torch). */
+        if (data) {
+            archive_kind kind = probe_archive(data, size);
+            if (kind == archive_kind::not_zip || kind == archive_kind::bad_zip ||
+                kind == archive_kind::not_torch_zip || kind == archive_kind::legacy_checkpoint)
+                fail(BARLOW_E_FORMAT, load_failure(data, size, ""));
+        }
         try {
             if (data) {
                 mem_streambuf sb(data, size);
@@ -632,11 +717,12 @@ barlow_status bw_torch_run(const char *who, bw_torch_model *m, const float *x, s
          * counters, no views tracked), lighter than NoGradGuard */
         c10::InferenceMode inference;
         at::Tensor t = normalized(m, input_tensor(m, x, n, false));
-        if (features) {
-            at::Tensor f = feature_map(m, m->fast, t, &m->info);
-            copy_out(f.mean({2, 3}), features);
-        }
-        if (logits) copy_out(logits_of(m->fast, t, &m->info), logits);
+        at::Tensor f, l;
+        if (features) f = host_out(feature_map(m, m->fast, t, &m->info).mean({2, 3}));
+        if (logits) l = host_out(logits_of(m->fast, t, &m->info));
+        /* nothing is written unless both were computed */
+        if (features) copy_out(f, features);
+        if (logits) copy_out(l, logits);
         return BARLOW_OK;
     });
 }
@@ -654,7 +740,7 @@ barlow_status bw_torch_feature_map(const char *who, bw_torch_model *m, const flo
                                       " but the dry run at load gave h×w = " +
                                       std::to_string(m->info.fmap_height) + "×" +
                                       std::to_string(m->info.fmap_width));
-        copy_out(f.select(1, (int64_t)channel), out);
+        copy_out(host_out(f.select(1, (int64_t)channel)), out);
         return BARLOW_OK;
     });
 }
@@ -676,8 +762,9 @@ barlow_status bw_torch_feature_grad(const char *who, bw_torch_model *m, const fl
         else
             g = feature_grad_of(m, m->module, x, n, (int64_t)feature,
                                 at::MemoryFormat::Contiguous, &v);
-        if (values) copy_out(v, values);
-        copy_out(g, grad);
+        at::Tensor hv = values ? host_out(v) : at::Tensor(), hg = host_out(g);
+        if (values) copy_out(hv, values);
+        copy_out(hg, grad);
         return BARLOW_OK;
     });
 }

@@ -78,6 +78,9 @@ void bw_torch_free(bw_torch_model *m);
 /* Runs n images (x: n×C×H×W float32 in [0,1], H×W as configured) and writes
  * features (n×D, global average pool of the feature map) and/or logits (n×K);
  * either output may be NULL (not computed). Inference mode (no autograd).
+ * Every output is computed (and brought to the CPU) before any is written,
+ * so the outputs are untouched on error — here and in the two functions
+ * below.
  * Errors: BACKEND (the model raised), FORMAT (an output's shape changed
  * from the dry run's), NOMEM. */
 barlow_status bw_torch_run(const char *who, bw_torch_model *m, const float *x, size_t n,

@@ -91,6 +91,21 @@ def test_selector_estimators_and_threads():
         barlow.Selector(n_neighbors=0)
 
 
+def test_selector_score_rows_equals_sklearn_on_the_rows():
+    X, y = relu_data(600, 20, 6)
+    rows = np.random.default_rng(1).permutation(600)[:250]
+    ref = sk_mi(X[rows], y[rows], n_neighbors=3, random_state=0)
+    for threads in (1, 2):
+        sel = barlow.Selector(threads=threads)
+        got = sel.score_rows(X, rows, y[rows])
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(got, sel.score(X[rows], y[rows]))
+    with pytest.raises(barlow.InvalidArgument, match=r"rows\[1\] = 600 is not a row"):
+        barlow.Selector().score_rows(X, [3, 600], [0, 1])
+    with pytest.raises(ValueError, match="no rows"):
+        barlow.Selector().score_rows(X, [], [])
+
+
 # ---- the tree against scikit-learn ---------------------------------------------------------
 
 

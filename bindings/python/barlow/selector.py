@@ -68,6 +68,22 @@ class Selector(Handle):
                                                 x.shape[0], d, yp, sp))
         return scores
 
+    def score_rows(self, features, rows, failures):
+        """d scores of the given rows of `features` (a Matrix or a float32
+        array, read in place; rows in any order, repeats allowed) against
+        `failures` (one flag per entry of rows): bit for bit
+        score(features[rows], failures), without making that copy."""
+        m = as_matrix(features)
+        idx = np.ascontiguousarray(np.asarray(rows, dtype=np.int64).ravel(), dtype=np.uintp)
+        if len(idx) == 0:
+            raise ValueError("score_rows: no rows given")
+        y = _array.as_failures(failures, len(idx))
+        scores = np.empty(m.cols, np.float64)
+        check(lib.barlow_selector_score_rows(self.ptr, m.ptr, _array.ptr("size_t", idx), len(idx),
+                                             _array.ptr("uint8_t", y),
+                                             _array.ptr("double", scores)))
+        return scores
+
     def top_k(self, features, failures, k):
         """(indices of the k best columns, best first, ties by lower index;
         all d scores)."""
