@@ -199,7 +199,7 @@ def layout_torch_plugin(tap, dest, p, libdir, real):
         tap.ok(rc == 0 and lines[:1] == ["1"] and len(lines) > 1
                and Path(lines[1]).resolve() == plugin.resolve(),
                "an installed libbarlow finds its installed plugin: barlow_has_torch() "
-               "prints 1 and the plugin mapped is <libdir>/barlow-0/libbarlow-torch.so",
+               "prints 1 and the plugin mapped is <libdir>/barlow-<soversion>/libbarlow-torch.so",
                f"exit {rc}, output: {out}")
     else:
         tap.ok(rc == 0 and lines[:3] == ["0", "-", "UNSUPPORTED"]
@@ -275,7 +275,7 @@ def mode_cmake(tap, dest, p, scratch):
                    "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF",
                    f"-DCMAKE_C_FLAGS={' '.join(sanitize_flags())}",
                    "-DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF"], env=env)
-    if not tap.ok(rc == 0, "cmake configure: find_package(barlow 0.1 CONFIG "
+    if not tap.ok(rc == 0, "cmake configure: find_package(barlow 1.0 CONFIG "
                   "REQUIRED) finds the installed package (and refuses 99)", out):
         return
     m = re.search(r"barlow (\S+) found at (\S+)", out)

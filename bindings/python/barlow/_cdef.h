@@ -2,10 +2,10 @@
  * from include/barlow/*.h: do not edit; run the script instead. */
 
 /* version.h */
-#define BARLOW_VERSION_MAJOR 0
-#define BARLOW_VERSION_MINOR 1
+#define BARLOW_VERSION_MAJOR 1
+#define BARLOW_VERSION_MINOR 0
 #define BARLOW_VERSION_PATCH 0
-#define BARLOW_VERSION_NUMBER 100
+#define BARLOW_VERSION_NUMBER 10000
 
 /* common.h */
 typedef enum barlow_status {
@@ -290,6 +290,11 @@ void barlow_selector_free(barlow_selector *sel);
 barlow_status barlow_selector_score(const barlow_selector *sel,
                                                const barlow_matrix *features,
                                                const uint8_t *failures, double *scores);
+
+barlow_status barlow_selector_score_rows(const barlow_selector *sel,
+                                                    const barlow_matrix *features,
+                                                    const size_t *rows, size_t n_rows,
+                                                    const uint8_t *failures, double *scores);
 
 barlow_status barlow_selector_score_f64(const barlow_selector *sel,
                                                    const double *features, size_t n,
@@ -940,14 +945,14 @@ enum {
 typedef struct barlow_visualizer_options {
     uint32_t version;
     size_t k;
-    int least;
+    int32_t least;
     barlow_heatmap_scale scale;
     double heatmap_alpha;
-    int attack;
+    int32_t attack;
     size_t attack_steps;
     double attack_step;
     double attack_eps;
-    int attack_scale_to_input;
+    int32_t attack_scale_to_input;
     uint32_t seed;
     size_t tile_size;
 } barlow_visualizer_options;

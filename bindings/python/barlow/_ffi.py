@@ -8,7 +8,7 @@ cdef's major version wins):
    tried: an explicit choice is never silently replaced by another library.
 2. ``$BARLOW_BUILD_DIR/lib/libbarlow.so``: a build tree named explicitly.
 3. The system: ``ctypes.util.find_library("barlow")`` (the loader's cache),
-   then ``$(pkg-config --variable=libdir barlow)/libbarlow.so.0``.
+   then ``$(pkg-config --variable=libdir barlow)/libbarlow.so.1``.
 4. The source tree's build: ``<repo>/build/lib/libbarlow.so`` when this
    package lives at ``<repo>/bindings/python/barlow``.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cffi
 
-SOVERSION = 0
+SOVERSION = 1
 _HERE = Path(__file__).resolve().parent
 
 ffi = cffi.FFI()
