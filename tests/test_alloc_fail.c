@@ -1,12 +1,8 @@
-/* Allocation failures (white-box: bw_alloc_fail_set, lib/alloc.c). Each
- * operation is run with its 1st, 2nd, ... allocation failing, once (only
- * the Nth) and forever (the Nth and every later one), until it completes
- * without reaching N. Every run must return OK or NOMEM (NOMEM with a
- * message), give on OK the result of the unfailed run, free everything it
- * allocated (the live-block count returns to where it was) and leave in its
- * output directory the complete file or nothing. The figures per operation
- * are printed as TAP diagnostics (docs/reliability.md, "Allocation
- * failures"). libjpeg-turbo's own allocations are not hooked. */
+/* Allocation failures of the operations that need no libtorch (CSV load,
+ * image load and save, npy/npz write, MI selection, tree fit and export,
+ * the analysis), swept by tests/alloc_sweep.h: every allocation failed once
+ * and forever, each run OK with the unfailed result or NOMEM, no leak, no
+ * leftover file. libjpeg-turbo's own allocations are not hooked. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,51 +19,7 @@
 #include "tap.h"
 #include "tmpdir.h"
 #include "img_encode.h"
-
-/* ---- a result's fingerprint: text the test compares between runs -------- */
-
-typedef struct fp {
-    char *s;
-    size_t len, cap;
-} fp;
-
-static void fp_add(fp *f, const char *fmt, ...) BW_PRINTF(2, 3);
-static void fp_add(fp *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (f->len + (size_t)n + 1 > f->cap) {
-        f->cap = 2 * (f->len + (size_t)n + 1);
-        f->s = realloc(f->s, f->cap); /* the test's memory: not counted */
-        if (!f->s) abort();
-    }
-    va_start(ap, fmt);
-    vsnprintf(f->s + f->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    f->len += (size_t)n;
-}
-
-static void fp_bytes(fp *f, const void *data, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)data)[i]) * 1099511628211ull;
-    fp_add(f, "[%zu bytes %016llx]", n, (unsigned long long)h);
-}
-
-static void fp_file(fp *f, const char *path)
-{
-    FILE *in = fopen(path, "rb");
-    if (!in) {
-        fp_add(f, "[no file %s]", path);
-        return;
-    }
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, in);
-    fclose(in);
-    fp_bytes(f, buf, n);
-}
+#include "alloc_sweep.h"
 
 /* ---- the operations -------------------------------------------------------- */
 
@@ -78,16 +30,6 @@ static struct {
     uint8_t fail[48];
     barlow_dataset *ds;
 } in;
-
-/* One operation: run() does it (its results kept in static state),
- * print() fingerprints them, release() frees them. */
-typedef struct op {
-    const char *name;
-    barlow_status (*run)(void);
-    void (*print)(fp *f);
-    void (*release)(void);
-    bool writes; /* run() writes in.out */
-} op;
 
 static barlow_dataset *csv_ds;
 static barlow_status csv_run(void) { return barlow_dataset_load_csv(in.csv, NULL, &csv_ds); }
@@ -244,99 +186,6 @@ static const op ops[] = {
     {"analysis, 2 threads", analyze2_run, analyze_print, analyze_release, false},
 };
 
-/* ---- the sweep ------------------------------------------------------------- */
-
-typedef struct figures {
-    long sites;      /* allocations of the unfailed run */
-    long tolerated;  /* runs that returned OK despite a failed allocation */
-    long wrong, leaks, leftovers, bad_result;
-} figures;
-
-/* Entries of the output directory other than the complete output file
- * (when `complete` says it should be there). */
-static int leftover_files(bool complete)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return 1;
-    int bad = 0;
-    const char *base = strrchr(in.out, '/') + 1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, ".."))) continue;
-        if (!strcmp(e->d_name, "inputs")) continue;
-        if (strcmp(e->d_name, base) != 0 || !complete) bad++;
-    }
-    closedir(d);
-    return bad;
-}
-
-/* One run with allocation n failing (0: none). Returns the allocations it
- * made; *st its status; the fingerprint of an OK result in *out. */
-static long run_once(const op *o, long n, bool forever, barlow_status *st, fp *out,
-                     figures *fg)
-{
-    remove(in.out);
-    long live = bw_alloc_live();
-    bw_alloc_fail_set(n, forever);
-    bw_clear_error();
-    *st = o->run();
-    long count = bw_alloc_count();
-    bw_alloc_fail_set(0, 0);
-    bool message = barlow_last_error()[0] != '\0';
-    if (*st == BARLOW_OK) o->print(out);
-    o->release();
-    bool wrong = (*st != BARLOW_OK && *st != BARLOW_E_NOMEM) || (*st != BARLOW_OK && !message);
-    bool leak = bw_alloc_live() != live;
-    bool left = o->writes && leftover_files(*st == BARLOW_OK);
-    fg->wrong += wrong;
-    fg->leaks += leak;
-    fg->leftovers += left;
-    if ((wrong || leak || left) && getenv("ALLOC_FAIL_VERBOSE"))
-        printf("# %s n=%ld forever=%d: status %d, leak %d, left %d (%s)\n", o->name, n,
-               forever, *st, leak, left, barlow_last_error());
-    return count;
-}
-
-static void sweep(const op *o, bool forever, const char *want)
-{
-    figures fg = {0};
-    long n = 1;
-    for (;; n++) {
-        barlow_status st;
-        fp got = {0};
-        long count = run_once(o, n, forever, &st, &got, &fg);
-        if (st == BARLOW_OK && (!got.s || strcmp(got.s, want) != 0)) fg.bad_result++;
-        if (st == BARLOW_OK && count >= n) fg.tolerated++;
-        free(got.s);
-        if (count < n || n > 100000) break;
-    }
-    fg.sites = n - 1;
-    TAP_OK(fg.wrong == 0 && fg.leaks == 0 && fg.leftovers == 0 && fg.bad_result == 0 &&
-               n <= 100000,
-           "%s, fail-%s: %ld allocation sites; wrong status %ld, leaks %ld, leftover files "
-           "%ld, wrong results %ld",
-           o->name, forever ? "forever" : "once", fg.sites, fg.wrong, fg.leaks, fg.leftovers,
-           fg.bad_result);
-    printf("# | %s | fail-%s | %ld | 0 | %ld | %ld | %ld | %ld | %ld |\n", o->name,
-           forever ? "forever" : "once", fg.sites, fg.leaks, fg.wrong, fg.leftovers,
-           fg.bad_result, fg.tolerated);
-}
-
-static void check_op(const op *o)
-{
-    barlow_status st;
-    fp want = {0};
-    figures fg = {0};
-    run_once(o, 0, false, &st, &want, &fg);
-    TAP_OK(st == BARLOW_OK && fg.leaks == 0 && fg.leftovers == 0, "%s: unfailed run (%d %s)",
-           o->name, st, barlow_last_error());
-    if (st == BARLOW_OK) {
-        sweep(o, false, want.s);
-        sweep(o, true, want.s);
-    }
-    free(want.s);
-}
-
 /* ---- inputs ---------------------------------------------------------------- */
 
 static void put_file(const char *path, const void *data, size_t n)
@@ -398,9 +247,11 @@ int main(void)
     tmp_dir_create("alloc-fail");
     make_inputs();
     make_data();
-    printf("# | operation | mode | allocation sites | crashes | leaks | wrong status | "
-           "leftover files | wrong results | OK despite a failure |\n");
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) check_op(&ops[i]);
+    as_out = in.out;
+    as_dir = tmpdir;
+    as_keep = "inputs";
+    as_header();
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) as_check(&ops[i]);
     barlow_matrix_free(in.x);
     barlow_dataset_free(in.ds);
     free((char *)in.csv);

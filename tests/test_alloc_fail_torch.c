@@ -24,40 +24,11 @@
 #include "tap.h"
 #include "tmpdir.h"
 #include "torch_fixture.h"
+#include "alloc_sweep.h"
 
 static const size_t ALL[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* ---- a result's fingerprint ------------------------------------------------- */
-
-typedef struct fp {
-    char *s;
-    size_t len, cap;
-} fp;
-
-static void fp_add(fp *f, const char *fmt, ...) BW_PRINTF(2, 3);
-static void fp_add(fp *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (f->len + (size_t)n + 1 > f->cap) {
-        f->cap = 2 * (f->len + (size_t)n + 1);
-        f->s = realloc(f->s, f->cap); /* the test's memory: not counted */
-        if (!f->s) abort();
-    }
-    va_start(ap, fmt);
-    vsnprintf(f->s + f->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    f->len += (size_t)n;
-}
-
-static void fp_bytes(fp *f, const void *data, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)data)[i]) * 1099511628211ull;
-    fp_add(f, "[%zu bytes %016llx]", n, (unsigned long long)h);
-}
 
 static void fp_image(fp *f, const barlow_image *im)
 {
@@ -77,14 +48,6 @@ static struct {
     size_t feat;
     char out[600];        /* the output file */
 } in;
-
-typedef struct op {
-    const char *name;
-    barlow_status (*run)(void);
-    void (*print)(fp *f);
-    void (*release)(void);
-    bool writes; /* run() writes in.out */
-} op;
 
 static barlow_feature_view *fv;
 static barlow_status view_run(void)
@@ -123,18 +86,7 @@ static barlow_status view_save_run(void)
     if (st == BARLOW_OK) st = barlow_image_save_png(barlow_feature_view_panel(fv), in.out);
     return st;
 }
-static void file_print(fp *f)
-{
-    FILE *in_f = fopen(in.out, "rb");
-    if (!in_f) {
-        fp_add(f, "[no file]");
-        return;
-    }
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, in_f);
-    fclose(in_f);
-    fp_bytes(f, buf, n);
-}
+static void file_print(fp *f) { fp_file(f, in.out); }
 
 static barlow_image *panel;
 static barlow_status failure_panel_run(void)
@@ -215,98 +167,6 @@ static const op ops[] = {
      extract_print, extract_release, false},
 };
 
-/* ---- the sweep (as tests/test_alloc_fail.c) ---------------------------------------- */
-
-typedef struct figures {
-    long sites, tolerated, wrong, leaks, leftovers, bad_result;
-} figures;
-
-static int leftover_files(bool complete)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return 1;
-    int bad = 0;
-    const char *base = strrchr(in.out, '/') + 1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, ".."))) continue;
-        if (strcmp(e->d_name, base) != 0 || !complete) bad++;
-    }
-    closedir(d);
-    return bad;
-}
-
-static long run_once(const op *o, long n, bool forever, barlow_status *st, fp *out,
-                     figures *fg)
-{
-    remove(in.out);
-    long live = bw_alloc_live();
-    bw_alloc_fail_set(n, forever);
-    bw_clear_error();
-    *st = o->run();
-    long count = bw_alloc_count();
-    bw_alloc_fail_set(0, 0);
-    bool message = barlow_last_error()[0] != '\0';
-    if (*st == BARLOW_OK) o->print(out);
-    o->release();
-    bool wrong = (*st != BARLOW_OK && *st != BARLOW_E_NOMEM) || (*st != BARLOW_OK && !message);
-    bool leak = bw_alloc_live() != live;
-    bool left = o->writes && leftover_files(*st == BARLOW_OK);
-    fg->wrong += wrong;
-    fg->leaks += leak;
-    fg->leftovers += left;
-    if ((wrong || leak || left) && getenv("ALLOC_FAIL_VERBOSE"))
-        printf("# %s n=%ld forever=%d: status %d, leak %d, left %d (%s)\n", o->name, n,
-               forever, *st, leak, left, barlow_last_error());
-    return count;
-}
-
-static void sweep(const op *o, bool forever, const char *want)
-{
-    figures fg = {0};
-    long n = 1;
-    for (;; n++) {
-        barlow_status st;
-        fp got = {0};
-        long count = run_once(o, n, forever, &st, &got, &fg);
-        if (st == BARLOW_OK && (!got.s || strcmp(got.s, want) != 0)) {
-            fg.bad_result++;
-            if (getenv("ALLOC_FAIL_VERBOSE"))
-                printf("# %s n=%ld forever=%d: OK, a wrong result: %s\n#   want %s\n", o->name,
-                       n, forever, got.s ? got.s : "-", want);
-        }
-        if (st == BARLOW_OK && count >= n) fg.tolerated++;
-        free(got.s);
-        if (count < n || n > 100000) break;
-    }
-    fg.sites = n - 1;
-    bool clean = fg.wrong == 0 && fg.leaks == 0 && fg.leftovers == 0 && fg.bad_result == 0 &&
-                 n <= 100000;
-    TAP_OK(clean,
-           "%s, fail-%s: %ld allocation sites; wrong status %ld, leaks %ld, leftover files "
-           "%ld, wrong results %ld",
-           o->name, forever ? "forever" : "once", fg.sites, fg.wrong, fg.leaks, fg.leftovers,
-           fg.bad_result);
-    printf("# | %s | fail-%s | %ld | 0 | %ld | %ld | %ld | %ld | %ld |\n", o->name,
-           forever ? "forever" : "once", fg.sites, fg.leaks, fg.wrong, fg.leftovers,
-           fg.bad_result, fg.tolerated);
-}
-
-static void check_op(const op *o)
-{
-    barlow_status st;
-    fp want = {0};
-    figures fg = {0};
-    run_once(o, 0, false, &st, &want, &fg);
-    TAP_OK(st == BARLOW_OK && fg.leaks == 0 && fg.leftovers == 0, "%s: unfailed run (%d %s)",
-           o->name, st, barlow_last_error());
-    if (st == BARLOW_OK) {
-        sweep(o, false, want.s);
-        sweep(o, true, want.s);
-    }
-    free(want.s);
-}
-
 int main(void)
 {
     bw_alloc_fail_set(0, 0); /* counting starts before the library allocates */
@@ -338,9 +198,11 @@ int main(void)
                                  barlow_extraction_count(in.r), &vo, &in.v) ||
         barlow_visualizer_set_logits(in.v, barlow_extraction_logits(in.r)))
         exit(1);
-    printf("# | operation | mode | allocation sites | crashes | leaks | wrong status | "
-           "leftover files | wrong results | OK despite a failure |\n");
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) check_op(&ops[i]);
+    as_out = in.out;
+    as_dir = tmpdir;
+    as_keep = NULL;
+    as_header();
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) as_check(&ops[i]);
     barlow_visualizer_free(in.v);
     barlow_extraction_free(in.r);
     barlow_dataset_free(in.ds);
