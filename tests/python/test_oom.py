@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, build_option
 
 MODELS = ROOT / "models"
 FM = Path("/usr/share/datasets/fashion-mnist")
@@ -45,6 +45,8 @@ def vm_mib():
 def test_address_space_limits(tmp_path, extra):
     if not IMAGES.exists():
         pytest.skip("needs dataset-fashion-mnist")
+    if build_option("torch") == "disabled":
+        pytest.skip("libbarlow was built without libtorch (-Dtorch=disabled)")
     env = dict(os.environ, BARLOW_BUILD_DIR=str(BUILD))
     # the limit: the child's own start-up (about this process's size before
     # libbarlow) plus `extra` MiB for libtorch and the run
