@@ -180,15 +180,7 @@ int main(void)
     for (int32_t c = 0; c < 5; c++) barlow_dataset_class_name(in.ds, c);
     if (barlow_extractor_extract(in.ex, in.ds, NULL, NULL, &in.r)) exit(1);
     const barlow_matrix *X = barlow_extraction_features(in.r);
-    double best = -1.0;
-    for (size_t j = 0; j < barlow_matrix_cols(X); j++) {
-        double s = 0.0;
-        for (size_t i = 0; i < barlow_matrix_rows(X); i++) s += barlow_matrix_row(X, i)[j];
-        if (s > best) {
-            best = s;
-            in.feat = j;
-        }
-    }
+    in.feat = tf_busiest_feature(X);
     barlow_visualizer_options vo;
     barlow_visualizer_options_init(&vo);
     vo.k = 3;

@@ -254,17 +254,8 @@ static void setup(void)
     if (barlow_extractor_load_inputs(F.ex, F.ds, rows4, 4, F.x) ||
         barlow_extractor_run(F.ex, F.x, 1, F.ref_f, F.ref_l))
         exit(1);
-    /* the busiest feature: the largest sum over the extracted rows */
     const barlow_matrix *X = barlow_extraction_features(F.r);
-    double best = -1.0;
-    for (size_t j = 0; j < D; j++) {
-        double s = 0.0;
-        for (size_t i = 0; i < barlow_matrix_rows(X); i++) s += barlow_matrix_row(X, i)[j];
-        if (s > best) {
-            best = s;
-            F.feat = j;
-        }
-    }
+    F.feat = tf_busiest_feature(X);
     F.v = make_vis(F.ds, 3, 2);
     F.v_np = make_vis(F.arr, 3, 2);
     F.v_long = make_vis(F.ds, 3, 1000000);

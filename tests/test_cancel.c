@@ -8,7 +8,6 @@
  * run. The figures are TAP diagnostics (docs/reliability.md,
  * "Cancellation"). The extractor's and the visualizer's operations need
  * libtorch and are not run here. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "internal.h"
 #include "tap.h"
 #include "tmpdir.h"
+#include "cancel_check.h"
 
 static struct {
     barlow_matrix *x; /* 240 x 8 */
@@ -43,21 +43,6 @@ static void make_inputs(void)
         barlow_dataset_create(240, labels, preds, NULL, 4, &in.ds))
         TAP_SKIP_ALL("cannot create the inputs");
     for (int32_t c = 0; c < 4; c++) barlow_dataset_class_name(in.ds, c); /* made on first use */
-}
-
-/* ---- the callback: counts calls, cancels on call `stop_at` ----------------- */
-
-typedef struct counter {
-    size_t calls, stop_at, last_done, last_total;
-} counter;
-
-static int on_progress(size_t done, size_t total, void *user)
-{
-    counter *c = user;
-    c->calls++;
-    c->last_done = done;
-    c->last_total = total;
-    return c->calls == c->stop_at;
 }
 
 /* ---- the operations ------------------------------------------------------------- */
@@ -94,22 +79,6 @@ static char *json_of(const barlow_analysis *a)
     return s;
 }
 
-/* Entries of the scratch directory (the test's working directory). */
-static int entries(void)
-{
-    DIR *d = opendir(".");
-    if (!d) return 1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
-typedef struct tally {
-    size_t points, cancels, clean, wrong, no_msg, touched, leaks, files;
-} tally;
-
 /* One run that cancels on call k (if it comes). */
 static void cancel_at(const op *o, size_t k, const char *want, tally *t)
 {
@@ -129,21 +98,10 @@ static void cancel_at(const op *o, size_t k, const char *want, tally *t)
         if (st == BARLOW_OK) barlow_analysis_free(out);
         return;
     }
-    bool wrong = st != BARLOW_E_CANCELLED, no_msg = !msg_has("cancel");
+    bool said = cc_said_cancelled();
     bool touched = out != (barlow_analysis *)&sentinel;
     if (touched && st == BARLOW_OK) barlow_analysis_free(out);
-    bool leak = bw_alloc_live() != live;
-    bool files = entries() != 0;
-    t->cancels++;
-    t->wrong += wrong;
-    t->no_msg += no_msg;
-    t->touched += touched;
-    t->leaks += leak;
-    t->files += files;
-    t->clean += !wrong && !no_msg && !touched && !leak && !files;
-    if ((wrong || no_msg || touched || leak || files) && getenv("CANCEL_VERBOSE"))
-        printf("# %s k=%zu (done %zu/%zu): status %d, touched %d, leak %d (%s)\n", o->name, k,
-               c.last_done, c.last_total, st, touched, leak, barlow_last_error());
+    cc_judge(t, o->name, k, &c, st, said, touched, live);
 }
 
 static void check_op(const op *o)

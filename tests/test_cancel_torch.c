@@ -12,7 +12,6 @@
  * no file; a run the callback did not stop must equal the uncancelled run.
  * The figures are TAP diagnostics (docs/reliability.md, "Cancellation").
  * Skipped without libtorch. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "tap.h"
 #include "tmpdir.h"
 #include "torch_fixture.h"
+#include "cancel_check.h"
 
 #define PER (3 * 32 * 32)
 
@@ -69,21 +69,6 @@ static void fp_extraction(fp *f, const barlow_extraction *r)
         int32_t s = barlow_extraction_row_status(r, i);
         fp_bytes(f, &s, sizeof s);
     }
-}
-
-/* ---- the callback: counts calls, cancels on call `stop_at` --------------------- */
-
-typedef struct counter {
-    size_t calls, stop_at, last_done, last_total;
-} counter;
-
-static int on_progress(size_t done, size_t total, void *user)
-{
-    counter *c = user;
-    c->calls++;
-    c->last_done = done;
-    c->last_total = total;
-    return c->calls == c->stop_at;
 }
 
 /* ---- the operations ------------------------------------------------------------- */
@@ -220,21 +205,6 @@ static const op ops[] = {
 
 /* ---- the sweep ---------------------------------------------------------------- */
 
-static int entries(void)
-{
-    DIR *d = opendir(".");
-    if (!d) return 1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
-typedef struct tally {
-    size_t points, cancels, clean, wrong, no_msg, touched, leaks, files;
-} tally;
-
 static void cancel_at(const op *o, size_t k, const char *want, tally *t)
 {
     counter c = {0, k, 0, 0};
@@ -250,21 +220,10 @@ static void cancel_at(const op *o, size_t k, const char *want, tally *t)
         o->release();
         return;
     }
-    bool wrong = st != BARLOW_E_CANCELLED, no_msg = !msg_has("cancelled");
+    bool said = cc_said_cancelled();
     bool touched = !o->untouched();
     o->release();
-    bool leak = bw_alloc_live() != live;
-    bool files = entries() != 0;
-    t->cancels++;
-    t->wrong += wrong;
-    t->no_msg += no_msg;
-    t->touched += touched;
-    t->leaks += leak;
-    t->files += files;
-    t->clean += !wrong && !no_msg && !touched && !leak && !files;
-    if ((wrong || no_msg || touched || leak || files) && getenv("CANCEL_VERBOSE"))
-        printf("# %s k=%zu (done %zu/%zu): status %d, touched %d, leak %d (%s)\n", o->name, k,
-               c.last_done, c.last_total, st, touched, leak, barlow_last_error());
+    cc_judge(t, o->name, k, &c, st, said, touched, live);
 }
 
 static void check_op(const op *o, size_t *all_points, size_t *all_clean)
@@ -312,15 +271,7 @@ int main(void)
     memcpy(in.preds0, barlow_dataset_predictions(in.ds), sizeof in.preds0);
     if (barlow_extractor_extract(in.ex2, in.ds, NULL, NULL, &in.r)) exit(1);
     const barlow_matrix *X = barlow_extraction_features(in.r);
-    double best = -1.0;
-    for (size_t j = 0; j < barlow_matrix_cols(X); j++) {
-        double s = 0.0;
-        for (size_t i = 0; i < barlow_matrix_rows(X); i++) s += barlow_matrix_row(X, i)[j];
-        if (s > best) {
-            best = s;
-            in.feat = j;
-        }
-    }
+    in.feat = tf_busiest_feature(X);
     barlow_visualizer_options vo;
     barlow_visualizer_options_init(&vo);
     vo.attack_steps = 4;

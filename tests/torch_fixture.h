@@ -9,6 +9,7 @@
  *                            plugin or the models
  *   tf_path("tiny_cnn.pt")   a path in the models directory
  *   tf_extractor(...)        an extractor on a model at size x size
+ *   tf_busiest_feature(X)    the column with the largest sum over X's rows
  *   tf_meta(root, five)      meta.csv over the images in root (NULL: the
  *                            models directory's images/); five: with the
  *                            class list cat, dog, bird, fish, frog (as
@@ -82,6 +83,23 @@ static barlow_dataset *tf_meta(const char *root, int five)
         exit(1);
     }
     return ds;
+}
+
+/* The busiest feature of an extraction: the column with the largest sum
+ * over the rows (the lowest such column on ties). */
+static size_t tf_busiest_feature(const barlow_matrix *X)
+{
+    size_t feat = 0;
+    double best = -1.0;
+    for (size_t j = 0; j < barlow_matrix_cols(X); j++) {
+        double s = 0.0;
+        for (size_t i = 0; i < barlow_matrix_rows(X); i++) s += barlow_matrix_row(X, i)[j];
+        if (s > best) {
+            best = s;
+            feat = j;
+        }
+    }
+    return feat;
 }
 
 #endif /* BARLOW_TEST_TORCH_FIXTURE_H */
